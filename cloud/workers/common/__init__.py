@@ -1,0 +1,1 @@
+"""Shared core of the probe workers: contract, errors, logging, config and providers."""

@@ -1,0 +1,1 @@
+"""One module per provider; `common.registry` imports a module only when a job needs it."""

@@ -1,0 +1,58 @@
+"""Scrubs secrets from anything a worker prints, because provider errors echo keys back.
+
+Applied to every stdout document and every log line, so a key in the environment, an
+`Authorization` header or a key fragment quoted in a provider's error body never leaves
+the process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+REDACTED = "[REDACTED]"
+
+_SECRET_ENV_SUFFIXES = ("_API_KEY", "_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
+_MIN_SECRET_LEN = 8
+
+_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"),  # OpenAI, Anthropic (sk-ant-), DeepSeek
+    re.compile(r"\bxai-[A-Za-z0-9_\-]{8,}"),  # xAI
+    re.compile(r"\bAIza[0-9A-Za-z_\-]{20,}"),  # Google API keys
+    re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=\-]{6,}"),
+    re.compile(r"(?i)((?:x-api-key|x-goog-api-key|api[-_]?key|authorization)[\"']?\s*[:=]\s*[\"']?)([^\"'\s,}&]{6,})"),
+    re.compile(r"(?i)([?&]key=)([^&\s\"']+)"),
+)
+
+
+def _env_secrets() -> list[str]:
+    values = [
+        value
+        for name, value in os.environ.items()
+        if name.upper().endswith(_SECRET_ENV_SUFFIXES) and len(value) >= _MIN_SECRET_LEN
+    ]
+    return sorted(set(values), key=len, reverse=True)
+
+
+def redact_text(text: str) -> str:
+    for secret in _env_secrets():
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    for pattern in _PATTERNS:
+        if pattern.groups == 2:
+            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+        else:
+            text = pattern.sub(REDACTED, text)
+    return text
+
+
+def redact(value: Any) -> Any:
+    """Returns a copy of a JSON-like value with secrets in every string replaced."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {key: redact(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(item) for item in value]
+    return value

@@ -1,0 +1,188 @@
+"""The process contract shared by every worker script.
+
+One JSON job on stdin, exactly one JSON document on stdout, JSON log lines on stderr,
+exit code 0 for every handled outcome. Anything else that tries to write to stdout while
+a worker runs (an SDK's print, a stray debug line) is sent to stderr instead, so the
+host's parser only ever sees the result document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any, BinaryIO, TextIO, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from common.contract import ErrorInfo, WorkerFailure
+from common.errors import ErrorCode, WorkerError
+from common.log import configure_logging, get_logger
+from common.redaction import redact
+
+M = TypeVar("M", bound=BaseModel)
+
+DEFAULT_MAX_INPUT_BYTES = 16 * 1024 * 1024
+
+
+def max_input_bytes() -> int:
+    try:
+        return int(os.environ.get("PROBE_MAX_INPUT_BYTES", DEFAULT_MAX_INPUT_BYTES))
+    except ValueError:
+        return DEFAULT_MAX_INPUT_BYTES
+
+
+def read_input(stream: BinaryIO | None, limit: int) -> bytes:
+    if stream is None:
+        return b""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise WorkerError(
+            ErrorCode.VALIDATION_ERROR,
+            f"the job on stdin is larger than {limit} bytes (set PROBE_MAX_INPUT_BYTES to allow more)",
+            details={"field": "(stdin)", "limitBytes": limit},
+        )
+    return data
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(document)"
+
+
+def validation_error(exc: ValidationError) -> WorkerError:
+    problems = [
+        {"field": _field_path(tuple(err["loc"])), "problem": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+    summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    return WorkerError(
+        ErrorCode.VALIDATION_ERROR,
+        f"invalid job: {summary}{more}",
+        details={"field": problems[0]["field"] if problems else None, "problems": problems},
+    )
+
+
+def parse_document(raw: bytes, *, allow_empty: bool = False) -> dict[str, Any]:
+    """Decodes stdin into a JSON object, naming what is wrong when it is not one."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise WorkerError(
+            ErrorCode.VALIDATION_ERROR,
+            f"stdin is not valid UTF-8 (byte {exc.start}): send the job as UTF-8 JSON",
+            details={"field": "(stdin)", "byteOffset": exc.start},
+        ) from None
+    if not text.strip():
+        if allow_empty:
+            return {}
+        raise WorkerError(
+            ErrorCode.VALIDATION_ERROR,
+            "stdin is empty: send one JSON job document on stdin",
+            details={"field": "(stdin)"},
+        )
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WorkerError(
+            ErrorCode.VALIDATION_ERROR,
+            f"stdin is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            details={"field": "(stdin)", "line": exc.lineno, "column": exc.colno},
+        ) from None
+    if not isinstance(document, dict):
+        raise WorkerError(
+            ErrorCode.VALIDATION_ERROR,
+            f"the job must be a JSON object, not a JSON {type(document).__name__}",
+            details={"field": "(document)"},
+        )
+    return document
+
+
+def validate_job(document: dict[str, Any], model: type[M]) -> M:
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def failure(error: WorkerError) -> WorkerFailure:
+    return WorkerFailure(
+        error=ErrorInfo(
+            message=error.message,
+            code=error.code,
+            retryable=error.retryable,
+            details=error.details,
+            status_code=error.status_code,
+            retry_after_ms=error.retry_after_ms,
+        )
+    )
+
+
+def render(document: BaseModel | dict[str, Any]) -> str:
+    data = document.model_dump(mode="json", by_alias=True) if isinstance(document, BaseModel) else document
+    return json.dumps(redact(data), ensure_ascii=False, separators=(",", ":"))
+
+
+async def _run_cancellable(coro: Awaitable[BaseModel]) -> BaseModel:
+    """Runs the job; SIGTERM or SIGINT cancels it, and the job answers CANCELLED with what it has."""
+    task = asyncio.ensure_future(coro)
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, task.cancel)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals
+            pass
+    try:
+        return await task
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def run_worker(
+    name: str,
+    handle: Callable[[dict[str, Any]], Awaitable[BaseModel]],
+    *,
+    allow_empty_input: bool = False,
+    stdin: BinaryIO | None = None,
+    stdout: TextIO | None = None,
+) -> int:
+    """Reads the job, runs `handle`, prints exactly one document, returns the exit code (0)."""
+    configure_logging()
+    log = get_logger(worker=name)
+    out = stdout or sys.stdout
+    source = stdin if stdin is not None else (sys.stdin.buffer if sys.stdin is not None else None)
+    sys.stdout = sys.stderr  # from here on, only `out` reaches the real stdout
+    document: BaseModel
+    try:
+        raw = read_input(source, max_input_bytes())
+        job = parse_document(raw, allow_empty=allow_empty_input)
+        document = asyncio.run(_run_cancellable(handle(job)))
+    except WorkerError as error:
+        log.warning("job failed", code=error.code.value, message=error.message)
+        document = failure(error)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        document = failure(WorkerError(ErrorCode.CANCELLED, "the worker was asked to stop"))
+    except Exception as exc:
+        log.error("unexpected error", exc_info=exc)
+        document = failure(
+            WorkerError(
+                ErrorCode.UNKNOWN,
+                f"unexpected {type(exc).__name__}: {exc}",
+                details={"exception": type(exc).__name__, "trace": traceback.format_exception_only(exc)[-1].strip()},
+            )
+        )
+    finally:
+        sys.stdout = out
+    out.write(render(document) + "\n")
+    out.flush()
+    return 0

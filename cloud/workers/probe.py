@@ -1,0 +1,26 @@
+#!/usr/bin/env python3
+"""Probe worker: one multi-turn conversation with one model -> one JSON transcript.
+
+    python3 cloud/workers/probe.py < job.json
+
+Reads one job on stdin, prints one document on stdout ({success: true, transcript} or
+{success: false, error, partialTranscript?}), logs JSON lines on stderr, exits 0.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `common` from any working directory
+
+from common.probe_job import run_probe_job
+from common.worker import run_worker
+
+
+def main() -> int:
+    return run_worker("probe", run_probe_job)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

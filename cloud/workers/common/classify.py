@@ -140,6 +140,13 @@ RULES: tuple[Rule, ...] = (
         statuses=_s(400),
         message=_re(r"api key not valid|api_key_invalid"),
     ),
+    # xAI answers a bad key with 400 and "Incorrect API key provided".
+    Rule(
+        ErrorCode.AUTH_ERROR,
+        "bad-key wording on a 400",
+        statuses=_s(400),
+        message=_re(r"incorrect api key|invalid api key|invalid x-api-key"),
+    ),
     Rule(ErrorCode.AUTH_ERROR, "401/403", statuses=_s(401, 403)),
     Rule(
         ErrorCode.AUTH_ERROR,

@@ -84,15 +84,11 @@ class CallStats:
         self.request_ms = other.request_ms or self.request_ms
 
 
-def _deadline_error(deadline: Deadline, last: WorkerError | None) -> WorkerError:
-    details: dict[str, object] = {"deadlineS": deadline.budget_s}
-    if last is not None:
-        details["lastError"] = {"code": last.code.value, "message": last.message}
+def _deadline_error(deadline: Deadline) -> WorkerError:
     return WorkerError(
         ErrorCode.TIMEOUT,
         f"job deadline of {deadline.budget_s:g}s reached before the provider answered",
-        details=details,
-        retry_after_ms=last.retry_after_ms if last is not None else None,
+        details={"deadlineS": deadline.budget_s},
     )
 
 
@@ -117,7 +113,11 @@ async def call_with_retry(
     for number in range(1, policy.max_attempts + 1):
         budget = deadline.remaining_s() - policy.reserve_s
         if budget < policy.min_attempt_s:
-            raise _with_attempts(_deadline_error(deadline, last), stats.attempts)
+            if last is None:
+                raise _with_attempts(_deadline_error(deadline), stats.attempts)
+            # Out of time while the provider kept failing: report what it said, not the clock.
+            last.details = {**last.details, "deadlineReached": True}
+            raise _with_attempts(last, stats.attempts)
         stats.attempts = number
         started = clock.monotonic()
         try:
@@ -134,7 +134,11 @@ async def call_with_retry(
         except Exception as exc:
             error = classify(exc)
         last = error
-        if not error.retryable or number == policy.max_attempts:
+        if not error.retryable:
+            raise _with_attempts(error, number)
+        if number == policy.max_attempts:
+            if error.retry_after_ms is None:  # tell the host queue when a retry makes sense
+                error.retry_after_ms = int(policy.backoff_s(number, rng) * 1000)
             raise _with_attempts(error, number)
         wait = (error.retry_after_ms / 1000) if error.retry_after_ms is not None else policy.backoff_s(number, rng)
         left_after_wait = deadline.remaining_s() - policy.reserve_s - wait

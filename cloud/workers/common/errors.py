@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     SERVER_ERROR = "SERVER_ERROR"
     OVERLOADED = "OVERLOADED"
     CANCELLED = "CANCELLED"
+    ENVIRONMENT_ERROR = "ENVIRONMENT_ERROR"  # the deployment itself cannot run jobs (health check)
     UNKNOWN = "UNKNOWN"
 
 
@@ -50,6 +51,7 @@ RETRYABLE: dict[ErrorCode, bool] = {
     ErrorCode.SERVER_ERROR: True,
     ErrorCode.OVERLOADED: True,
     ErrorCode.CANCELLED: True,
+    ErrorCode.ENVIRONMENT_ERROR: False,
     ErrorCode.UNKNOWN: False,
 }
 

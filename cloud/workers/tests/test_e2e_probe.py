@@ -80,9 +80,7 @@ def test_missing_key_is_reported_without_calling_anyone() -> None:
 
 def test_openai_through_a_local_fake_server(fakellm_url: str) -> None:
     key = "sk-test-e2e-not-a-real-key-123456"
-    code, out, logs = run_probe(
-        probe_job("gpt-4o-mini"), OPENAI_API_KEY=key, OPENAI_BASE_URL=f"{fakellm_url}/v1"
-    )
+    code, out, logs = run_probe(probe_job("gpt-4o-mini"), OPENAI_API_KEY=key, OPENAI_BASE_URL=f"{fakellm_url}/v1")
     assert code == 0 and out["success"] is True, out
     transcript = out["transcript"]
     assert transcript["modelVersion"] == "gpt-4o-mini"

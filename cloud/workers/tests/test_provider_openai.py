@@ -235,9 +235,7 @@ async def test_transport_failures_are_retryable(
         (404, "model_not_found", "NOT_FOUND"),
     ],
 )
-async def test_permanent_errors_fail_at_once(
-    respx_mock: respx.MockRouter, status: int, body: str, code: str
-) -> None:
+async def test_permanent_errors_fail_at_once(respx_mock: respx.MockRouter, status: int, body: str, code: str) -> None:
     route = respx_mock.post(OPENAI_URL).mock(return_value=httpx.Response(status, json=ERRORS[body]))
     out = wire(await run(probe_job("gpt-4o")))
     assert route.call_count == 1

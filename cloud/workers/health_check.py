@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""Health-check worker: can this deployment run probes?
+
+    python3 cloud/workers/health_check.py < /dev/null          # Python, packages, keys
+    echo '{"live": true}' | python3 cloud/workers/health_check.py   # + one cheap call per provider
+    python3 cloud/workers/health_check.py --live < /dev/null
+
+Prints {success, contractVersion, health: {...}} (or success false with an
+ENVIRONMENT_ERROR when Python or a required package is unusable); exits 0.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `common` from any working directory
+
+from common.health import check_health
+from common.health_contract import HealthFailure, HealthJob, HealthSuccess
+from common.worker import run_worker, validate_job
+
+
+def main(argv: list[str] | None = None) -> int:
+    live_flag = "--live" in (argv if argv is not None else sys.argv[1:])
+
+    async def handle(document: dict[str, Any]) -> HealthSuccess | HealthFailure:
+        job = validate_job(document, HealthJob)
+        if live_flag:
+            job = job.model_copy(update={"live": True})
+        return await check_health(job)
+
+    stdin = None if not sys.stdin or not sys.stdin.isatty() else open("/dev/null", "rb")  # noqa: SIM115
+    return run_worker("health_check", handle, allow_empty_input=True, stdin=stdin)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

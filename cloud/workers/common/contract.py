@@ -115,7 +115,7 @@ class ParamNote(WireModel):
     """A parameter the worker did not send as asked, and why."""
 
     param: str
-    action: Literal["dropped", "renamed", "retried_without"]
+    action: Literal["dropped", "renamed", "retried_without", "lowered"]
     reason: str
 
 

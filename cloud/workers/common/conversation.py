@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,18 +34,13 @@ from common.contract import (
 from common.errors import ErrorCode, WorkerError
 from common.finish_reasons import normalize_finish_reason
 from common.log import get_logger
+from common.param_fallback import adjust_after_rejection
 from common.params import resolve_params
 from common.providers.base import Message, ModelRequest, ModelResponse, Provider
 from common.registry import ModelRoute
 from common.retry import DEFAULT_POLICY, CallStats, Clock, Deadline, RetryPolicy, SystemClock, call_with_retry
 from common.tokens import estimate_tokens
 
-# How a provider says it will not take a sampling parameter for this model.
-_REJECTION_WORDING = re.compile(
-    r"unsupported (parameter|value)|not supported|does not support|only the default|is not allowed"
-    r"|cannot both be specified|unrecognized request argument|extra inputs are not permitted",
-    re.IGNORECASE,
-)
 MAX_PARAM_RETRIES_PER_TURN = 3
 
 
@@ -79,22 +73,6 @@ def plan_conversation(job: ProbeJob) -> Plan:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def rejected_param(error: WorkerError, provider: Provider, model: str, sent: dict[str, Any]) -> str | None:
-    """Our name of a sampling parameter the provider refused for this model, if that is the error."""
-    if error.code is not ErrorCode.BAD_REQUEST:
-        return None
-    blamed = error.details.get("param")
-    if isinstance(blamed, str) and blamed in sent:
-        return provider.generic_name(model, blamed)
-    if not _REJECTION_WORDING.search(error.message):
-        return None
-    for native in sent:
-        generic = provider.generic_name(model, native)
-        if generic and re.search(rf"\b{re.escape(native)}\b", error.message):
-            return generic
-    return None
 
 
 @dataclass
@@ -172,7 +150,7 @@ class ProbeRunner:
         turn_started = self.clock.monotonic()
         history = (*self.state.history, Message("user", planned.prompt))
         stats = CallStats()
-        retried_without: list[ParamNote] = []
+        adjustments: list[ParamNote] = []
         while True:
             mapping = self.provider.map_params(self.route.model, self.params)
             request = ModelRequest(self.route.model, history, self.plan.system, mapping)
@@ -197,23 +175,19 @@ class ProbeRunner:
                 )
                 break
             except WorkerError as error:
-                generic = rejected_param(error, self.provider, self.route.model, mapping.sent)
-                if generic is None or len(retried_without) >= MAX_PARAM_RETRIES_PER_TURN:
+                adjusted = adjust_after_rejection(error, self.params, self.provider, self.route.model, mapping.sent)
+                if adjusted is None or len(adjustments) >= MAX_PARAM_RETRIES_PER_TURN:
                     raise
-                # Later turns keep the parameter off too: the model will refuse it again.
-                self.params = self.params.without(generic)
-                retried_without.append(
-                    ParamNote(
-                        param=generic,
-                        action="retried_without",
-                        reason=f"{self.route.provider} rejected it for {self.route.model}: {error.message[:300]}",
-                    )
+                # Later turns keep the change: the model would refuse the same request again.
+                self.params, note = adjusted
+                adjustments.append(note)
+                self.log.warning(
+                    "retrying with adjusted parameters", turn=planned.number, param=note.param, action=note.action
                 )
-                self.log.warning("retrying without a rejected parameter", turn=planned.number, param=generic)
             finally:
                 stats.absorb(call_stats)
         turn = self._record_turn(
-            planned, history, response, mapping.sent, [*mapping.notes, *retried_without], stats, turn_started
+            planned, history, response, mapping.sent, [*mapping.notes, *adjustments], stats, turn_started
         )
         self.state.history = [*history, Message("assistant", turn.target_response)]
         return turn

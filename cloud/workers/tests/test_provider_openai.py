@@ -375,3 +375,14 @@ async def test_openai_compatible_needs_its_base_url(monkeypatch: pytest.MonkeyPa
     with pytest.raises(WorkerError) as caught:
         get_provider("openai-compatible")
     assert "OPENAI_COMPATIBLE_BASE_URL" in caught.value.message
+
+
+async def test_a_token_limit_above_the_model_maximum_is_lowered_once(respx_mock: respx.MockRouter) -> None:
+    too_large = httpx.Response(400, json=ERRORS["max_tokens_too_large"])
+    ok = httpx.Response(200, json=completion())
+    route = respx_mock.post(OPENAI_URL).mock(side_effect=[too_large, ok, ok])
+    out = wire(await run(probe_job("gpt-4", followups=1, config={"maxTokens": 8192})))
+    assert [b["max_tokens"] for b in sent_bodies(route)] == [8192, 4096, 4096]
+    note = out["transcript"]["turns"][0]["providerMetadata"]["paramNotes"][0]
+    assert (note["param"], note["action"]) == ("maxTokens", "lowered")
+    assert out["transcript"]["turns"][1]["providerMetadata"]["paramsSent"]["max_tokens"] == 4096

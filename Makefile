@@ -27,5 +27,22 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
+bench: $(STAMP)  ## worker benchmarks against a local fake provider: cold start, serve mode, batch (a few minutes)
+	$(VPY) bench/cold_start_bench.py
+	$(VPY) bench/serve_bench.py
+	$(VPY) bench/batch_bench.py
+
+.PHONY: test-node schema
+test-node: $(STAMP)  ## the Node host client (cloud/host) against the real workers; installs it from its lock file
+	cd cloud/host && npm ci --no-audit --no-fund && npm run typecheck && npm test
+
+schema: $(STAMP)  ## regenerate cloud/workers/schema/ from the pydantic models, then cloud/host/src/generated/ from it
+	$(VPY) cloud/workers/schema.py
+	cd cloud/host && npm ci --no-audit --no-fund && npm run generate
+
+.PHONY: bench-analyze
+bench-analyze: $(STAMP)  ## analyze_basic.py on seeded 10k and 100k-transcript runs: wall time, peak RSS, sizes
+	$(VPY) bench/analyze_basic_bench.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

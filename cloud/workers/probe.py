@@ -2,9 +2,11 @@
 """Probe worker: one multi-turn conversation with one model -> one JSON transcript.
 
     python3 cloud/workers/probe.py < job.json
+    python3 cloud/workers/probe.py --serve [--concurrency N] < jobs.jsonl
 
 Reads one job on stdin, prints one document on stdout ({success: true, transcript} or
 {success: false, error, partialTranscript?}), logs JSON lines on stderr, exits 0.
+With --serve it stays warm and runs JSON-lines jobs (see common/serve.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from common.worker import run_worker
 
 
 def main() -> int:
+    if len(sys.argv) > 1:  # argparse and the server are imported only when asked for
+        from common.serve import main as serve
+
+        return serve(sys.argv[1:])
     return run_worker("probe", run_probe_job)
 
 

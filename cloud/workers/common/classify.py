@@ -108,6 +108,26 @@ RULES: tuple[Rule, ...] = (
             r"|used all available credits|monthly spending limit|billing details|out of credits"
         ),
     ),
+    # Anthropic spend caps: a 429 rate_limit_error whose error.details.error_code names a
+    # monthly or contract cap (no retry helps until the period resets), a 402 billing_error,
+    # and a 400 when the workspace's own usage limit is reached.
+    Rule(
+        ErrorCode.QUOTA_EXCEEDED,
+        "Anthropic spend-limit codes",
+        tokens=_t(
+            "billing_error",
+            "enforced_spend_limit_reached",
+            "contract_spend_limit_reached",
+            "linked_organization_spend_limit_reached",
+            "linked_organization_billing_unavailable",
+        ),
+    ),
+    Rule(
+        ErrorCode.QUOTA_EXCEEDED,
+        "Anthropic workspace usage limit",
+        statuses=_s(400, 429),
+        message=_re(r"reached your specified api usage limits"),
+    ),
     # The request is too long for the model.
     Rule(ErrorCode.CONTEXT_LENGTH, "context-length codes", tokens=_t("context_length_exceeded")),
     Rule(
@@ -130,7 +150,11 @@ RULES: tuple[Rule, ...] = (
         ErrorCode.CONTENT_FILTERED,
         "content-policy wording",
         statuses=_s(400),
-        message=_re(r"content management policy|flagged by (our|the) safety|content filter"),
+        message=_re(
+            r"content management policy|flagged by (our|the) safety|content filter"
+            r"|flagged as potentially violating our usage policy"  # OpenAI o-series `invalid_prompt`
+            r"|content exists risk"  # DeepSeek's safety refusal (a 400 invalid_request_error)
+        ),
     ),
     # Credentials. Gemini answers a bad key with 400 INVALID_ARGUMENT / API_KEY_INVALID.
     Rule(
@@ -139,6 +163,14 @@ RULES: tuple[Rule, ...] = (
         providers=frozenset({"google"}),
         statuses=_s(400),
         message=_re(r"api key not valid|api_key_invalid"),
+    ),
+    # Expired ("API key expired. Please renew the API key.") and unknown ("API Key not
+    # found.") keys get other wording but the same google.rpc.ErrorInfo reason.
+    Rule(
+        ErrorCode.AUTH_ERROR,
+        "Gemini ErrorInfo reason API_KEY_INVALID",
+        providers=frozenset({"google"}),
+        tokens=_t("API_KEY_INVALID"),
     ),
     # xAI answers a bad key with 400 and "Incorrect API key provided".
     Rule(
@@ -156,6 +188,8 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule(ErrorCode.NOT_FOUND, "404 (unknown model or route)", statuses=_s(404)),
+    # Mistral answers an unknown model with 400 {"type":"invalid_model","code":"1500"}.
+    Rule(ErrorCode.NOT_FOUND, "Mistral invalid_model on a 400", tokens=_t("invalid_model")),
     Rule(ErrorCode.TIMEOUT, "408 Request Timeout", statuses=_s(408)),
     Rule(ErrorCode.SERVER_ERROR, "409 lock conflict (OpenAI asks to retry)", statuses=_s(409)),
     Rule(ErrorCode.BAD_REQUEST, "413 request too large", statuses=_s(413)),

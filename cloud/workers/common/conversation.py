@@ -145,6 +145,13 @@ class ProbeRunner:
                 )
             self.state.history += [Message("user", prior.probe_prompt), Message("assistant", prior.target_response)]
             self.state.turns.append(prior)
+            if prior.provider_metadata.truncated:  # the warning an uninterrupted run would carry
+                self._warn_truncated(planned)
+
+    def _warn_truncated(self, planned: PlannedTurn) -> None:
+        self.state.warnings.append(
+            f"turn {planned.number} ({planned.label}) stopped at the token limit: its answer is cut off"
+        )
 
     async def _run_turn(self, planned: PlannedTurn) -> Turn:
         turn_started = self.clock.monotonic()
@@ -235,9 +242,7 @@ class ProbeRunner:
             output_tokens = estimate_tokens(response.text, self.route.model)[0]
         truncated = finish == "length"
         if truncated:
-            self.state.warnings.append(
-                f"turn {planned.number} ({planned.label}) stopped at the token limit: its answer is cut off"
-            )
+            self._warn_truncated(planned)
         total_ms = int((self.clock.monotonic() - turn_started) * 1000)
         metadata = ProviderMetadata(
             provider=self.route.provider,

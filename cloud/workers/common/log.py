@@ -16,7 +16,8 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
 
 
 def _redact_event(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    return {key: redact(value) for key, value in event_dict.items()}
+    redacted: MutableMapping[str, Any] = redact(dict(event_dict))  # one pass: the environment is read once
+    return redacted
 
 
 def configure_logging(level: str | None = None) -> None:

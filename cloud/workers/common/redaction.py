@@ -26,17 +26,34 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
 )
 
 
+_secrets_cache: tuple[dict[Any, Any] | None, list[str]] = (None, [])
+
+
+def _env_snapshot() -> dict[Any, Any] | None:
+    """A cheap copy of the raw environment (CPython keeps it in `os.environ._data`), or None."""
+    data = getattr(os.environ, "_data", None)
+    return dict(data) if isinstance(data, dict) else None
+
+
 def _env_secrets() -> list[str]:
+    # Recomputed only when the environment changed: decoding every variable for every
+    # string made redaction the largest cost of a warm worker's job.
+    global _secrets_cache
+    snapshot = _env_snapshot()
+    if snapshot is not None and snapshot == _secrets_cache[0]:
+        return _secrets_cache[1]
     values = [
         value
         for name, value in os.environ.items()
         if name.upper().endswith(_SECRET_ENV_SUFFIXES) and len(value) >= _MIN_SECRET_LEN
     ]
-    return sorted(set(values), key=len, reverse=True)
+    secrets = sorted(set(values), key=len, reverse=True)
+    _secrets_cache = (snapshot, secrets)
+    return secrets
 
 
-def redact_text(text: str) -> str:
-    for secret in _env_secrets():
+def redact_text(text: str, secrets: list[str] | None = None) -> str:
+    for secret in _env_secrets() if secrets is None else secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
     for pattern in _PATTERNS:
@@ -47,12 +64,14 @@ def redact_text(text: str) -> str:
     return text
 
 
-def redact(value: Any) -> Any:
+def redact(value: Any, secrets: list[str] | None = None) -> Any:
     """Returns a copy of a JSON-like value with secrets in every string replaced."""
+    if secrets is None:
+        secrets = _env_secrets()  # read the environment once per value, not once per string
     if isinstance(value, str):
-        return redact_text(value)
+        return redact_text(value, secrets)
     if isinstance(value, dict):
-        return {key: redact(item) for key, item in value.items()}
+        return {key: redact(item, secrets) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [redact(item) for item in value]
+        return [redact(item, secrets) for item in value]
     return value

@@ -2,7 +2,9 @@
 
 Sources, first found wins: the `retry-after-ms` header (OpenAI, Anthropic), the
 `retry-after` header in seconds or as an HTTP date, Gemini's `google.rpc.RetryInfo`
-`retryDelay` in the error body, and OpenAI's "Please try again in 1.2s" wording.
+`retryDelay` in the error body, and the wording in error messages: OpenAI's "Please try
+again in 1.2s" / "in 20ms" / "in 6m0s" (Go durations, also used by OpenAI-compatible
+servers) and Gemini's "Please retry in 47.3s".
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from collections.abc import Mapping
 from typing import Any
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
-_TRY_AGAIN = re.compile(r"try again in\s+(\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
+# One "<number><unit>" piece of a duration: "2.114s", "20ms", or the "15m37.44s" of a Go duration.
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|h|m|s)(?![a-z])", re.IGNORECASE)
+_TRY_AGAIN = re.compile(
+    r"(?:try again|retry) in\s+((?:\d+(?:\.\d+)?\s*(?:ms|h|m|s)(?![a-z]))+)",
+    re.IGNORECASE,
+)
+_UNIT_MS = {"ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -70,8 +78,8 @@ def _from_body(body: Any) -> int | None:
         if isinstance(node, str):
             match = _TRY_AGAIN.search(node)
             if match:
-                amount = float(match.group(1))
-                return int(amount if match.group(2).lower() == "ms" else amount * 1000)
+                parts = _DURATION_PART.findall(match.group(1))
+                return round(sum(float(amount) * _UNIT_MS[unit.lower()] for amount, unit in parts))
     return None
 
 

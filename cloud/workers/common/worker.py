@@ -17,11 +17,12 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any, BinaryIO, TextIO, TypeVar
 
+import structlog
 from pydantic import BaseModel, ValidationError
 
 from common.contract import ErrorInfo, WorkerFailure
 from common.errors import ErrorCode, WorkerError
-from common.log import configure_logging, get_logger
+from common.log import bind_job, configure_logging, get_logger
 from common.redaction import redact
 
 M = TypeVar("M", bound=BaseModel)
@@ -29,11 +30,11 @@ M = TypeVar("M", bound=BaseModel)
 DEFAULT_MAX_INPUT_BYTES = 16 * 1024 * 1024
 
 
-def max_input_bytes() -> int:
+def max_input_bytes(default: int = DEFAULT_MAX_INPUT_BYTES) -> int:
     try:
-        return int(os.environ.get("PROBE_MAX_INPUT_BYTES", DEFAULT_MAX_INPUT_BYTES))
+        return int(os.environ.get("PROBE_MAX_INPUT_BYTES", default))
     except ValueError:
-        return DEFAULT_MAX_INPUT_BYTES
+        return default
 
 
 def read_input(stream: BinaryIO | None, limit: int) -> bytes:
@@ -70,6 +71,24 @@ def validation_error(exc: ValidationError) -> WorkerError:
     )
 
 
+_JSON_TYPE_NAMES: dict[type, str] = {
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
+
+# Job fields that identify a job in every log line (the host's ids), when a job has them.
+_JOB_ID_FIELDS = ("runId", "scenarioId", "modelId", "jobId")
+
+
+def _bind_job_ids(job: dict[str, Any]) -> None:
+    """Puts the job's ids on every later log line, including the final `job failed` line."""
+    bind_job(**{name: job[name] for name in _JOB_ID_FIELDS if isinstance(job.get(name), str)})
+
+
 def parse_document(raw: bytes, *, allow_empty: bool = False) -> dict[str, Any]:
     """Decodes stdin into a JSON object, naming what is wrong when it is not one."""
     try:
@@ -99,7 +118,7 @@ def parse_document(raw: bytes, *, allow_empty: bool = False) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise WorkerError(
             ErrorCode.VALIDATION_ERROR,
-            f"the job must be a JSON object, not a JSON {type(document).__name__}",
+            f"the job must be a JSON object, not a JSON {_JSON_TYPE_NAMES.get(type(document), 'value')}",
             details={"field": "(document)"},
         )
     return document
@@ -153,19 +172,23 @@ def run_worker(
     handle: Callable[[dict[str, Any]], Awaitable[BaseModel]],
     *,
     allow_empty_input: bool = False,
+    max_input_default: int = DEFAULT_MAX_INPUT_BYTES,
     stdin: BinaryIO | None = None,
     stdout: TextIO | None = None,
 ) -> int:
     """Reads the job, runs `handle`, prints exactly one document, returns the exit code (0)."""
     configure_logging()
+    structlog.contextvars.clear_contextvars()  # no ids left over from an earlier job in this process
     log = get_logger(worker=name)
+    original_stdout = sys.stdout
     out = stdout or sys.stdout
     source = stdin if stdin is not None else (sys.stdin.buffer if sys.stdin is not None else None)
     sys.stdout = sys.stderr  # from here on, only `out` reaches the real stdout
     document: BaseModel
     try:
-        raw = read_input(source, max_input_bytes())
+        raw = read_input(source, max_input_bytes(max_input_default))
         job = parse_document(raw, allow_empty=allow_empty_input)
+        _bind_job_ids(job)
         document = asyncio.run(_run_cancellable(handle(job)))
     except WorkerError as error:
         log.warning("job failed", code=error.code.value, message=error.message)
@@ -182,7 +205,7 @@ def run_worker(
             )
         )
     finally:
-        sys.stdout = out
+        sys.stdout = original_stdout
     out.write(render(document) + "\n")
     out.flush()
     return 0

@@ -1,0 +1,183 @@
+"""Benchmark 2: serve mode (`probe.py --serve`): per-job overhead and throughput.
+
+    python3 bench/serve_bench.py [--jobs 2000] [--sequential 150]
+
+1. Overhead at concurrency 1: jobs sent one at a time to a warm server whose provider
+   is the local fake server with a fixed latency; overhead = median round trip (job line
+   in, result line out) minus the same request made with a bare HTTP client (the fake
+   server's real latency, timer slack included). Target: <= 5 ms.
+2. Throughput at concurrency 64 with 200 ms latency: jobs per second against the ideal
+   (concurrency / latency = 320 jobs/s). Target: >= 90% of ideal.
+Each is measured for the OpenAI SDK (real HTTP) and for the in-process mock provider
+with the same latency (`mock:slow:<ms>`: our machinery alone, no SDK, no HTTP); the
+OpenAI case is also run as 2 warm processes x 32, the way a WorkerPool spreads jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import subprocess
+import threading
+import time
+from typing import Any
+from urllib.parse import urlparse
+
+from bench_support import PROBE, PY, REPO, clean_env, fake_server, median, one_turn_job, provider_env, save
+
+TARGET_OVERHEAD_MS = 5.0
+TARGET_SHARE = 0.90
+LATENCY_C1_MS = 20.0
+LATENCY_C64_MS = 200.0
+
+
+class Server:
+    def __init__(self, concurrency: int, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [PY, str(PROBE), "--serve", "--concurrency", str(concurrency)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=REPO,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
+
+    def cpu_s(self) -> float:
+        with open(f"/proc/{self.proc.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def round_trip(self, job: dict[str, Any]) -> float:
+        started = time.perf_counter()
+        self.stdin.write(json.dumps(job).encode() + b"\n")
+        self.stdin.flush()
+        line = self.stdout.readline()
+        elapsed = time.perf_counter() - started
+        if not json.loads(line)["result"]["success"]:
+            raise SystemExit(f"job failed: {line[:400]!r}")
+        return elapsed
+
+    def close(self) -> None:
+        self.stdin.close()
+        self.proc.wait(60)
+
+
+def bare_http_round_trips(url: str, count: int) -> list[float]:
+    """The fake server's own latency as a minimal keep-alive HTTP client sees it."""
+    parsed = urlparse(url)
+    conn = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port)
+    body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        conn.request("POST", "/v1/chat/completions", body, {"content-type": "application/json"})
+        conn.getresponse().read()
+        times.append(time.perf_counter() - started)
+    conn.close()
+    return times
+
+
+def overhead_case(model: str, env: dict[str, str], count: int) -> float:
+    server = Server(1, env)
+    try:
+        for n in range(5):  # warm: SDK imported, client and connection made
+            server.round_trip({"id": f"warm{n}", **one_turn_job(model, n)})
+        return median([server.round_trip({"id": n, **one_turn_job(model, n)}) for n in range(count)])
+    finally:
+        server.close()
+
+
+def throughput_case(model: str, env: dict[str, str], jobs: int, processes: int) -> tuple[float, float]:
+    """(jobs per second, serve CPU ms per job) with 64 jobs in flight in total."""
+    servers = [Server(64 // processes, env) for _ in range(processes)]
+    for server in servers:
+        server.round_trip({"id": "warm", **one_turn_job(model)})
+    cpu_before = sum(s.cpu_s() for s in servers)
+    per_server = jobs // processes
+    lines = [
+        "".join(json.dumps({"id": n, **one_turn_job(model, n)}) + "\n" for n in range(k, jobs, processes)).encode()
+        for k in range(processes)
+    ]
+    started = time.perf_counter()
+
+    def feed(server: Server, data: bytes) -> None:
+        server.stdin.write(data)
+        server.stdin.flush()
+
+    def drain(server: Server) -> None:
+        for _ in range(per_server):
+            server.stdout.readline()
+
+    feeders = [threading.Thread(target=feed, args=(s, d)) for s, d in zip(servers, lines, strict=True)]
+    drains = [threading.Thread(target=drain, args=(s,)) for s in servers]
+    for thread in feeders + drains:
+        thread.start()
+    for thread in drains:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    cpu = sum(s.cpu_s() for s in servers) - cpu_before
+    for thread in feeders:
+        thread.join()
+    for server in servers:
+        server.close()
+    done = per_server * processes
+    return done / elapsed, cpu * 1000 / done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=2000, help="jobs per throughput case")
+    parser.add_argument("--sequential", type=int, default=150, help="jobs per overhead case")
+    args = parser.parse_args()
+    report: dict[str, Any] = {}
+
+    print(f"\nBenchmark 2a: serve mode, concurrency 1, fake provider latency {LATENCY_C1_MS:.0f} ms")
+    with fake_server(LATENCY_C1_MS) as url:
+        env = clean_env(**provider_env(url))
+        bare = median(bare_http_round_trips(url, args.sequential))
+        openai_rt = overhead_case("openai:gpt-4o-mini", env, args.sequential)
+    mock_rt = overhead_case(f"mock:slow:{LATENCY_C1_MS:.0f}", clean_env(), args.sequential)
+    rows = [
+        ("openai SDK", openai_rt, bare, f"bare HTTP round trip {bare * 1000:.1f} ms"),
+        ("mock (ours)", mock_rt, LATENCY_C1_MS / 1000, "the mock's in-process sleep"),
+    ]
+    print(f"{'case':12} {'round trip ms':>13} {'overhead ms':>11} {'target':>7}  baseline")
+    for name, rt, base, note in rows:
+        overhead = (rt - base) * 1000
+        verdict = "met" if overhead <= TARGET_OVERHEAD_MS else "MISSED"
+        print(f"{name:12} {rt * 1000:13.2f} {overhead:11.2f} {verdict:>7}  {note}")
+        report[f"overhead {name}"] = {"roundTripMs": round(rt * 1000, 2), "overheadMs": round(overhead, 2)}
+
+    ideal = 64 / (LATENCY_C64_MS / 1000)
+    print(
+        f"\nBenchmark 2b: serve mode, 64 jobs in flight, latency {LATENCY_C64_MS:.0f} ms, {args.jobs} jobs;"
+        f" ideal {ideal:.0f} jobs/s"
+    )
+    print(f"{'case':26} {'jobs/s':>7} {'of ideal':>8} {'target':>7} {'CPU ms/job':>10}")
+    with fake_server(LATENCY_C64_MS) as url:
+        env = clean_env(**provider_env(url))
+        cases = [
+            ("openai SDK, 1 process", "openai:gpt-4o-mini", env, 1),
+            ("openai SDK, 2 processes", "openai:gpt-4o-mini", env, 2),
+            ("mock (ours), 1 process", f"mock:slow:{LATENCY_C64_MS:.0f}", clean_env(), 1),
+        ]
+        for name, model, case_env, processes in cases:
+            rate, cpu_ms = throughput_case(model, case_env, args.jobs, processes)
+            share = rate / ideal
+            verdict = "met" if share >= TARGET_SHARE else "MISSED"
+            print(f"{name:26} {rate:7.1f} {share:8.0%} {verdict:>7} {cpu_ms:10.2f}")
+            report[f"throughput {name}"] = {
+                "jobsPerS": round(rate, 1),
+                "ofIdeal": round(share, 3),
+                "cpuMsPerJob": round(cpu_ms, 2),
+            }
+    print(f"targets: overhead <= {TARGET_OVERHEAD_MS:.0f} ms per job; throughput >= {TARGET_SHARE:.0%} of ideal")
+    print(f"results: {save('serve', report)}")
+
+
+if __name__ == "__main__":
+    main()

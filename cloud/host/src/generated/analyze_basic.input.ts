@@ -1,0 +1,37 @@
+/* eslint-disable */
+/* Generated from cloud/workers/schema/analyze_basic.input.schema.json by `npm run generate` (cloud/host): do not edit. */
+
+/**
+ * The job cloud/workers/analyze_basic.py reads on stdin.
+ */
+export interface AnalyzeBasicJob {
+  runId: string;
+  transcripts: AnalysisTranscript[];
+}
+export interface AnalysisTranscript {
+  id: string;
+  modelId: string;
+  scenarioId: string;
+  sampleIndex?: number | null;
+  decisionModelV2?: DecisionModelV2 | null;
+  summary?: TranscriptSummary | null;
+  scenario?: ScenarioInfo | null;
+}
+export interface DecisionModelV2 {
+  canonical?: CanonicalDecision | null;
+}
+export interface CanonicalDecision {
+  direction: "favor_first" | "favor_second" | "neutral" | "refusal" | "unknown";
+  strength: "strong" | "lean" | "neutral" | "unknown";
+}
+export interface TranscriptSummary {
+  values?: {
+    [k: string]: "prioritized" | "deprioritized" | "neutral" | undefined;
+  } | null;
+}
+export interface ScenarioInfo {
+  name?: string | null;
+  dimensions?: {
+    [k: string]: string | number | null | undefined;
+  } | null;
+}

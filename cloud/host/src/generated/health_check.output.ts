@@ -1,0 +1,172 @@
+/* eslint-disable */
+/* Generated from cloud/workers/schema/health_check.output.schema.json by `npm run generate` (cloud/host): do not edit. */
+
+/**
+ * The one document cloud/workers/health_check.py prints on stdout (contractVersion 1.0).
+ */
+export type HealthCheckOutput = HealthSuccess | HealthFailure | WorkerFailure;
+export type ErrorCode =
+  | "RATE_LIMIT"
+  | "QUOTA_EXCEEDED"
+  | "AUTH_ERROR"
+  | "MISSING_API_KEY"
+  | "VALIDATION_ERROR"
+  | "BAD_REQUEST"
+  | "CONTEXT_LENGTH"
+  | "CONTENT_FILTERED"
+  | "NOT_FOUND"
+  | "UNSUPPORTED_PROVIDER"
+  | "INVALID_RESPONSE"
+  | "TIMEOUT"
+  | "NETWORK_ERROR"
+  | "SERVER_ERROR"
+  | "OVERLOADED"
+  | "CANCELLED"
+  | "ENVIRONMENT_ERROR"
+  | "UNKNOWN";
+
+export interface HealthSuccess {
+  success: true;
+  contractVersion: string;
+  health: Health;
+}
+export interface Health {
+  pythonVersion: string;
+  pythonRequired: string;
+  packages: {
+    [k: string]: string | null | undefined;
+  };
+  packageChecks: {
+    [k: string]: PackageHealth | undefined;
+  };
+  apiKeys: {
+    [k: string]: boolean | undefined;
+  };
+  providers: {
+    [k: string]: ProviderHealth | undefined;
+  };
+  warnings: string[];
+}
+export interface PackageHealth {
+  version: string | null;
+  required: boolean;
+  checkedBy: "import" | "metadata" | "missing";
+  error: string | null;
+}
+export interface ProviderHealth {
+  status:
+    | "ok"
+    | "auth_error"
+    | "quota_exceeded"
+    | "rate_limited"
+    | "unreachable"
+    | "timeout"
+    | "not_found"
+    | "server_error"
+    | "misconfigured"
+    | "error";
+  latencyMs: number | null;
+  baseUrl: string | null;
+  modelCount: number | null;
+  errorCode: string | null;
+  message: string | null;
+}
+/**
+ * A deployment that cannot run probes: the error says why, `health` says what was found.
+ */
+export interface HealthFailure {
+  success: false;
+  contractVersion: string;
+  error: ErrorInfo;
+  partialTranscript?: Transcript | null;
+  health: Health;
+}
+export interface ErrorInfo {
+  message: string;
+  code: ErrorCode;
+  retryable: boolean;
+  details: {
+    [k: string]: unknown | undefined;
+  };
+  statusCode?: number | null;
+  retryAfterMs?: number | null;
+}
+export interface Transcript {
+  turns: Turn[];
+  totalInputTokens: number;
+  totalOutputTokens: number;
+  totalReasoningTokens: number;
+  modelVersion: string | null;
+  provider: string;
+  requestedModel: string;
+  startedAt: string;
+  completedAt: string;
+  costSnapshot?: CostSnapshot | null;
+  warnings: string[];
+}
+export interface Turn {
+  turnNumber: number;
+  promptLabel: string;
+  probePrompt: string;
+  targetResponse: string;
+  inputTokens: number;
+  outputTokens: number;
+  providerMetadata: ProviderMetadata;
+}
+export interface ProviderMetadata {
+  provider: string;
+  requestedModel: string;
+  modelVersion: string | null;
+  responseId: string | null;
+  systemFingerprint?: string | null;
+  finishReason: "stop" | "length" | "content_filter" | "tool_calls" | "refusal" | "other";
+  rawFinishReason: string | null;
+  truncated: boolean;
+  reasoningTokens: number;
+  cachedInputTokens: number;
+  tokensEstimated: boolean;
+  attempts: number;
+  retries: RetryRecord[];
+  timing: Timing;
+  paramsSent: {
+    [k: string]: unknown | undefined;
+  };
+  paramNotes: ParamNote[];
+  rawUsage: {
+    [k: string]: unknown | undefined;
+  } | null;
+}
+export interface RetryRecord {
+  attempt: number;
+  code: ErrorCode;
+  statusCode?: number | null;
+  waitedMs: number;
+}
+export interface Timing {
+  requestMs: number;
+  totalMs: number;
+}
+/**
+ * A parameter the worker did not send as asked, and why.
+ */
+export interface ParamNote {
+  param: string;
+  action: "dropped" | "renamed" | "retried_without" | "lowered";
+  reason: string;
+}
+export interface CostSnapshot {
+  costInputPerMillion: number;
+  costOutputPerMillion: number;
+  inputTokens: number;
+  outputTokens: number;
+  estimatedCost: number;
+}
+/**
+ * The failure document every worker prints; probe adds the turns that completed.
+ */
+export interface WorkerFailure {
+  success: false;
+  contractVersion: string;
+  error: ErrorInfo;
+  partialTranscript?: Transcript | null;
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Analysis worker: a completed run's transcripts -> Tier 1 statistics.
+
+    python3 cloud/workers/analyze_basic.py < run.json
+
+Reads {runId, transcripts: [...]} on stdin, prints {success: true, contractVersion,
+analysis: {...}} (or success false with a VALIDATION_ERROR naming the field and the
+transcript id) on stdout, logs JSON lines on stderr, exits 0.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `common` from any working directory
+
+from common.analysis.report import analyze
+from common.analysis_contract import AnalyzeBasicSuccess
+from common.worker import run_worker
+
+# A run of 100,000 transcripts is about 40 MB of JSON; probe jobs keep the 16 MB default.
+MAX_INPUT_BYTES = 512 * 1024 * 1024
+
+
+async def handle(document: dict[str, Any]) -> AnalyzeBasicSuccess:
+    return analyze(document)
+
+
+def main() -> int:
+    # One short-lived process that parses ~10^6 JSON containers and keeps them all: the
+    # cyclic collector would re-scan them again and again (it more than doubles the parse
+    # time of a 100,000-transcript run) and could free nothing; reference counting still
+    # frees everything else.
+    gc.disable()
+    return run_worker("analyze_basic", handle, max_input_default=MAX_INPUT_BYTES)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""numpy results as JSON numbers: NaN (undefined) becomes null, never the invalid token NaN."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+
+def finite(value: float | np.floating) -> float | None:
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def finite_list(values: npt.NDArray[np.float64]) -> list[float | None]:
+    """Element-wise `finite` for a whole array, without a numpy scalar per element."""
+    return [number if math.isfinite(number) else None for number in values.tolist()]

@@ -1,0 +1,117 @@
+"""Runs every section over one run and assembles the `analysis` document with its warnings."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from common.analysis.agreement import model_agreement
+from common.analysis.cells import build_cells
+from common.analysis.contested import most_contested
+from common.analysis.dimensions import dimension_analysis
+from common.analysis.extract import Columns, extract
+from common.analysis.methods import METHODS_USED
+from common.analysis.per_model import per_model_stats, unscored_counts
+from common.analysis.variance import variance_analysis
+from common.analysis.visualization import visualization_data
+from common.analysis_contract import (
+    Analysis,
+    AnalyzeBasicSuccess,
+    ModelAgreement,
+    RunTotals,
+    UnscoredCounts,
+    VarianceAnalysis,
+    VisualizationData,
+)
+from common.log import bind_job, get_logger
+
+
+def _totals(columns: Columns) -> RunTotals:
+    refusal, unknown, missing = (int(c) for c in unscored_counts(columns).sum(axis=0)) if columns.models else (0, 0, 0)
+    return RunTotals(
+        transcripts=columns.size,
+        scored=columns.size - refusal - unknown - missing,
+        unscored=UnscoredCounts(refusal=refusal, unknown=unknown, missing=missing),
+        models=len(columns.models),
+        scenarios=len(columns.scenarios),
+    )
+
+
+def _input_notes(columns: Columns, totals: RunTotals) -> list[str]:
+    notes: list[str] = []
+    unscored = totals.transcripts - totals.scored
+    if unscored:
+        reasons = totals.unscored
+        notes.append(
+            f"{unscored} of {totals.transcripts} transcript(s) are unscored (refusal {reasons.refusal}, unknown "
+            f"{reasons.unknown}, missing decision {reasons.missing}); they count in sampleSize and unscoredCount "
+            "but in no score statistic"
+        )
+    if totals.transcripts and not totals.scored:
+        notes.append("no transcript has a scorable decision, so every score-based section is empty")
+    if columns.duplicate_ids:
+        notes.append(f"{columns.duplicate_ids} transcript id(s) occur more than once; each occurrence is counted")
+    return notes
+
+
+def _empty(run_id: str, totals: RunTotals) -> Analysis:
+    return Analysis(
+        run_id=run_id,
+        totals=totals,
+        per_model={},
+        model_agreement=ModelAgreement(pairs=[], overall_agreement=None, per_model={}, outlier_models=[]),
+        dimension_analysis={},
+        variance_analysis=VarianceAnalysis(
+            repeat_groups={}, per_model={}, most_variable_scenarios=[], least_variable_scenarios=[]
+        ),
+        most_contested_scenarios=[],
+        visualization_data=VisualizationData(decision_distribution={}, model_scenario_matrix={}),
+        methods_used=METHODS_USED,
+        warnings=["the run has no transcripts, so every section is empty"],
+        computed_at="",
+        duration_ms=0,
+    )
+
+
+def _sections(columns: Columns, totals: RunTotals) -> Analysis:
+    cells = build_cells(columns)
+    notes = _input_notes(columns, totals)
+    per_model = per_model_stats(columns, cells)
+    agreement, agreement_notes = model_agreement(columns.models, cells.matrix)
+    dimensions, dimension_notes = dimension_analysis(columns, cells)
+    variance, variance_notes = variance_analysis(columns, cells)
+    contested, contested_notes = most_contested(columns, cells)
+    return Analysis(
+        run_id=columns.run_id,
+        totals=totals,
+        per_model=per_model,
+        model_agreement=agreement,
+        dimension_analysis=dimensions,
+        variance_analysis=variance,
+        most_contested_scenarios=contested,
+        visualization_data=visualization_data(columns, cells),
+        methods_used=METHODS_USED,
+        warnings=notes + agreement_notes + dimension_notes + variance_notes + contested_notes,
+        computed_at="",
+        duration_ms=0,
+    )
+
+
+def analyze(document: dict[str, Any]) -> AnalyzeBasicSuccess:
+    """The whole analysis of one job document; raises WorkerError(VALIDATION_ERROR) on bad input."""
+    started = time.perf_counter()
+    columns = extract(document)
+    bind_job(runId=columns.run_id)
+    totals = _totals(columns)
+    analysis = _sections(columns, totals) if columns.size else _empty(columns.run_id, totals)
+    analysis.computed_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    analysis.duration_ms = round((time.perf_counter() - started) * 1000)
+    get_logger().info(
+        "analysis complete",
+        transcripts=totals.transcripts,
+        models=totals.models,
+        scenarios=totals.scenarios,
+        durationMs=analysis.duration_ms,
+    )
+    return AnalyzeBasicSuccess(analysis=analysis)

@@ -1,0 +1,283 @@
+"""What leaves the process on stdout and stderr: never a secret, and logs a host can parse.
+
+The secret tests run `probe.py` against a local HTTP server (no respx) that echoes the
+caller's key and Authorization header back in its error body, the worst a provider or a
+gateway can do, and check that neither stream shows the key.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import secrets
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from common.log import configure_logging
+from common.probe_job import run_probe_job
+from common.redaction import REDACTED, redact, redact_text
+from common.worker import run_worker
+from tests.conftest import REPO, worker_env
+from tests.helpers import probe_job
+
+
+@pytest.fixture(autouse=True)
+def _logs_back_on_the_session_stderr() -> Iterator[None]:
+    """`run_worker` points structlog at this test's captured stderr; later tests need it back."""
+    yield
+    configure_logging()
+
+
+Responder = Callable[[str], tuple[int, dict[str, Any]]]
+
+
+class EchoServer:
+    """A provider stand-in that answers every POST with an error body quoting the caller's credentials."""
+
+    def __init__(self, respond: Responder) -> None:
+        self.authorizations: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", "0")))
+                auth = self.headers.get("authorization", "")
+                server.authorizations.append(auth)
+                status, body = respond(auth)
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.send_header("x-echo-authorization", auth)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:  # keep the test output quiet
+                return
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> EchoServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def spawn_probe(job: dict[str, Any], **env: str) -> tuple[int, str, str]:
+    done = subprocess.run(
+        [sys.executable, "cloud/workers/probe.py"],
+        input=json.dumps(job).encode(),
+        capture_output=True,
+        cwd=REPO,
+        env=worker_env(PROBE_LOG_LEVEL="debug", **env),
+        timeout=120,
+    )
+    return done.returncode, done.stdout.decode(), done.stderr.decode()
+
+
+@pytest.fixture
+def echoing_openai() -> Iterator[EchoServer]:
+    def respond(auth: str) -> tuple[int, dict[str, Any]]:
+        key = auth.removeprefix("Bearer ")
+        return 401, {
+            "error": {
+                "message": f"Incorrect API key provided: {key}. We received the header Authorization: {auth}",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_api_key",
+            }
+        }
+
+    with EchoServer(respond) as server:
+        yield server
+
+
+@pytest.fixture
+def echoing_xai() -> Iterator[EchoServer]:
+    def respond(auth: str) -> tuple[int, dict[str, Any]]:
+        key = auth.removeprefix("Bearer ")
+        return 400, {
+            "code": "Client specified an invalid argument",
+            "error": f"Incorrect API key provided: {key}. You can obtain an API key from https://console.x.ai.",
+        }
+
+    with EchoServer(respond) as server:
+        yield server
+
+
+@pytest.mark.e2e
+def test_an_openai_key_echoed_by_the_provider_never_leaves_the_process(echoing_openai: EchoServer) -> None:
+    key = "sk-test-" + secrets.token_hex(20)
+    code, stdout, stderr = spawn_probe(probe_job("gpt-4o"), OPENAI_API_KEY=key, OPENAI_BASE_URL=echoing_openai.url)
+    assert echoing_openai.authorizations == [f"Bearer {key}"]  # the key really was sent, and echoed
+    assert code == 0
+    out = json.loads(stdout)
+    assert out["error"]["code"] == "AUTH_ERROR" and out["error"]["retryable"] is False
+    assert key not in stdout and key not in stderr
+    assert key[8:20] not in stdout + stderr  # not even a fragment
+    assert REDACTED in out["error"]["message"]
+    assert all(json.loads(line) for line in stderr.splitlines())
+
+
+@pytest.mark.e2e
+def test_a_key_with_no_known_shape_is_still_redacted(echoing_xai: EchoServer) -> None:
+    key = "gw_" + secrets.token_hex(16)  # a gateway key: only the environment says it is secret
+    code, stdout, stderr = spawn_probe(probe_job("grok-4"), XAI_API_KEY=key, XAI_BASE_URL=echoing_xai.url)
+    assert echoing_xai.authorizations == [f"Bearer {key}"]
+    assert code == 0
+    out = json.loads(stdout)
+    assert out["error"]["code"] == "AUTH_ERROR"
+    assert key not in stdout and key not in stderr
+    assert REDACTED in stdout
+
+
+def test_a_secret_in_an_unexpected_exception_is_kept_out_of_stdout_and_the_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = "mk-" + secrets.token_hex(16)
+    monkeypatch.setenv("MISTRAL_API_KEY", key)
+
+    async def leaky(job: dict[str, Any]) -> Any:
+        raise RuntimeError(f"request failed; headers were {{'Authorization': 'Bearer {key}'}}")
+
+    stdout = io.StringIO()
+    run_worker("probe", leaky, stdin=io.BytesIO(json.dumps(probe_job()).encode()), stdout=stdout)
+    err = capsys.readouterr().err
+    assert key not in stdout.getvalue() and key not in err
+    assert "Traceback" in err and REDACTED in err
+    assert json.loads(stdout.getvalue())["error"]["code"] == "UNKNOWN"
+
+
+# ------------------------------------------------------------ the redactor itself
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Incorrect API key provided: sk-proj-abcdefghijklmnop1234",
+        "anthropic key sk-ant-api03-abcdefghijklmnopqrstuvwxyz",
+        "xai-AbCdEfGhIjKlMnOp1234 is not valid",
+        "API key AIzaSyA1234567890abcdefghijklmnopqrs rejected",
+        "Authorization: Bearer abcdef.ghijkl-123456",
+        '{"x-api-key": "whatever-secret-123"}',
+        "x-goog-api-key=abcdef123456",
+        "GET https://generativelanguage.googleapis.com/v1/models?key=abc123secret&alt=json",
+    ],
+)
+def test_key_shaped_strings_are_redacted(text: str) -> None:
+    cleaned = redact_text(text, secrets=[])
+    assert REDACTED in cleaned
+    assert not re.search(
+        r"abcdefghijklmnop|AbCdEfGh|AIzaSyA|abcdef\.ghijkl|whatever-secret|abcdef123456|abc123secret", cleaned
+    )
+
+
+def test_environment_secrets_are_redacted_everywhere_in_a_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEEPSEEK_API_KEY", "plainvalue-0042")
+    document = {"error": {"message": "key plainvalue-0042", "details": [{"echo": "plainvalue-0042"}], "n": 3}}
+    assert redact(document) == {"error": {"message": f"key {REDACTED}", "details": [{"echo": REDACTED}], "n": 3}}
+
+
+def test_short_or_unrelated_environment_values_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TINY_KEY", "42")  # too short to be a secret; would blank out every 42
+    monkeypatch.setenv("PROBE_MODEL", "gpt-4o-mini-long-name")  # not a secret variable
+    assert redact_text("42 turns with gpt-4o-mini-long-name") == "42 turns with gpt-4o-mini-long-name"
+
+
+# ------------------------------------------------------------ log lines on stderr
+
+
+def run_logged(
+    document: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    stdout = io.StringIO()
+    run_worker("probe", run_probe_job, stdin=io.BytesIO(json.dumps(document).encode()), stdout=stdout)
+    err = capsys.readouterr().err
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]
+    out: dict[str, Any] = json.loads(stdout.getvalue())
+    return out, lines
+
+
+IDS = {"runId": "run-1", "scenarioId": "scenario-1"}
+
+
+def assert_well_formed(lines: list[dict[str, Any]], model_id: str) -> None:
+    assert lines, "a job logs at least one line"
+    for line in lines:
+        assert {"level", "time", "event"} <= line.keys()
+        assert line["level"] in {"debug", "info", "warning", "error"}
+        assert datetime.fromisoformat(line["time"].replace("Z", "+00:00")).utcoffset() is not None
+        assert {**IDS, "modelId": model_id}.items() <= line.items(), line
+
+
+def test_info_logs_one_turn_complete_line_per_turn(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("PROBE_LOG_LEVEL", raising=False)
+    out, lines = run_logged(probe_job("mock:echo", followups=2), capsys)
+    assert_well_formed(lines, "mock:echo")
+    turns = [line for line in lines if line["event"] == "turn complete"]
+    assert [t["turn"] for t in turns] == [1, 2, 3]
+    for line, turn in zip(turns, out["transcript"]["turns"], strict=True):
+        assert line["level"] == "info"
+        assert line["provider"] == "mock" and line["model"] == "echo"
+        assert line["inputTokens"] == turn["inputTokens"]
+        assert line["outputTokens"] == turn["outputTokens"]
+        assert line["attempts"] == 1
+        assert isinstance(line["ms"], int) and line["ms"] >= 0
+    assert not any(line["level"] == "debug" for line in lines)
+
+
+def test_a_retried_turn_logs_the_retry_and_counts_attempts(capsys: pytest.CaptureFixture[str]) -> None:
+    out, lines = run_logged(probe_job("mock:flaky:SERVER_ERROR:1", followups=0), capsys)
+    assert out["success"] is True
+    assert_well_formed(lines, "mock:flaky:SERVER_ERROR:1")
+    (retry,) = [line for line in lines if line["event"] == "retrying"]
+    assert retry["level"] == "warning" and retry["code"] == "SERVER_ERROR" and retry["waitMs"] == 10
+    (turn,) = [line for line in lines if line["event"] == "turn complete"]
+    assert turn["attempts"] == 2
+
+
+@pytest.mark.parametrize(
+    ("model_id", "event"),
+    [("mock:fail:AUTH_ERROR", "probe failed"), ("gpt-4o", "job failed")],
+)
+def test_failure_lines_carry_the_job_ids_too(
+    model_id: str, event: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    out, lines = run_logged(probe_job(model_id), capsys)
+    assert out["success"] is False
+    assert_well_formed(lines, model_id)
+    assert any(line["event"] == event and line["level"] == "warning" for line in lines)
+
+
+def test_ids_do_not_leak_into_the_next_job_of_the_same_process(capsys: pytest.CaptureFixture[str]) -> None:
+    run_logged(probe_job("mock:echo"), capsys)
+    _, lines = run_logged({"scenario": {"prompt": "no ids here"}}, capsys)
+    assert lines and not any("runId" in line for line in lines)
+
+
+def test_the_log_level_variable_quiets_info_lines(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PROBE_LOG_LEVEL", "warning")
+    out, lines = run_logged(probe_job("mock:echo"), capsys)
+    assert out["success"] is True
+    assert lines == []

@@ -1,0 +1,77 @@
+"""A job imports only its own provider's SDK: each SDK costs 1-3 s and 50-80 MB to import."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO, worker_env
+from tests.fake_provider import FakeProvider
+from tests.helpers import probe_job
+
+pytestmark = pytest.mark.e2e
+
+SDKS = ("openai", "anthropic", "google.genai", "mistralai")
+
+# Runs probe.py as `python probe.py` would, then writes the names of every module it loaded.
+RECORDER = """
+import atexit, json, runpy, sys
+out, script, *args = sys.argv[1:]
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+sys.argv = [script, *args]
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+def modules_loaded(tmp_path: Path, job_input: str, *args: str, **env: str) -> tuple[dict[str, Any], set[str]]:
+    record = tmp_path / "modules.json"
+    done = subprocess.run(
+        [sys.executable, "-c", RECORDER, str(record), "cloud/workers/probe.py", *args],
+        input=job_input.encode(),
+        capture_output=True,
+        cwd=REPO,
+        env=worker_env(**env),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    first: dict[str, Any] = json.loads(done.stdout.splitlines()[0])
+    return first, set(json.loads(record.read_text()))
+
+
+def sdks_in(modules: set[str]) -> set[str]:
+    return {sdk for sdk in SDKS if sdk in modules}
+
+
+def test_a_mock_job_imports_no_provider_sdk(tmp_path: Path) -> None:
+    document, modules = modules_loaded(tmp_path, json.dumps(probe_job("mock:echo")))
+    assert document["success"] is True
+    assert sdks_in(modules) == set()
+    assert "google" not in modules
+
+
+def test_an_openai_job_imports_only_the_openai_sdk(tmp_path: Path) -> None:
+    env = {"OPENAI_API_KEY": "sk-test-isolation-not-real-0000"}
+    with FakeProvider().running() as fake:
+        document, modules = modules_loaded(
+            tmp_path, json.dumps(probe_job("openai:gpt-4o-mini")), OPENAI_BASE_URL=f"{fake.url}/v1", **env
+        )
+    assert document["success"] is True, document
+    assert sdks_in(modules) == {"openai"}
+    assert "google" not in modules
+
+
+def test_serve_mode_imports_only_the_sdks_its_jobs_need(tmp_path: Path) -> None:
+    env = {"OPENAI_API_KEY": "sk-test-isolation-not-real-0000"}
+    with FakeProvider().running() as fake:
+        lines = "\n".join(
+            json.dumps({"id": n, **probe_job(model, followups=0)})
+            for n, model in enumerate(["openai:gpt-4o-mini", "mock:echo"])
+        )
+        first, modules = modules_loaded(tmp_path, lines + "\n", "--serve", OPENAI_BASE_URL=f"{fake.url}/v1", **env)
+    assert first["result"]["success"] is True
+    assert sdks_in(modules) == {"openai"}

@@ -305,6 +305,43 @@ async def test_xai_counts_reasoning_tokens_reported_beside_completion_tokens(res
     assert route.calls[0].request.headers["authorization"].startswith("Bearer xai-")
 
 
+@pytest.mark.parametrize(
+    ("model_id", "url", "fixture_name", "version"),
+    [
+        ("grok-4", "https://api.x.ai/v1/chat/completions", "xai_completion", "grok-4-0709"),
+        ("deepseek-reasoner", "https://api.deepseek.com/chat/completions", "deepseek_completion", "deepseek-reasoner"),
+    ],
+)
+async def test_xai_and_deepseek_multi_turn_resend_history_and_record_the_served_version(
+    respx_mock: respx.MockRouter, model_id: str, url: str, fixture_name: str, version: str
+) -> None:
+    route = respx_mock.post(url).mock(
+        side_effect=[httpx.Response(200, json=completion(fixture_name, content=f"answer {i}")) for i in (1, 2, 3)]
+    )
+    document = probe_job(model_id, config={"preambleMode": "system"})
+    document["scenario"] = {
+        "preamble": "Answer briefly.",
+        "prompt": "First question?",
+        "followups": [{"label": "push_1", "prompt": "Second?"}, {"prompt": "Third?"}],
+    }
+    out = wire(await run(document))
+
+    transcript = out["transcript"]
+    assert [t["targetResponse"] for t in transcript["turns"]] == ["answer 1", "answer 2", "answer 3"]
+    assert [t["promptLabel"] for t in transcript["turns"]] == ["scenario_prompt", "push_1", "followup_2"]
+    assert transcript["modelVersion"] == version
+    assert all(t["providerMetadata"]["modelVersion"] == version for t in transcript["turns"])
+    assert transcript["totalOutputTokens"] == sum(t["outputTokens"] for t in transcript["turns"])
+    assert sent_bodies(route)[2]["messages"] == [
+        {"role": "system", "content": "Answer briefly."},
+        {"role": "user", "content": "First question?"},
+        {"role": "assistant", "content": "answer 1"},
+        {"role": "user", "content": "Second?"},
+        {"role": "assistant", "content": "answer 2"},
+        {"role": "user", "content": "Third?"},
+    ]
+
+
 async def test_xai_bad_key_answered_with_400_is_an_auth_error(respx_mock: respx.MockRouter) -> None:
     respx_mock.post("https://api.x.ai/v1/chat/completions").mock(
         return_value=httpx.Response(400, json=ERRORS["xai_invalid_key"])

@@ -1,8 +1,17 @@
-"""Shared test helpers: a clock that never really sleeps and job builders."""
+"""Shared test helpers: a clock that never really sleeps, job builders, running a job in process."""
 
 from __future__ import annotations
 
+import json
+import random
 from typing import Any
+
+import respx
+
+from common.contract import ProbeJob, ProbeSuccess, WorkerFailure
+from common.conversation import ProbeRunner
+from common.registry import get_provider, resolve_model
+from common.worker import render
 
 
 class FakeClock:
@@ -37,3 +46,25 @@ def probe_job(model_id: str = "mock:echo", *, followups: int = 2, **overrides: A
     }
     job.update(overrides)
     return job
+
+
+async def run(document: dict[str, Any], clock: FakeClock | None = None) -> ProbeSuccess | WorkerFailure:
+    """One probe job in process, as probe.py would run it, with retry waits on a FakeClock."""
+    job = ProbeJob.model_validate(document)
+    route = resolve_model(job.model_id)
+    provider = get_provider(route.provider)
+    try:
+        return await ProbeRunner(job, route, provider, clock=clock or FakeClock(), rng=random.Random(0)).run()
+    finally:
+        await provider.aclose()
+
+
+def sent_bodies(route: respx.Route) -> list[dict[str, Any]]:
+    """The JSON bodies a provider received, in order."""
+    return [json.loads(call.request.content) for call in route.calls]
+
+
+def wire(result: ProbeSuccess | WorkerFailure) -> dict[str, Any]:
+    """The document a host would receive for this result."""
+    data: dict[str, Any] = json.loads(render(result))
+    return data

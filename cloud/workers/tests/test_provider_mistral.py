@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import random
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +16,12 @@ import pytest
 import respx
 from mistralai.client.errors import MistralError
 
-from common.contract import ProbeJob, ProbeSuccess, WorkerFailure
-from common.conversation import ProbeRunner
 from common.errors import ErrorCode
 from common.probe_job import run_probe_job
 from common.providers.base import GenerationParams, Message, ModelRequest
-from common.registry import get_provider, resolve_model
+from common.registry import get_provider
 from common.worker import render
-from tests.helpers import FakeClock, probe_job
+from tests.helpers import FakeClock, probe_job, run, sent_bodies, wire
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mistral"
 MISTRAL_URL = "https://api.mistral.ai/v1/chat/completions"
@@ -65,24 +62,6 @@ def provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MISTRAL_SA_TOKEN_PATH", raising=False)
     monkeypatch.setenv("MISTRAL_API_KEY", FAKE_KEY)
 
-
-async def run(document: dict[str, Any], clock: FakeClock | None = None) -> ProbeSuccess | WorkerFailure:
-    job = ProbeJob.model_validate(document)
-    route = resolve_model(job.model_id)
-    provider = get_provider(route.provider)
-    try:
-        return await ProbeRunner(job, route, provider, clock=clock or FakeClock(), rng=random.Random(0)).run()
-    finally:
-        await provider.aclose()
-
-
-def sent_bodies(route: respx.Route) -> list[dict[str, Any]]:
-    return [json.loads(call.request.content) for call in route.calls]
-
-
-def wire(result: ProbeSuccess | WorkerFailure) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(render(result))
-    return data
 
 
 # -- conversations --------------------------------------------------------------------

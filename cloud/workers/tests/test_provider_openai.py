@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import random
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,9 @@ import httpx
 import pytest
 import respx
 
-from common.contract import ProbeJob, ProbeSuccess, WorkerFailure
-from common.conversation import ProbeRunner
-from common.registry import get_provider, resolve_model
+from common.registry import get_provider
 from common.worker import render
-from tests.helpers import FakeClock, probe_job
+from tests.helpers import FakeClock, probe_job, run, sent_bodies, wire
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openai"
 OPENAI_URL = "https://api.openai.com/v1/chat/completions"
@@ -53,24 +50,6 @@ def provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XAI_API_KEY", "xai-test-key-not-real-0123456789")
     monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-test-deepseek-not-real-0123")
 
-
-async def run(document: dict[str, Any], clock: FakeClock | None = None) -> ProbeSuccess | WorkerFailure:
-    job = ProbeJob.model_validate(document)
-    route = resolve_model(job.model_id)
-    provider = get_provider(route.provider)
-    try:
-        return await ProbeRunner(job, route, provider, clock=clock or FakeClock(), rng=random.Random(0)).run()
-    finally:
-        await provider.aclose()
-
-
-def sent_bodies(route: respx.Route) -> list[dict[str, Any]]:
-    return [json.loads(call.request.content) for call in route.calls]
-
-
-def wire(result: ProbeSuccess | WorkerFailure) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(render(result))
-    return data
 
 
 async def test_multi_turn_conversation_resends_history_and_records_the_served_version(

@@ -34,7 +34,7 @@ from common.contract import (
 from common.errors import ErrorCode, WorkerError
 from common.finish_reasons import normalize_finish_reason
 from common.log import get_logger
-from common.param_fallback import adjust_after_rejection
+from common.param_fallback import adjust_after_rejection, carried_over
 from common.params import resolve_params
 from common.providers.base import Message, ModelRequest, ModelResponse, Provider
 from common.registry import ModelRoute
@@ -147,6 +147,8 @@ class ProbeRunner:
             self.state.turns.append(prior)
             if prior.provider_metadata.truncated:  # the warning an uninterrupted run would carry
                 self._warn_truncated(planned)
+        if self.job.prior_turns:
+            self.params = carried_over(self.params, self.job.prior_turns, self.provider, self.route.model)
 
     def _warn_truncated(self, planned: PlannedTurn) -> None:
         self.state.warnings.append(

@@ -13,9 +13,9 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from common.contract import ParamNote
+from common.contract import ParamNote, Turn
 from common.errors import ErrorCode, WorkerError
-from common.providers.base import GenerationParams, Provider
+from common.providers.base import SAMPLING_PARAMS, GenerationParams, Provider
 
 # How a provider says it will not take a sampling parameter for this model.
 _REJECTION_WORDING = re.compile(
@@ -78,3 +78,21 @@ def adjust_after_rejection(
     if generic is not None:
         return params.without(generic), ParamNote(param=generic, action="retried_without", reason=reason)
     return None
+
+
+def carried_over(params: GenerationParams, prior_turns: list[Turn], provider: Provider, model: str) -> GenerationParams:
+    """The parameters a resumed probe goes on with: the changes its earlier turns had to make.
+
+    Without this, the first new turn would send the rejected parameter again, be refused
+    again and record a note an uninterrupted run would not have.
+    """
+    for turn in prior_turns:
+        for note in turn.provider_metadata.param_notes or []:
+            if note.action == "retried_without" and note.param in SAMPLING_PARAMS:
+                params = params.without(note.param)
+            elif note.action == "lowered":
+                native, _ = provider.max_tokens_param(model, params.max_tokens_param)
+                sent = (turn.provider_metadata.params_sent or {}).get(native)
+                if isinstance(sent, int) and 0 < sent < params.max_tokens:
+                    params = replace(params, max_tokens=sent)
+    return params

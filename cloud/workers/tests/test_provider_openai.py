@@ -143,6 +143,24 @@ async def test_reasoning_model_gets_max_completion_tokens_and_a_retry_without_te
     assert out["transcript"]["totalReasoningTokens"] == 2560
 
 
+async def test_a_resumed_probe_keeps_the_parameter_changes_of_its_prior_turns(respx_mock: respx.MockRouter) -> None:
+    rejected = httpx.Response(400, json=ERRORS["temperature_unsupported"])
+    ok = httpx.Response(200, json=completion("reasoning_completion"))
+    denied = httpx.Response(401, json=ERRORS["invalid_api_key"])
+    respx_mock.post(OPENAI_URL).mock(side_effect=[rejected, ok, denied])
+    first_try = wire(await run(probe_job("o3-mini", followups=1)))
+    assert first_try["error"]["code"] == "AUTH_ERROR"
+    prior = first_try["partialTranscript"]["turns"]
+
+    respx_mock.reset()
+    route = respx_mock.post(OPENAI_URL).mock(return_value=ok)
+    resumed = wire(await run(probe_job("o3-mini", followups=1, priorTurns=prior)))
+
+    assert route.call_count == 1 and "temperature" not in sent_bodies(route)[0]
+    last = resumed["transcript"]["turns"][1]["providerMetadata"]
+    assert last["paramNotes"] == [] and last["attempts"] == 1
+
+
 async def test_rate_limit_waits_exactly_the_retry_after_header(respx_mock: respx.MockRouter) -> None:
     limited = httpx.Response(429, json=ERRORS["rate_limit"], headers={"retry-after": "7"})
     respx_mock.post(OPENAI_URL).mock(side_effect=[limited, httpx.Response(200, json=completion())])
@@ -402,3 +420,17 @@ async def test_a_token_limit_above_the_model_maximum_is_lowered_once(respx_mock:
     note = out["transcript"]["turns"][0]["providerMetadata"]["paramNotes"][0]
     assert (note["param"], note["action"]) == ("maxTokens", "lowered")
     assert out["transcript"]["turns"][1]["providerMetadata"]["paramsSent"]["max_tokens"] == 4096
+
+
+async def test_a_resumed_probe_keeps_a_lowered_token_limit(respx_mock: respx.MockRouter) -> None:
+    too_large = httpx.Response(400, json=ERRORS["max_tokens_too_large"])
+    ok = httpx.Response(200, json=completion())
+    respx_mock.post(OPENAI_URL).mock(side_effect=[too_large, ok, httpx.Response(401, json=ERRORS["invalid_api_key"])])
+    job = probe_job("gpt-4", followups=1, config={"maxTokens": 8192})
+    prior = wire(await run(job))["partialTranscript"]["turns"]
+
+    respx_mock.reset()
+    route = respx_mock.post(OPENAI_URL).mock(return_value=ok)
+    resumed = wire(await run({**job, "priorTurns": prior}))
+    assert [b["max_tokens"] for b in sent_bodies(route)] == [4096]
+    assert resumed["transcript"]["turns"][1]["providerMetadata"]["paramNotes"] == []

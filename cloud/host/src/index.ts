@@ -19,8 +19,10 @@ export {
   type WorkerLogEntry,
   type WorkerProgress,
 } from "./spawn.ts";
+export { WorkerPool, type PoolProbeOptions, type PoolStats, type WorkerPoolOptions } from "./pool.ts";
 export {
   partialTranscriptOf,
+  probeTimeoutMs,
   runAnalyzeBasic,
   runHealthCheck,
   runProbe,

@@ -74,7 +74,7 @@ export interface SpawnOptions {
   stderrTailChars?: number;
 }
 
-interface Outcome {
+export interface Outcome {
   durationMs: number;
   /** Set when the host stopped the worker (timeout or abort); the worker may still have answered. */
   stopped: StopReason | null;
@@ -125,7 +125,7 @@ const DEFAULT_KILL_GRACE_MS = 5_000;
 const DEFAULT_STDERR_TAIL_CHARS = 8_192;
 const STDOUT_EXCERPT_CHARS = 2_000;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
@@ -148,21 +148,84 @@ export function parseWorkerDocument(stdout: string): { document: WorkerDocument 
   } catch (error) {
     return { problem: `stdout is not one JSON document (${(error as Error).message})` };
   }
-  if (!isRecord(parsed) || typeof parsed.success !== "boolean") {
-    return { problem: "stdout is JSON but not a worker document (no boolean `success`)" };
-  }
-  if (parsed.success === false && !isErrorInfo(parsed.error)) {
-    return { problem: "stdout is a failure document without a valid `error` (message, code, retryable)" };
-  }
-  return { document: parsed as unknown as WorkerDocument };
+  return checkWorkerDocument(parsed, "stdout");
 }
 
-function isProgress(entry: WorkerLogEntry): entry is WorkerProgress {
+/** Checks that an already parsed value is a worker document; `where` names it in the problem. */
+export function checkWorkerDocument(value: unknown, where: string): { document: WorkerDocument } | { problem: string } {
+  if (!isRecord(value) || typeof value.success !== "boolean") {
+    return { problem: `${where} is JSON but not a worker document (no boolean \`success\`)` };
+  }
+  if (value.success === false && !isErrorInfo(value.error)) {
+    return { problem: `${where} is a failure document without a valid \`error\` (message, code, retryable)` };
+  }
+  return { document: value as unknown as WorkerDocument };
+}
+
+/** The typed result for a worker document: `success` with its data, or `worker_error` with its error lifted up. */
+export function documentResult<TOut extends WorkerDocument>(
+  document: WorkerDocument,
+  outcome: Outcome,
+): SpawnSuccess<TOut> | SpawnWorkerError<TOut> {
+  if (document.success) {
+    return { kind: "success", success: true, data: document as SuccessDocument<TOut>, ...outcome };
+  }
+  const failure = document as FailureDocument<TOut> & { error: WorkerErrorInfo };
+  return {
+    kind: "worker_error",
+    success: false,
+    document: failure,
+    error: failure.error as SpawnWorkerError<TOut>["error"],
+    retryable: failure.error.retryable,
+    retryAfterMs: failure.error.retryAfterMs ?? null,
+    ...outcome,
+  };
+}
+
+export type ProcessFailureFields = Partial<
+  Pick<SpawnProcessFailure, "exitCode" | "signal" | "stdout" | "stderrTail" | "stopped" | "retryable">
+>;
+
+/** A process failure; retryable by default only for timeout and aborted. */
+export function processFailure(
+  reason: ProcessFailureReason,
+  message: string,
+  durationMs: number,
+  fields: ProcessFailureFields = {},
+): SpawnProcessFailure {
+  return {
+    kind: "process_error",
+    success: false,
+    reason,
+    message,
+    retryable: fields.retryable ?? (reason === "timeout" || reason === "aborted"),
+    retryAfterMs: null,
+    exitCode: fields.exitCode ?? null,
+    signal: fields.signal ?? null,
+    stdout: fields.stdout ?? "",
+    stderrTail: fields.stderrTail ?? "",
+    durationMs,
+    stopped: fields.stopped ?? null,
+  };
+}
+
+/** One stderr line as a log entry: a JSON object as is, anything else as `{level: "stderr", event: line}`. */
+export function parseLogLine(line: string): WorkerLogEntry {
+  try {
+    const parsed: unknown = JSON.parse(line);
+    if (isRecord(parsed)) return parsed;
+  } catch {
+    // not JSON: kept as text below
+  }
+  return { level: "stderr", event: line };
+}
+
+export function isProgress(entry: WorkerLogEntry): entry is WorkerProgress {
   return entry.type === "progress" && typeof entry.turn === "number" && typeof entry.of === "number";
 }
 
 /** Splits a byte stream into lines, keeping only the last `tailChars` characters as a tail. */
-class LineReader {
+export class LineReader {
   private readonly decoder = new StringDecoder("utf8");
   private pending = "";
   tail = "";
@@ -184,14 +247,14 @@ class LineReader {
 
   private take(text: string): void {
     if (text === "") return;
-    this.tail = (this.tail + text).slice(-this.tailChars);
+    this.tail = this.tailChars > 0 ? (this.tail + text).slice(-this.tailChars) : "";
     const lines = (this.pending + text).split("\n");
     this.pending = lines.pop() ?? "";
     for (const line of lines) this.onLine(line);
   }
 }
 
-function safely(callback: () => void): void {
+export function safely(callback: () => void): void {
   try {
     callback();
   } catch {
@@ -214,27 +277,11 @@ export function spawnPython<TIn, TOut extends WorkerDocument>(
   const elapsed = (): number => Math.round(performance.now() - started);
   const tailChars = options.stderrTailChars ?? DEFAULT_STDERR_TAIL_CHARS;
 
-  const processFailure = (
-    reason: ProcessFailureReason,
-    message: string,
-    fields: Partial<Pick<SpawnProcessFailure, "exitCode" | "signal" | "stdout" | "stderrTail" | "stopped">> = {},
-  ): SpawnProcessFailure => ({
-    kind: "process_error",
-    success: false,
-    reason,
-    message,
-    retryable: reason === "timeout" || reason === "aborted",
-    retryAfterMs: null,
-    exitCode: fields.exitCode ?? null,
-    signal: fields.signal ?? null,
-    stdout: fields.stdout ?? "",
-    stderrTail: fields.stderrTail ?? "",
-    durationMs: elapsed(),
-    stopped: fields.stopped ?? null,
-  });
+  const failed = (reason: ProcessFailureReason, message: string, fields: ProcessFailureFields = {}): SpawnProcessFailure =>
+    processFailure(reason, message, elapsed(), fields);
 
   if (options.signal?.aborted) {
-    return Promise.resolve(processFailure("aborted", "aborted before the worker was started", { stopped: "aborted" }));
+    return Promise.resolve(failed("aborted", "aborted before the worker was started", { stopped: "aborted" }));
   }
 
   return new Promise((resolvePromise) => {
@@ -253,13 +300,7 @@ export function spawnPython<TIn, TOut extends WorkerDocument>(
 
     const stderr = new LineReader(tailChars, (line) => {
       if (line.trim() === "") return;
-      let entry: WorkerLogEntry;
-      try {
-        const parsed: unknown = JSON.parse(line);
-        entry = isRecord(parsed) ? parsed : { level: "stderr", event: line };
-      } catch {
-        entry = { level: "stderr", event: line };
-      }
+      const entry = parseLogLine(line);
       if (isProgress(entry)) {
         if (options.onProgress) safely(() => options.onProgress?.(entry as WorkerProgress));
       } else if (options.logger) {
@@ -286,7 +327,7 @@ export function spawnPython<TIn, TOut extends WorkerDocument>(
 
     child.on("error", (error: NodeJS.ErrnoException) => {
       if (child.pid !== undefined) return; // a failed kill of a running worker: 'close' still comes
-      finish(processFailure("spawn_error", `could not start ${python}: ${error.message}`, { stopped }));
+      finish(failed("spawn_error", `could not start ${python}: ${error.message}`, { stopped }));
     });
 
     child.stdout.on("data", (chunk: Buffer) => stdoutChunks.push(chunk));
@@ -301,33 +342,19 @@ export function spawnPython<TIn, TOut extends WorkerDocument>(
       const parsed = parseWorkerDocument(stdout);
       const outcome: Outcome = { durationMs: elapsed(), stopped };
       if ("document" in parsed) {
-        const document = parsed.document as TOut;
-        if (document.success) {
-          finish({ kind: "success", success: true, data: document as SuccessDocument<TOut>, ...outcome });
-        } else {
-          const failure = document as FailureDocument<TOut> & { error: WorkerErrorInfo };
-          finish({
-            kind: "worker_error",
-            success: false,
-            document: failure,
-            error: failure.error as SpawnWorkerError<TOut>["error"],
-            retryable: failure.error.retryable,
-            retryAfterMs: failure.error.retryAfterMs ?? null,
-            ...outcome,
-          });
-        }
+        finish(documentResult<TOut>(parsed.document, outcome));
         return;
       }
       const fields = { exitCode, signal, stdout: stdout.slice(0, STDOUT_EXCERPT_CHARS), stderrTail: stderr.tail, stopped };
       const how = signal !== null ? `was killed by ${signal}` : `exited with code ${exitCode}`;
       if (stopped === "timeout") {
-        finish(processFailure("timeout", `no document within ${options.timeoutMs} ms; the worker ${how}`, fields));
+        finish(failed("timeout", `no document within ${options.timeoutMs} ms; the worker ${how}`, fields));
       } else if (stopped === "aborted") {
-        finish(processFailure("aborted", `aborted; the worker ${how} without a document`, fields));
+        finish(failed("aborted", `aborted; the worker ${how} without a document`, fields));
       } else if (exitCode !== 0) {
-        finish(processFailure("crash", `the worker ${how} (${parsed.problem})`, fields));
+        finish(failed("crash", `the worker ${how} (${parsed.problem})`, fields));
       } else {
-        finish(processFailure("invalid_output", parsed.problem, fields));
+        finish(failed("invalid_output", parsed.problem, fields));
       }
     });
 

@@ -37,6 +37,11 @@ export function withPriorTurns(job: ProbeJob, resume?: { turns: Turn[] } | null)
   return { ...job, priorTurns: resume.turns };
 }
 
+/** The host-side time limit for a probe job: its own deadline plus START_AND_STOP_MARGIN_MS. */
+export function probeTimeoutMs(job: ProbeJob): number {
+  return (job.config?.deadlineMs ?? DEFAULT_PROBE_DEADLINE_MS) + START_AND_STOP_MARGIN_MS;
+}
+
 /** The turns a failed probe had already paid for, to pass as `resume` on a retry. */
 export function partialTranscriptOf(result: SpawnResult<ProbeOutput>): Transcript | undefined {
   if (result.kind !== "worker_error") return undefined;
@@ -49,9 +54,8 @@ export function partialTranscriptOf(result: SpawnResult<ProbeOutput>): Transcrip
  */
 export function runProbe(job: ProbeJob, options: ProbeRunOptions = {}): Promise<SpawnResult<ProbeOutput>> {
   const { resume, workersDir, ...spawnOptions } = options;
-  const timeoutMs = (job.config?.deadlineMs ?? DEFAULT_PROBE_DEADLINE_MS) + START_AND_STOP_MARGIN_MS;
   return spawnPython<ProbeJob, ProbeOutput>(workerScript("probe", workersDir), withPriorTurns(job, resume), {
-    timeoutMs,
+    timeoutMs: probeTimeoutMs(job),
     ...spawnOptions,
   });
 }

@@ -51,7 +51,8 @@ def readable_id(value: Any) -> JobId | None:
 _LEADING_ID = re.compile(rb'^\s*\{\s*"id"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+)\s*[,}]')
 
 
-def _salvage_id(raw: bytes) -> JobId | None:
+def leading_id(raw: bytes) -> JobId | None:
+    """The id of a line that cannot be parsed, when it is the line's first key (as hosts write it)."""
     match = _LEADING_ID.match(raw)
     if match is None:
         return None
@@ -80,7 +81,7 @@ def parse_job_line(raw: bytes, line_number: int) -> tuple[JobId, dict[str, Any]]
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _bad_line(
-            line_number, f"is not valid JSON: {exc.msg} at column {exc.colno}", _salvage_id(raw), column=exc.colno
+            line_number, f"is not valid JSON: {exc.msg} at column {exc.colno}", leading_id(raw), column=exc.colno
         ) from None
     if not isinstance(document, dict):
         raise _bad_line(line_number, f"must be a JSON object, not a JSON {type(document).__name__}", None)

@@ -33,19 +33,20 @@ import structlog
 
 from common import event_loop
 from common.errors import ErrorCode, WorkerError
-from common.job_lines import JobLineError, parse_job_line, render_result_line
+from common.job_lines import JobLineError, leading_id, parse_job_line, render_result_line
 from common.job_runner import CANCELLED_MESSAGE, run_job_document
 from common.log import configure_logging, get_logger
 from common.worker import failure, max_input_bytes
 
 DEFAULT_CONCURRENCY = 8
 _READ_CHUNK = 1 << 16
+_ID_SCAN_BYTES = 4096  # an oversize line keeps this much of its start, to answer with its id
 
 
 @dataclass(frozen=True)
 class RawLine:
     number: int
-    data: bytes
+    data: bytes  # the whole line, or only its start when it is oversize
     oversize: bool = False
 
 
@@ -98,14 +99,14 @@ class LineReader(threading.Thread):
                     dropping = False
                     continue
                 if len(data) > self.limit:
-                    if not self._emit(RawLine(number, b"", oversize=True)):
+                    if not self._emit(RawLine(number, data[:_ID_SCAN_BYTES], oversize=True)):
                         return
                 elif data.strip() and not self._emit(RawLine(number, data)):
                     return
             if len(pending) > self.limit and not dropping:
                 dropping = True
-                pending = b""
-                if not self._emit(RawLine(number + 1, b"", oversize=True)):
+                head, pending = pending[:_ID_SCAN_BYTES], b""
+                if not self._emit(RawLine(number + 1, head, oversize=True)):
                     return
             elif dropping:
                 pending = b""
@@ -150,7 +151,7 @@ class Server:
 
     async def run_line(self, line: RawLine) -> None:
         if line.oversize:
-            self.write(render_result_line(None, failure(_oversize_error(line, self.limit))))
+            self.write(render_result_line(leading_id(line.data), failure(_oversize_error(line, self.limit))))
             return
         try:
             job_id, document = parse_job_line(line.data, line.number)
@@ -165,7 +166,7 @@ class Server:
     def answer_unstarted(self, line: RawLine) -> None:
         """A line read but never started when the server stops: CANCELLED (or why it could not run)."""
         if line.oversize:
-            self.write(render_result_line(None, failure(_oversize_error(line, self.limit))))
+            self.write(render_result_line(leading_id(line.data), failure(_oversize_error(line, self.limit))))
             return
         try:
             job_id, _ = parse_job_line(line.data, line.number)

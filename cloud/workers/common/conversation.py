@@ -33,7 +33,7 @@ from common.contract import (
 )
 from common.errors import ErrorCode, WorkerError
 from common.finish_reasons import normalize_finish_reason
-from common.log import get_logger
+from common.log import get_logger, get_progress_logger
 from common.param_fallback import adjust_after_rejection, carried_over
 from common.params import resolve_params
 from common.providers.base import Message, ModelRequest, ModelResponse, Provider
@@ -108,6 +108,7 @@ class ProbeRunner:
         self.deadline = Deadline(self.clock, (config.deadline_ms or DEFAULT_DEADLINE_MS) / 1000)
         self.state = ConversationState(started_at=_now())
         self.log = get_logger(provider=route.provider, model=route.model)
+        self.progress_log = get_progress_logger(provider=route.provider, model=route.model)
 
     async def run(self) -> ProbeSuccess | WorkerFailure:
         try:
@@ -293,7 +294,7 @@ class ProbeRunner:
 
     def _report_progress(self) -> None:
         turns = self.state.turns
-        self.log.info(
+        self.progress_log.info(
             "progress",
             type="progress",
             turn=turns[-1].turn_number,

@@ -45,3 +45,9 @@ def get_logger(**bindings: Any) -> Any:
 def bind_job(**ids: Any) -> None:
     """Binds job identifiers (runId, scenarioId, ...) to every later log line of this context."""
     structlog.contextvars.bind_contextvars(**{k: v for k, v in ids.items() if v is not None})
+
+
+def get_progress_logger(**bindings: Any) -> Any:
+    """A logger for `type: "progress"` lines: hosts rely on them, so no level filters them out."""
+    unfiltered = structlog.make_filtering_bound_logger(logging.DEBUG)
+    return structlog.wrap_logger(None, wrapper_class=unfiltered).bind(**bindings)

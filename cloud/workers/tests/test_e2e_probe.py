@@ -53,6 +53,13 @@ def test_mock_probe_from_repo_root_and_from_cloud() -> None:
     ]
 
 
+def test_progress_lines_survive_a_quiet_log_level() -> None:
+    code, out, logs = run_probe(probe_job("mock:echo"), PROBE_LOG_LEVEL="error")
+    assert code == 0 and out["success"] is True
+    assert [line["turn"] for line in logs if line.get("type") == "progress"] == [1, 2, 3]
+    assert all(line.get("type") == "progress" for line in logs)  # the info lines are filtered out
+
+
 def test_mock_failure_reports_retryable_with_a_hint_and_keeps_completed_turns() -> None:
     code, out, _ = run_probe(probe_job("mock:fail:SERVER_ERROR@2"))
     assert code == 0 and out["success"] is False

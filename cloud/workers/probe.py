@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `common` from any working directory
 
 from common.probe_job import run_probe_job
-from common.worker import run_worker
+from common.worker import exit_process, freeze_heap, run_worker
 
 
 def main() -> int:
@@ -25,8 +25,9 @@ def main() -> int:
         from common.serve import main as serve
 
         return serve(sys.argv[1:])
+    freeze_heap()  # one job, then exit: what is imported by now is never garbage
     return run_worker("probe", run_probe_job)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

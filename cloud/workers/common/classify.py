@@ -5,37 +5,24 @@ provider's own type/code/status strings, message, headers, body). `RULES` below 
 read top to bottom and the first matching row decides the code. To support a new error
 shape, add a row here (most specific first) and a test case with the provider's real
 error body; do not branch on errors inside provider modules.
+
+`ErrorFacts` lives in `common.error_facts` (re-exported here), which is what provider
+modules import: a job loads this module only when one of its requests fails.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
+from common.error_facts import ErrorFacts as ErrorFacts  # re-exported: the input of this module
+from common.error_facts import FailureKind
 from common.errors import ErrorCode, WorkerError
 from common.redaction import redact
 from common.retry_hints import retry_hint_ms
 
-FailureKind = Literal["http", "timeout", "connect", "invalid_response"]
-
 OPENAI_FAMILY = frozenset({"openai", "xai", "deepseek", "openai-compatible"})
-
-
-@dataclass(frozen=True)
-class ErrorFacts:
-    """What a provider told us about one failed request, SDK-independent."""
-
-    provider: str
-    kind: FailureKind = "http"
-    status: int | None = None
-    error_type: str | None = None  # e.g. OpenAI error.type, Anthropic error.type, Gemini status
-    error_code: str | None = None  # e.g. OpenAI error.code, Gemini ErrorInfo.reason
-    param: str | None = None  # the request parameter the provider blamed, when it says
-    message: str = ""
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: Any = None
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,11 @@
 These models are the contract with the host. Input models accept what existing hosts
 send (null and absent alike for optional fields, unknown keys ignored); output models
 say exactly what a host receives.
-"""
 
-from __future__ import annotations
+Annotations here are evaluated when each class is defined (no `from __future__ import
+annotations`): pydantic would otherwise evaluate every one of them from its string at
+start-up, which every worker pays before reading its job.
+"""
 
 from typing import Annotated, Any, Literal
 
@@ -23,6 +25,17 @@ DEFAULT_DEADLINE_MS = 240_000
 
 def _omit_if_none(value: Any) -> bool:
     return value is None
+
+
+# Default factories are plain functions rather than the `list` and `dict` builtins:
+# pydantic inspects a factory's signature, and for a builtin that means parsing its text
+# signature with `tokenize`, whose first use compiles a large regex (~10 ms of start-up).
+def _empty_list() -> list[Any]:
+    return []
+
+
+def _empty_dict() -> dict[str, Any]:
+    return {}
 
 
 class WireModel(BaseModel):
@@ -98,7 +111,7 @@ class ProbeJob(WireModel):
     config: ProbeConfig | None = None
     model_cost: ModelCost | None = None
     model_settings: ModelSettings | None = Field(default=None, alias="modelConfig")
-    prior_turns: list[Turn] | None = None
+    prior_turns: "list[Turn] | None" = None  # Turn is defined below; see model_rebuild()
 
 
 # ---------------------------------------------------------------- output
@@ -139,10 +152,10 @@ class ProviderMetadata(WireModel):
     cached_input_tokens: int
     tokens_estimated: bool = False
     attempts: int
-    retries: list[RetryRecord] = Field(default_factory=list)
+    retries: list[RetryRecord] = Field(default_factory=_empty_list)
     timing: Timing
     params_sent: dict[str, Any]
-    param_notes: list[ParamNote] = Field(default_factory=list)
+    param_notes: list[ParamNote] = Field(default_factory=_empty_list)
     raw_usage: dict[str, Any] | None = None
 
 
@@ -175,14 +188,14 @@ class Transcript(WireModel):
     started_at: str
     completed_at: str
     cost_snapshot: CostSnapshot | None = Field(default=None, exclude_if=_omit_if_none)
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=_empty_list)
 
 
 class ErrorInfo(WireModel):
     message: str
     code: ErrorCode
     retryable: bool
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: dict[str, Any] = Field(default_factory=_empty_dict)
     status_code: int | None = Field(default=None, exclude_if=_omit_if_none)
     retry_after_ms: int | None = Field(default=None, exclude_if=_omit_if_none)
 

@@ -34,12 +34,10 @@ from common.contract import (
 from common.errors import ErrorCode, WorkerError
 from common.finish_reasons import normalize_finish_reason
 from common.log import get_logger, get_progress_logger
-from common.param_fallback import adjust_after_rejection, carried_over
 from common.params import resolve_params
 from common.providers.base import Message, ModelRequest, ModelResponse, Provider
 from common.registry import ModelRoute
 from common.retry import DEFAULT_POLICY, CallStats, Clock, Deadline, RetryPolicy, SystemClock, call_with_retry
-from common.tokens import estimate_tokens
 
 MAX_PARAM_RETRIES_PER_TURN = 3
 
@@ -149,6 +147,8 @@ class ProbeRunner:
             if prior.provider_metadata.truncated:  # the warning an uninterrupted run would carry
                 self._warn_truncated(planned)
         if self.job.prior_turns:
+            from common.param_fallback import carried_over  # resumed jobs only, like rejections below
+
             self.params = carried_over(self.params, self.job.prior_turns, self.provider, self.route.model)
 
     def _warn_truncated(self, planned: PlannedTurn) -> None:
@@ -185,6 +185,9 @@ class ProbeRunner:
                 )
                 break
             except WorkerError as error:
+                # Loaded on the first failure only: a job that succeeds never needs its wording tables.
+                from common.param_fallback import adjust_after_rejection
+
                 adjusted = adjust_after_rejection(error, self.params, self.provider, self.route.model, mapping.sent)
                 if adjusted is None or len(adjustments) >= MAX_PARAM_RETRIES_PER_TURN:
                     raise
@@ -239,10 +242,10 @@ class ProbeRunner:
         input_tokens = response.input_tokens
         if input_tokens is None:
             prompt_text = "\n".join([self.plan.system or "", *(m.content for m in history)])
-            input_tokens = estimate_tokens(prompt_text, self.route.model)[0]
+            input_tokens = self._estimate_tokens(prompt_text)
         output_tokens = response.output_tokens
         if output_tokens is None:
-            output_tokens = estimate_tokens(response.text, self.route.model)[0]
+            output_tokens = self._estimate_tokens(response.text)
         truncated = finish == "length"
         if truncated:
             self._warn_truncated(planned)
@@ -289,6 +292,12 @@ class ProbeRunner:
             output_tokens=output_tokens,
             provider_metadata=metadata,
         )
+
+    def _estimate_tokens(self, text: str) -> int:
+        """A token count the provider did not report; the tokenizer module is loaded only then."""
+        from common.tokens import estimate_tokens
+
+        return estimate_tokens(text, self.route.model)[0]
 
     # -- documents --------------------------------------------------------------------
 

@@ -9,13 +9,14 @@ host's parser only ever sees the result document.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import signal
 import sys
 import traceback
 from collections.abc import Awaitable, Callable
-from typing import Any, BinaryIO, TextIO, TypeVar
+from typing import Any, BinaryIO, NoReturn, TextIO, TypeVar
 
 import structlog
 from pydantic import BaseModel, ValidationError
@@ -209,3 +210,25 @@ def run_worker(
     out.write(render(document) + "\n")
     out.flush()
     return 0
+
+
+def freeze_heap() -> None:
+    """Takes every object alive now out of the cyclic garbage collector's sight (`gc.freeze()`).
+
+    For a one-shot script, at two moments. After its start-up imports: modules, classes
+    and pydantic schemas live until exit anyway, yet each full collection during the job
+    would walk them all again (~20-40 ms of a job). After its document is written: the
+    interpreter's shutdown collections would walk everything once more, SDK included
+    (0.1-0.4 s). Garbage cycles alive at that moment are left for the OS to reclaim, so
+    never call it from a long-lived process (serve, batch) or from library code.
+    """
+    gc.freeze()
+
+
+def exit_process(status: int) -> NoReturn:
+    """Ends a one-shot script once its document is written, without the shutdown collections.
+
+    atexit handlers, stream flushing and module teardown still run as usual.
+    """
+    freeze_heap()
+    sys.exit(status)

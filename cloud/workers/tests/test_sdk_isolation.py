@@ -17,6 +17,30 @@ from tests.helpers import probe_job
 pytestmark = pytest.mark.e2e
 
 SDKS = ("openai", "anthropic", "google.genai", "mistralai")
+# What a one-shot probe job never needs: the analysis stack, the tokenizer, and the
+# warm-worker and batch machinery. Each costs start-up time that every job would pay.
+NOT_FOR_ONE_SHOT = (
+    "numpy",
+    "scipy",
+    "tiktoken",
+    "uvloop",
+    "argparse",
+    "common.analysis",
+    "common.serve",
+    "common.job_runner",
+    "common.job_lines",
+    "common.event_loop",
+    "common.batch",
+    "common.batch_cli",
+    "common.batch_config",
+    "common.batch_files",
+    "common.batch_progress",
+    "common.rate_limit",
+    "common.job_spend",
+)
+# Loaded on a job's first failure (or token estimate) only: a job that succeeds with
+# reported usage never imports them.
+FAILURE_ONLY = ("common.classify", "common.retry_hints", "common.param_fallback", "common.tokens")
 
 # Runs probe.py as `python probe.py` would, then writes the names of every module it loaded.
 RECORDER = """
@@ -47,11 +71,17 @@ def sdks_in(modules: set[str]) -> set[str]:
     return {sdk for sdk in SDKS if sdk in modules}
 
 
+def loaded(names: tuple[str, ...], modules: set[str]) -> set[str]:
+    """The packages or modules of `names` that were imported (a package counts by any submodule)."""
+    return {name for name in names if name in modules or any(m.startswith(f"{name}.") for m in modules)}
+
+
 def test_a_mock_job_imports_no_provider_sdk(tmp_path: Path) -> None:
     document, modules = modules_loaded(tmp_path, json.dumps(probe_job("mock:echo")))
     assert document["success"] is True
     assert sdks_in(modules) == set()
     assert "google" not in modules
+    assert loaded(NOT_FOR_ONE_SHOT, modules) == set()
 
 
 def test_an_openai_job_imports_only_the_openai_sdk(tmp_path: Path) -> None:
@@ -63,6 +93,7 @@ def test_an_openai_job_imports_only_the_openai_sdk(tmp_path: Path) -> None:
     assert document["success"] is True, document
     assert sdks_in(modules) == {"openai"}
     assert "google" not in modules
+    assert loaded(NOT_FOR_ONE_SHOT + FAILURE_ONLY, modules) == set()
 
 
 def test_serve_mode_imports_only_the_sdks_its_jobs_need(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 
 import anthropic
 
-from common.classify import ErrorFacts
 from common.config import ProviderSettings
+from common.error_facts import ErrorFacts
 from common.errors import ErrorCode, WorkerError
 from common.providers.base import Message, ModelRequest, ModelResponse, Provider
 

@@ -13,9 +13,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
-from common.classify import ErrorFacts, to_worker_error
 from common.config import ProviderSettings
 from common.contract import FinishReason, ParamNote
+from common.error_facts import ErrorFacts
 from common.errors import ErrorCode, WorkerError
 from common.redaction import redact_text
 
@@ -194,6 +194,8 @@ class Provider(ABC):
             return exc
         facts = self.error_facts(exc)
         if facts is not None:
+            from common.classify import to_worker_error  # the rule table is loaded on the first failure only
+
             return to_worker_error(facts)
         logging.getLogger(__name__).debug("unrecognised provider exception", exc_info=exc)
         return WorkerError(

@@ -11,8 +11,8 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from common.classify import ErrorFacts
 from common.config import ProviderSettings
+from common.error_facts import ErrorFacts
 from common.errors import ErrorCode, WorkerError
 from common.providers.base import Message, ModelRequest, ModelResponse, Provider
 

@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 
 import openai
 
-from common.classify import ErrorFacts
 from common.config import ProviderSettings
 from common.contract import FinishReason, ParamNote
+from common.error_facts import ErrorFacts
 from common.errors import ErrorCode, WorkerError
 from common.providers.base import ModelRequest, ModelResponse, Provider
 

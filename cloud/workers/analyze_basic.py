@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # `common` from any wo
 
 from common.analysis.report import analyze
 from common.analysis_contract import AnalyzeBasicSuccess
-from common.worker import run_worker
+from common.worker import exit_process, run_worker
 
 # A run of 100,000 transcripts is about 40 MB of JSON; probe jobs keep the 16 MB default.
 MAX_INPUT_BYTES = 512 * 1024 * 1024
@@ -39,4 +39,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())  # no shutdown collections over what the job left alive

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # `common` from any wo
 
 from common.health import check_health
 from common.health_contract import HealthFailure, HealthJob, HealthSuccess
-from common.worker import run_worker, validate_job
+from common.worker import exit_process, run_worker, validate_job
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,4 +36,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())  # no shutdown collections over what the job left alive

@@ -27,7 +27,8 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
-bench: $(STAMP)  ## worker benchmarks against a local fake provider: cold start, serve mode, batch (a few minutes)
+bench: $(STAMP)  ## worker benchmarks against a local fake provider: health check, cold start, serve mode, batch (a few minutes)
+	$(VPY) bench/health_check_bench.py
 	$(VPY) bench/cold_start_bench.py
 	$(VPY) bench/serve_bench.py
 	$(VPY) bench/batch_bench.py

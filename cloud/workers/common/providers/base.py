@@ -31,6 +31,16 @@ SAMPLING_PARAMS: tuple[str, ...] = (
     "seed",
 )
 
+# The Chat Completions names, which most providers (and the mock) share.
+CHAT_COMPLETIONS_PARAM_NAMES: dict[str, str | None] = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "frequency_penalty": "frequency_penalty",
+    "presence_penalty": "presence_penalty",
+    "stop_sequences": "stop",
+    "seed": "seed",
+}
+
 
 @dataclass(frozen=True)
 class Message:

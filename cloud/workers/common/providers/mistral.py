@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from common.config import ProviderSettings
 from common.error_facts import ErrorFacts
 from common.errors import ErrorCode, WorkerError
-from common.providers.base import ModelRequest, ModelResponse, Provider
+from common.providers.base import CHAT_COMPLETIONS_PARAM_NAMES, ModelRequest, ModelResponse, Provider
 
 # The SDK appends /v1/... to its server URL; people often write the base URL with /v1.
 _API_SUFFIX = "/v1"
@@ -141,14 +141,7 @@ def completion_without_usage(exc: ResponseValidationError) -> ChatCompletionResp
 
 class MistralProvider(Provider):
     name: ClassVar[str] = "mistral"
-    PARAM_NAMES: ClassVar[dict[str, str | None]] = {
-        "temperature": "temperature",
-        "top_p": "top_p",
-        "frequency_penalty": "frequency_penalty",
-        "presence_penalty": "presence_penalty",
-        "stop_sequences": "stop",
-        "seed": "random_seed",
-    }
+    PARAM_NAMES: ClassVar[dict[str, str | None]] = {**CHAT_COMPLETIONS_PARAM_NAMES, "seed": "random_seed"}
     MAX_TOKENS_PARAM: ClassVar[str] = "max_tokens"
 
     def __init__(self, settings: ProviderSettings) -> None:

@@ -22,7 +22,7 @@ from typing import ClassVar
 
 from common.config import ProviderSettings
 from common.errors import ErrorCode, WorkerError
-from common.providers.base import ModelRequest, ModelResponse, Provider
+from common.providers.base import CHAT_COMPLETIONS_PARAM_NAMES, ModelRequest, ModelResponse, Provider
 from common.tokens import count_with_chars
 
 MOCK_MODEL_VERSION = "mock-1.0"
@@ -127,14 +127,7 @@ def _answer(request: ModelRequest, turn: int) -> str:
 
 class MockProvider(Provider):
     name: ClassVar[str] = "mock"
-    PARAM_NAMES: ClassVar[dict[str, str | None]] = {
-        "temperature": "temperature",
-        "top_p": "top_p",
-        "frequency_penalty": "frequency_penalty",
-        "presence_penalty": "presence_penalty",
-        "stop_sequences": "stop",
-        "seed": "seed",
-    }
+    PARAM_NAMES: ClassVar[dict[str, str | None]] = dict(CHAT_COMPLETIONS_PARAM_NAMES)
 
     def __init__(self, settings: ProviderSettings) -> None:
         super().__init__(settings)

@@ -11,7 +11,7 @@ from common.config import ProviderSettings
 from common.contract import FinishReason, ParamNote
 from common.error_facts import ErrorFacts
 from common.errors import ErrorCode, WorkerError
-from common.providers.base import ModelRequest, ModelResponse, Provider
+from common.providers.base import CHAT_COMPLETIONS_PARAM_NAMES, ModelRequest, ModelResponse, Provider
 
 # Parameters the SDK's create() takes by name; anything else goes in extra_body.
 _SDK_KWARGS = frozenset(
@@ -36,14 +36,7 @@ def _int(value: Any) -> int:
 
 class OpenAIProvider(Provider):
     name: ClassVar[str] = "openai"
-    PARAM_NAMES: ClassVar[dict[str, str | None]] = {
-        "temperature": "temperature",
-        "top_p": "top_p",
-        "frequency_penalty": "frequency_penalty",
-        "presence_penalty": "presence_penalty",
-        "stop_sequences": "stop",
-        "seed": "seed",
-    }
+    PARAM_NAMES: ClassVar[dict[str, str | None]] = dict(CHAT_COMPLETIONS_PARAM_NAMES)
     PLACEHOLDER_KEY: ClassVar[str] = "unused"  # SDK demands a key even where the server wants none
 
     def __init__(self, settings: ProviderSettings) -> None:

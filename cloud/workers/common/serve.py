@@ -27,13 +27,13 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 import structlog
 
 from common import event_loop
 from common.errors import ErrorCode, WorkerError
-from common.job_lines import JobLineError, leading_id, parse_job_line, render_result_line
+from common.job_lines import JobId, JobLineError, leading_id, parse_job_line, render_result_line
 from common.job_runner import CANCELLED_MESSAGE, run_job_document
 from common.log import configure_logging, get_logger
 from common.worker import failure, max_input_bytes
@@ -149,31 +149,32 @@ class Server:
             self.log.error("stdout is closed; stopping", error=str(exc))
             self.stop()
 
-    async def run_line(self, line: RawLine) -> None:
+    def accept(self, line: RawLine) -> tuple[JobId, dict[str, Any]] | None:
+        """The line's id and job, or None once the line's VALIDATION_ERROR answer is written."""
         if line.oversize:
             self.write(render_result_line(leading_id(line.data), failure(_oversize_error(line, self.limit))))
-            return
+            return None
         try:
-            job_id, document = parse_job_line(line.data, line.number)
+            return parse_job_line(line.data, line.number)
         except JobLineError as bad:
             self.log.warning("bad job line", line=line.number, jobId=bad.job_id, message=bad.error.message)
             self.write(render_result_line(bad.job_id, failure(bad.error)))
+            return None
+
+    async def run_line(self, line: RawLine) -> None:
+        accepted = self.accept(line)
+        if accepted is None:
             return
+        job_id, document = accepted
         structlog.contextvars.bind_contextvars(jobId=job_id)  # this task's log lines only
         result = await run_job_document(document)
         self.write(render_result_line(job_id, result))
 
     def answer_unstarted(self, line: RawLine) -> None:
         """A line read but never started when the server stops: CANCELLED (or why it could not run)."""
-        if line.oversize:
-            self.write(render_result_line(leading_id(line.data), failure(_oversize_error(line, self.limit))))
-            return
-        try:
-            job_id, _ = parse_job_line(line.data, line.number)
-        except JobLineError as bad:
-            self.write(render_result_line(bad.job_id, failure(bad.error)))
-            return
-        self.write(render_result_line(job_id, failure(WorkerError(ErrorCode.CANCELLED, CANCELLED_MESSAGE))))
+        accepted = self.accept(line)
+        if accepted is not None:
+            self.write(render_result_line(accepted[0], failure(WorkerError(ErrorCode.CANCELLED, CANCELLED_MESSAGE))))
 
     def stop(self) -> None:
         if self.stopping:

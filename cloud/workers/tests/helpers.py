@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import random
+from pathlib import Path
 from typing import Any
 
 import respx
@@ -68,3 +70,27 @@ def wire(result: ProbeSuccess | WorkerFailure) -> dict[str, Any]:
     """The document a host would receive for this result."""
     data: dict[str, Any] = json.loads(render(result))
     return data
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def load_fixture(provider: str, name: str) -> dict[str, Any]:
+    """A documented provider payload: tests/fixtures/<provider>/<name>.json."""
+    data: dict[str, Any] = json.loads((FIXTURES / provider / f"{name}.json").read_text())
+    return data
+
+
+def chat_completion(
+    provider: str, name: str = "chat_completion", content: str | None = None, **changes: Any
+) -> dict[str, Any]:
+    """A Chat Completions body from a provider's fixtures, with its answer or top-level fields changed."""
+    body = copy.deepcopy(load_fixture(provider, name))
+    if content is not None:
+        body["choices"][0]["message"]["content"] = content
+    for key, value in changes.items():
+        if key == "finish_reason":
+            body["choices"][0]["finish_reason"] = value
+        else:
+            body[key] = value
+    return body

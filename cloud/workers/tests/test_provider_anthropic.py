@@ -18,7 +18,7 @@ import respx
 from common.probe_job import run_probe_job
 from common.registry import get_provider
 from common.worker import render
-from tests.helpers import FakeClock, probe_job, run, sent_bodies, wire
+from tests.helpers import FakeClock, load_fixture, probe_job, run, sent_bodies, wire
 
 FIXTURES = Path(__file__).parent / "fixtures" / "anthropic"
 MESSAGES_URL = "https://api.anthropic.com/v1/messages"
@@ -28,8 +28,7 @@ ERRORS: dict[str, Any] = json.loads((FIXTURES / "errors.json").read_text())
 
 
 def fixture(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
-    return data
+    return load_fixture("anthropic", name)
 
 
 def message(text: str | None = None, *, stop_reason: str | None = None) -> dict[str, Any]:

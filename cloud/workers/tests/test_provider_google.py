@@ -18,7 +18,7 @@ import respx
 from common.probe_job import run_probe_job
 from common.registry import get_provider
 from common.worker import render
-from tests.helpers import FakeClock, probe_job, run, sent_bodies, wire
+from tests.helpers import FakeClock, load_fixture, probe_job, run, sent_bodies, wire
 
 FIXTURES = Path(__file__).parent / "fixtures" / "google"
 API = "https://generativelanguage.googleapis.com/v1"
@@ -29,8 +29,7 @@ ERRORS: dict[str, Any] = json.loads((FIXTURES / "errors.json").read_text())
 
 
 def fixture(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
-    return data
+    return load_fixture("google", name)
 
 
 def answer(name: str = "generate_content", text: str | None = None, **changes: Any) -> dict[str, Any]:

@@ -6,7 +6,6 @@ SDK parses real shapes; FakeClock makes retry waits observable without sleeping.
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from common.probe_job import run_probe_job
 from common.providers.base import GenerationParams, Message, ModelRequest
 from common.registry import get_provider
 from common.worker import render
-from tests.helpers import FakeClock, probe_job, run, sent_bodies, wire
+from tests.helpers import FakeClock, chat_completion, load_fixture, probe_job, run, sent_bodies, wire
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mistral"
 MISTRAL_URL = "https://api.mistral.ai/v1/chat/completions"
@@ -32,20 +31,11 @@ FIRST_ANSWER_VERSION = "mistral-small-2503"
 
 
 def fixture(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
-    return data
+    return load_fixture("mistral", name)
 
 
 def completion(name: str = "chat_completion", content: str | None = None, **changes: Any) -> dict[str, Any]:
-    body = copy.deepcopy(fixture(name))
-    if content is not None:
-        body["choices"][0]["message"]["content"] = content
-    for key, value in changes.items():
-        if key == "finish_reason":
-            body["choices"][0]["finish_reason"] = value
-        else:
-            body[key] = value
-    return body
+    return chat_completion("mistral", name, content, **changes)
 
 
 def ok(name: str = "chat_completion", **changes: Any) -> httpx.Response:

@@ -17,7 +17,7 @@ import respx
 
 from common.registry import get_provider
 from common.worker import render
-from tests.helpers import FakeClock, probe_job, run, sent_bodies, wire
+from tests.helpers import FakeClock, chat_completion, load_fixture, probe_job, run, sent_bodies, wire
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openai"
 OPENAI_URL = "https://api.openai.com/v1/chat/completions"
@@ -26,20 +26,11 @@ ERRORS: dict[str, Any] = json.loads((FIXTURES / "errors.json").read_text())
 
 
 def fixture(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
-    return data
+    return load_fixture("openai", name)
 
 
 def completion(name: str = "chat_completion", content: str | None = None, **changes: Any) -> dict[str, Any]:
-    body = copy.deepcopy(fixture(name))
-    if content is not None:
-        body["choices"][0]["message"]["content"] = content
-    for key, value in changes.items():
-        if key == "finish_reason":
-            body["choices"][0]["finish_reason"] = value
-        else:
-            body[key] = value
-    return body
+    return chat_completion("openai", name, content, **changes)
 
 
 @pytest.fixture(autouse=True)

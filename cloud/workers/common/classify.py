@@ -6,8 +6,8 @@ read top to bottom and the first matching row decides the code. To support a new
 shape, add a row here (most specific first) and a test case with the provider's real
 error body; do not branch on errors inside provider modules.
 
-`ErrorFacts` lives in `common.error_facts` (re-exported here), which is what provider
-modules import: a job loads this module only when one of its requests fails.
+Its input, `ErrorFacts`, lives in `common.error_facts`, which provider modules import:
+a job loads this module only when one of its requests fails.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from common.error_facts import ErrorFacts as ErrorFacts  # re-exported: the input of this module
-from common.error_facts import FailureKind
+from common.error_facts import ErrorFacts, FailureKind
 from common.errors import ErrorCode, WorkerError
 from common.redaction import redact
 from common.retry_hints import retry_hint_ms

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from common.classify import RULES, ErrorFacts, classify_facts, to_worker_error
+from common.classify import RULES, classify_facts, to_worker_error
+from common.error_facts import ErrorFacts
 from common.errors import RETRYABLE, ErrorCode, WorkerError
 
 BODIES: dict[str, dict[str, Any]] = json.loads(

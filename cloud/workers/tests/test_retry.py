@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from common.classify import ErrorFacts, to_worker_error
+from common.classify import to_worker_error
+from common.error_facts import ErrorFacts
 from common.errors import ErrorCode, WorkerError
 from common.retry import CallStats, Deadline, RetryPolicy, call_with_retry
 from common.retry_hints import retry_hint_ms

@@ -18,8 +18,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `common` from any working directory
 
 from common.analysis.report import analyze
-from common.analysis_contract import AnalyzeBasicSuccess
-from common.worker import exit_process, run_worker
+from common.contract.analysis import AnalyzeBasicSuccess
+from common.runs.oneshot import exit_process, run_worker
 
 # A run of 100,000 transcripts is about 40 MB of JSON; probe jobs keep the 16 MB default.
 MAX_INPUT_BYTES = 512 * 1024 * 1024

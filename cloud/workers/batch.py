@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `common` from any working directory
 
-from common.batch_cli import main
+from common.runs.batch.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

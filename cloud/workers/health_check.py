@@ -17,9 +17,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `common` from any working directory
 
-from common.health import check_health
-from common.health_contract import HealthFailure, HealthJob, HealthSuccess
-from common.worker import exit_process, run_worker, validate_job
+from common.contract.health import HealthFailure, HealthJob, HealthSuccess
+from common.health.check import check_health
+from common.runs.oneshot import exit_process, run_worker, validate_job
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,13 +16,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `common` from any working directory
 
-from common.probe_job import run_probe_job
-from common.worker import exit_process, freeze_heap, run_worker
+from common.probe.job import run_probe_job
+from common.runs.oneshot import exit_process, freeze_heap, run_worker
 
 
 def main() -> int:
     if len(sys.argv) > 1:  # argparse and the server are imported only when asked for
-        from common.serve import main as serve
+        from common.runs.serve import main as serve
 
         return serve(sys.argv[1:])
     freeze_heap()  # one job, then exit: what is imported by now is never garbage

@@ -25,9 +25,9 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import core_schema
 
-from common.analysis_contract import AnalyzeBasicJob, AnalyzeBasicSuccess
-from common.contract import CONTRACT_VERSION, ProbeJob, ProbeSuccess, WorkerFailure
-from common.health_contract import HealthFailure, HealthJob, HealthSuccess
+from common.contract.analysis import AnalyzeBasicJob, AnalyzeBasicSuccess
+from common.contract.health import HealthFailure, HealthJob, HealthSuccess
+from common.contract.probe import CONTRACT_VERSION, ProbeJob, ProbeSuccess, WorkerFailure
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 SUFFIX = ".schema.json"

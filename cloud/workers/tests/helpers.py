@@ -10,10 +10,10 @@ from typing import Any
 
 import respx
 
-from common.contract import ProbeJob, ProbeSuccess, WorkerFailure
-from common.conversation import ProbeRunner
-from common.registry import get_provider, resolve_model
-from common.worker import render
+from common.contract.probe import ProbeJob, ProbeSuccess, WorkerFailure
+from common.probe.conversation import ProbeRunner
+from common.providers.registry import get_provider, resolve_model
+from common.runs.oneshot import render
 
 
 class FakeClock:

@@ -14,8 +14,8 @@ from pydantic import ValidationError
 
 from common.analysis.extract import MAX_PROBLEMS
 from common.analysis.report import analyze
-from common.analysis_contract import AnalyzeBasicJob, AnalyzeBasicSuccess
-from common.errors import ErrorCode, WorkerError
+from common.contract.analysis import AnalyzeBasicJob, AnalyzeBasicSuccess
+from common.errors.codes import ErrorCode, WorkerError
 
 
 def good_transcript(tid: str = "t-1") -> dict[str, Any]:

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from common.log import configure_logging
-from common.probe_job import run_probe_job
-from common.worker import run_worker
+from common.io.log import configure_logging
+from common.probe.job import run_probe_job
+from common.runs.oneshot import run_worker
 from tests.conftest import REPO, worker_env
 from tests.helpers import probe_job
 
@@ -232,8 +232,8 @@ def test_an_unexpected_exception_is_unknown_with_the_traceback_only_on_stderr(
 
 
 def test_a_stray_print_goes_to_stderr_and_stdout_is_restored(capsys: pytest.CaptureFixture[str]) -> None:
-    from common.contract import ErrorInfo, WorkerFailure
-    from common.errors import ErrorCode
+    from common.contract.probe import ErrorInfo, WorkerFailure
+    from common.errors.codes import ErrorCode
 
     before = sys.stdout
 

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from common.batch import EXIT_DONE, EXIT_RETRYABLE_LEFT, BatchRunner
-from common.batch_config import BatchOptions, ConfigError, parse_options
-from common.job_runner import run_job_document
-from common.job_spend import estimate_job, spend_of
-from common.rate_limit import Limits
+from common.runs.batch.options import BatchOptions, ConfigError, parse_options
+from common.runs.batch.rate_limit import Limits
+from common.runs.batch.runner import EXIT_DONE, EXIT_RETRYABLE_LEFT, BatchRunner
+from common.runs.batch.spend import estimate_job, spend_of
+from common.runs.run_path import run_job_document
 from tests.fake_provider import Failure, FakeProvider
 from tests.helpers import FakeClock, probe_job
 

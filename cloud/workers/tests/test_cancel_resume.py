@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from common.probe_job import run_probe_job
-from common.worker import render
+from common.probe.job import run_probe_job
+from common.runs.oneshot import render
 from tests.conftest import REPO, worker_env
 from tests.helpers import probe_job
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from common.classify import RULES, classify_facts, to_worker_error
-from common.error_facts import ErrorFacts
-from common.errors import RETRYABLE, ErrorCode, WorkerError
+from common.errors.classify import RULES, classify_facts, to_worker_error
+from common.errors.codes import RETRYABLE, ErrorCode, WorkerError
+from common.errors.facts import ErrorFacts
 
 BODIES: dict[str, dict[str, Any]] = json.loads(
     (Path(__file__).parent / "fixtures" / "errors" / "provider_errors.json").read_text()

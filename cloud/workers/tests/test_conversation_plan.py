@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from common.contract import ProbeJob
-from common.conversation import plan_conversation
-from common.log import configure_logging
-from common.params import resolve_params
-from common.probe_job import run_probe_job
-from common.registry import get_provider
-from common.worker import run_worker
+from common.contract.probe import ProbeJob
+from common.io.log import configure_logging
+from common.probe.conversation import plan_conversation
+from common.probe.job import run_probe_job
+from common.probe.job_params import resolve_params
+from common.providers.registry import get_provider
+from common.runs.oneshot import run_worker
 from tests.helpers import probe_job
 
 

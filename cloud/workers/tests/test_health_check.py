@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from common.health import PACKAGES, python_satisfies
+from common.health.check import PACKAGES, python_satisfies
 from tests.conftest import REPO, free_port, worker_env
 
 OPENAI_MODELS = {
@@ -149,8 +149,8 @@ def test_python_version_against_requires_python(version: tuple[int, int, int], r
 def test_a_missing_required_package_fails_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
 
-    from common import health
-    from common.health_contract import HealthJob
+    from common.contract.health import HealthJob
+    from common.health import check as health
 
     broken = health.Package("definitely_not_installed_pkg", "definitely-not-installed-pkg")
     monkeypatch.setattr(health, "PACKAGES", (*PACKAGES, broken))

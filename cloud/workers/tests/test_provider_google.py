@@ -15,9 +15,9 @@ import httpx
 import pytest
 import respx
 
-from common.probe_job import run_probe_job
-from common.registry import get_provider
-from common.worker import render
+from common.probe.job import run_probe_job
+from common.providers.registry import get_provider
+from common.runs.oneshot import render
 from tests.helpers import FakeClock, load_fixture, probe_job, run, sent_bodies, wire
 
 FIXTURES = Path(__file__).parent / "fixtures" / "google"

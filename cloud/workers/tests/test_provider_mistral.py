@@ -15,11 +15,11 @@ import pytest
 import respx
 from mistralai.client.errors import MistralError
 
-from common.errors import ErrorCode
-from common.probe_job import run_probe_job
+from common.errors.codes import ErrorCode
+from common.probe.job import run_probe_job
 from common.providers.base import GenerationParams, Message, ModelRequest
-from common.registry import get_provider
-from common.worker import render
+from common.providers.registry import get_provider
+from common.runs.oneshot import render
 from tests.helpers import FakeClock, chat_completion, load_fixture, probe_job, run, sent_bodies, wire
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mistral"

@@ -15,8 +15,8 @@ import httpx
 import pytest
 import respx
 
-from common.registry import get_provider
-from common.worker import render
+from common.providers.registry import get_provider
+from common.runs.oneshot import render
 from tests.helpers import FakeClock, chat_completion, load_fixture, probe_job, run, sent_bodies, wire
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openai"
@@ -395,7 +395,7 @@ async def test_openai_compatible_server_without_usage_gets_estimated_tokens(
 
 async def test_openai_compatible_needs_its_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_COMPATIBLE_BASE_URL", raising=False)
-    from common.errors import WorkerError
+    from common.errors.codes import WorkerError
 
     with pytest.raises(WorkerError) as caught:
         get_provider("openai-compatible")

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from common.rate_limit import AdaptivePolicy, LimiterSet, Limits, ProviderLimiter
+from common.runs.batch.rate_limit import AdaptivePolicy, LimiterSet, Limits, ProviderLimiter
 from tests.helpers import FakeClock
 
 

@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from common.log import configure_logging
-from common.probe_job import run_probe_job
-from common.redaction import REDACTED, redact, redact_text
-from common.worker import run_worker
+from common.io.log import configure_logging
+from common.io.redaction import REDACTED, redact, redact_text
+from common.probe.job import run_probe_job
+from common.runs.oneshot import run_worker
 from tests.conftest import REPO, worker_env
 from tests.helpers import probe_job
 

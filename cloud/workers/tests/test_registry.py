@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from common.config import PROVIDER_ENV
-from common.errors import ErrorCode, WorkerError
-from common.log import configure_logging
-from common.probe_job import run_probe_job
-from common.registry import PROVIDER_MODULES, get_provider, resolve_model
-from common.worker import run_worker
+from common.errors.codes import ErrorCode, WorkerError
+from common.io.log import configure_logging
+from common.probe.job import run_probe_job
+from common.providers.registry import PROVIDER_MODULES, get_provider, resolve_model
+from common.providers.settings import PROVIDER_ENV
+from common.runs.oneshot import run_worker
 from tests.helpers import probe_job
 
 
@@ -187,7 +187,7 @@ def test_a_blank_key_counts_as_missing(monkeypatch: pytest.MonkeyPatch, capsys: 
 def test_google_accepts_either_key_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)
     monkeypatch.setenv("GOOGLE_API_KEY", "test-key-not-real")
-    from common.config import settings_for
+    from common.providers.settings import settings_for
 
     assert settings_for("google").api_key == "test-key-not-real"
 
@@ -210,7 +210,7 @@ def test_the_mock_needs_no_key(monkeypatch: pytest.MonkeyPatch, capsys: pytest.C
 
 
 def test_a_reused_provider_is_shared_only_with_the_same_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from common import registry
+    from common.providers import registry
 
     monkeypatch.setattr(registry, "_CACHE", {})  # this test's instances stay out of other tests
     monkeypatch.setenv("OPENAI_API_KEY", "test-key-not-real-1")

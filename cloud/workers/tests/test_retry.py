@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from common.classify import to_worker_error
-from common.error_facts import ErrorFacts
-from common.errors import ErrorCode, WorkerError
-from common.retry import CallStats, Deadline, RetryPolicy, call_with_retry
-from common.retry_hints import retry_hint_ms
+from common.errors.classify import to_worker_error
+from common.errors.codes import ErrorCode, WorkerError
+from common.errors.facts import ErrorFacts
+from common.errors.retry import CallStats, Deadline, RetryPolicy, call_with_retry
+from common.errors.retry_hints import retry_hint_ms
 from tests.helpers import FakeClock
 
 NOW = 1_700_000_000.0

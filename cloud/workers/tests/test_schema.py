@@ -12,13 +12,13 @@ import pytest
 from jsonschema import Draft202012Validator
 
 import schema
-from common.contract import CONTRACT_VERSION, ProbeJob
-from common.errors import WorkerError
-from common.health import check_health
-from common.health_contract import HealthJob
-from common.probe_job import run_probe_job
-from common.worker import failure as failure_document
-from common.worker import render, validate_job
+from common.contract.health import HealthJob
+from common.contract.probe import CONTRACT_VERSION, ProbeJob
+from common.errors.codes import WorkerError
+from common.health.check import check_health
+from common.probe.job import run_probe_job
+from common.runs.oneshot import failure as failure_document
+from common.runs.oneshot import render, validate_job
 from tests.conftest import REPO
 from tests.helpers import probe_job
 from tests.test_analyze_basic import DIMS, TABLE, run_from_table

@@ -26,21 +26,21 @@ NOT_FOR_ONE_SHOT = (
     "uvloop",
     "argparse",
     "common.analysis",
-    "common.serve",
-    "common.job_runner",
-    "common.job_lines",
-    "common.event_loop",
-    "common.batch",
-    "common.batch_cli",
-    "common.batch_config",
-    "common.batch_files",
-    "common.batch_progress",
-    "common.rate_limit",
-    "common.job_spend",
+    "common.runs.serve",
+    "common.runs.run_path",
+    "common.runs.lines",
+    "common.runs.event_loop",
+    "common.runs.batch.runner",
+    "common.runs.batch.cli",
+    "common.runs.batch.options",
+    "common.runs.batch.files",
+    "common.runs.batch.progress",
+    "common.runs.batch.rate_limit",
+    "common.runs.batch.spend",
 )
 # Loaded on a job's first failure (or token estimate) only: a job that succeeds with
 # reported usage never imports them.
-FAILURE_ONLY = ("common.classify", "common.retry_hints", "common.param_fallback", "common.tokens")
+FAILURE_ONLY = ("common.errors.classify", "common.errors.retry_hints", "common.probe.param_fallback", "common.tokens")
 
 # Runs probe.py as `python probe.py` would, then writes the names of every module it loaded.
 RECORDER = """

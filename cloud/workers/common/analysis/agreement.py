@@ -18,7 +18,7 @@ from scipy import stats
 from common.analysis.extract import FloatArray
 from common.analysis.json_numbers import finite
 from common.analysis.methods import ALPHA, MIN_MODELS_FOR_OUTLIERS, MIN_SHARED_SCENARIOS, OUTLIER_Z
-from common.analysis_contract import (
+from common.contract.analysis import (
     EffectSizeLabel,
     ModelAgreement,
     ModelAgreementScore,

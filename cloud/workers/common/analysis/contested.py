@@ -7,7 +7,7 @@ import numpy as np
 from common.analysis.cells import Cells
 from common.analysis.extract import Columns
 from common.analysis.methods import TOP_SCENARIOS
-from common.analysis_contract import ContestedScenario
+from common.contract.analysis import ContestedScenario
 
 
 def most_contested(columns: Columns, cells: Cells) -> tuple[list[ContestedScenario], list[str]]:

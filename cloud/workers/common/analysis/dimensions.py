@@ -12,7 +12,7 @@ from scipy import stats
 from common.analysis.cells import Cells
 from common.analysis.extract import Columns, FloatArray
 from common.analysis.methods import ALPHA
-from common.analysis_contract import DimensionResult, LevelStats
+from common.contract.analysis import DimensionResult, LevelStats
 
 _MIN_SCORES = 3
 

@@ -23,7 +23,7 @@ from common.analysis.scoring import (
     VALUE_OUTCOME_CODE,
     VALUE_OUTCOMES,
 )
-from common.errors import ErrorCode, WorkerError
+from common.errors.codes import ErrorCode, WorkerError
 
 MAX_PROBLEMS: Final = 20
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from common.analysis_contract import MethodsUsed
+from common.contract.analysis import MethodsUsed
 
 ALPHA: Final = 0.05
 CONFIDENCE_LEVEL: Final = 0.95

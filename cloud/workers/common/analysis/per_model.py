@@ -11,7 +11,7 @@ from common.analysis.cells import Cells
 from common.analysis.extract import Columns
 from common.analysis.methods import CONFIDENCE_LEVEL
 from common.analysis.scoring import FIRST_UNSCORED, PRIORITIZED, VALUE_OUTCOMES
-from common.analysis_contract import (
+from common.contract.analysis import (
     ConfidenceInterval,
     ModelStats,
     OutcomeCounts,

@@ -15,7 +15,7 @@ from common.analysis.methods import METHODS_USED
 from common.analysis.per_model import per_model_stats, unscored_counts
 from common.analysis.variance import variance_analysis
 from common.analysis.visualization import visualization_data
-from common.analysis_contract import (
+from common.contract.analysis import (
     Analysis,
     AnalyzeBasicSuccess,
     ModelAgreement,
@@ -24,7 +24,7 @@ from common.analysis_contract import (
     VarianceAnalysis,
     VisualizationData,
 )
-from common.log import bind_job, get_logger
+from common.io.log import bind_job, get_logger
 
 
 def _totals(columns: Columns) -> RunTotals:

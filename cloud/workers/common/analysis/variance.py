@@ -8,7 +8,7 @@ from common.analysis.cells import Cells
 from common.analysis.extract import Columns
 from common.analysis.json_numbers import finite_list
 from common.analysis.methods import MAX_VARIANCE, TOP_SCENARIOS
-from common.analysis_contract import ModelConsistency, RepeatGroup, ScenarioVariability, VarianceAnalysis
+from common.contract.analysis import ModelConsistency, RepeatGroup, ScenarioVariability, VarianceAnalysis
 
 
 def repeat_groups(columns: Columns, cells: Cells) -> dict[str, dict[str, RepeatGroup]]:

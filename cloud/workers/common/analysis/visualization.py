@@ -7,7 +7,7 @@ import numpy as np
 from common.analysis.cells import Cells
 from common.analysis.extract import Columns
 from common.analysis.scoring import BUCKET_COUNT, BUCKET_NAMES
-from common.analysis_contract import DecisionBuckets, VisualizationData
+from common.contract.analysis import DecisionBuckets, VisualizationData
 
 
 def visualization_data(columns: Columns, cells: Cells) -> VisualizationData:

@@ -1,1 +1,1 @@
-"""One module per provider; `common.registry` imports a module only when a job needs it."""
+"""One module per provider; `common.providers.registry` imports a module only when a job needs it."""

@@ -13,11 +13,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
-from common.config import ProviderSettings
-from common.contract import FinishReason, ParamNote
-from common.error_facts import ErrorFacts
-from common.errors import ErrorCode, WorkerError
-from common.redaction import redact_text
+from common.contract.probe import FinishReason, ParamNote
+from common.errors.codes import ErrorCode, WorkerError
+from common.errors.facts import ErrorFacts
+from common.io.redaction import redact_text
+from common.providers.settings import ProviderSettings
 
 Role = Literal["user", "assistant"]
 
@@ -50,7 +50,7 @@ class Message:
 
 @dataclass(frozen=True)
 class GenerationParams:
-    """What the job asked for, after `modelConfig` overrides `config` (see common.params)."""
+    """What the job asked for, after `modelConfig` overrides `config` (see common.probe.job_params)."""
 
     max_tokens: int
     max_tokens_param: str | None = None
@@ -204,7 +204,7 @@ class Provider(ABC):
             return exc
         facts = self.error_facts(exc)
         if facts is not None:
-            from common.classify import to_worker_error  # the rule table is loaded on the first failure only
+            from common.errors.classify import to_worker_error  # the rule table is loaded on the first failure only
 
             return to_worker_error(facts)
         logging.getLogger(__name__).debug("unrecognised provider exception", exc_info=exc)

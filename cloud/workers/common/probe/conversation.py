@@ -1,0 +1,373 @@
+"""Runs one probe: a multi-turn conversation with one model, turned into one transcript.
+
+Each turn re-sends the whole history. A failure keeps every turn that completed
+(`partialTranscript`): no answer that was paid for is thrown away. A job may carry
+`priorTurns` from an earlier partial transcript; they are replayed as history and the
+provider is asked only for the turns after them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from common.contract.probe import (
+    DEFAULT_DEADLINE_MS,
+    DEFAULT_MAX_TURNS,
+    CostSnapshot,
+    ErrorInfo,
+    ParamNote,
+    ProbeConfig,
+    ProbeJob,
+    ProbeSuccess,
+    ProviderMetadata,
+    RetryRecord,
+    Timing,
+    Transcript,
+    Turn,
+    WorkerFailure,
+)
+from common.errors.codes import ErrorCode, WorkerError
+from common.errors.retry import DEFAULT_POLICY, CallStats, Clock, Deadline, RetryPolicy, SystemClock, call_with_retry
+from common.io.log import get_logger, get_progress_logger
+from common.probe.job_params import resolve_params
+from common.providers.base import Message, ModelRequest, ModelResponse, Provider
+from common.providers.finish_reasons import normalize_finish_reason
+from common.providers.registry import ModelRoute
+
+MAX_PARAM_RETRIES_PER_TURN = 3
+
+
+@dataclass(frozen=True)
+class PlannedTurn:
+    number: int
+    label: str
+    prompt: str  # exactly what is sent as the user message
+
+
+@dataclass(frozen=True)
+class Plan:
+    turns: tuple[PlannedTurn, ...]
+    system: str | None
+
+
+def plan_conversation(job: ProbeJob) -> Plan:
+    """The turns to send: prompt then followups, cut at maxTurns, with the preamble placed."""
+    config = job.config or ProbeConfig()
+    max_turns = config.max_turns or DEFAULT_MAX_TURNS
+    scenario = job.scenario
+    preamble = scenario.preamble if scenario.preamble and scenario.preamble.strip() else None
+    system = preamble if config.preamble_mode == "system" else None
+    first = scenario.prompt if preamble is None or system is not None else f"{preamble}\n\n{scenario.prompt}"
+    turns = [PlannedTurn(1, "scenario_prompt", first)]
+    for index, followup in enumerate(scenario.followups or [], start=1):
+        turns.append(PlannedTurn(index + 1, followup.label or f"followup_{index}", followup.prompt))
+    return Plan(tuple(turns[:max_turns]), system)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class ConversationState:
+    started_at: str
+    turns: list[Turn] = field(default_factory=list)
+    history: list[Message] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class ProbeRunner:
+    """Runs a probe job against one provider; every outcome becomes a document."""
+
+    def __init__(
+        self,
+        job: ProbeJob,
+        route: ModelRoute,
+        provider: Provider,
+        *,
+        clock: Clock | None = None,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.job = job
+        self.route = route
+        self.provider = provider
+        self.clock = clock or SystemClock()
+        self.policy = policy
+        self.rng = rng or random.Random()
+        self.plan = plan_conversation(job)
+        self.params = resolve_params(job)
+        config = job.config or ProbeConfig()
+        self.deadline = Deadline(self.clock, (config.deadline_ms or DEFAULT_DEADLINE_MS) / 1000)
+        self.state = ConversationState(started_at=_now())
+        self.log = get_logger(provider=route.provider, model=route.model)
+        self.progress_log = get_progress_logger(provider=route.provider, model=route.model)
+
+    async def run(self) -> ProbeSuccess | WorkerFailure:
+        try:
+            self._replay_prior_turns()
+            for planned in self.plan.turns[len(self.state.turns) :]:
+                self.state.turns.append(await self._run_turn(planned))
+                self._report_progress()
+        except WorkerError as error:
+            return self._failure(error)
+        except asyncio.CancelledError:
+            return self._failure(
+                WorkerError(ErrorCode.CANCELLED, "the worker was asked to stop before the conversation finished")
+            )
+        return ProbeSuccess(transcript=self._transcript())
+
+    # -- turns ------------------------------------------------------------------------
+
+    def _replay_prior_turns(self) -> None:
+        for prior in self.job.prior_turns or []:
+            index = len(self.state.turns)
+            if index >= len(self.plan.turns):
+                raise WorkerError(
+                    ErrorCode.VALIDATION_ERROR,
+                    f"priorTurns has {len(self.job.prior_turns or [])} turns but the scenario plans"
+                    f" only {len(self.plan.turns)}",
+                    details={"field": "priorTurns"},
+                )
+            planned = self.plan.turns[index]
+            if prior.turn_number != planned.number or prior.probe_prompt != planned.prompt:
+                raise WorkerError(
+                    ErrorCode.VALIDATION_ERROR,
+                    f"priorTurns[{index}] does not match turn {planned.number} of this scenario"
+                    " (its turnNumber or probePrompt differs)",
+                    details={"field": f"priorTurns[{index}]"},
+                )
+            self.state.history += [Message("user", prior.probe_prompt), Message("assistant", prior.target_response)]
+            self.state.turns.append(prior)
+            if prior.provider_metadata.truncated:  # the warning an uninterrupted run would carry
+                self._warn_truncated(planned)
+        if self.job.prior_turns:
+            from common.probe.param_fallback import carried_over  # resumed jobs only, like rejections below
+
+            self.params = carried_over(self.params, self.job.prior_turns, self.provider, self.route.model)
+
+    def _warn_truncated(self, planned: PlannedTurn) -> None:
+        self.state.warnings.append(
+            f"turn {planned.number} ({planned.label}) stopped at the token limit: its answer is cut off"
+        )
+
+    async def _run_turn(self, planned: PlannedTurn) -> Turn:
+        turn_started = self.clock.monotonic()
+        history = (*self.state.history, Message("user", planned.prompt))
+        stats = CallStats()
+        adjustments: list[ParamNote] = []
+        while True:
+            mapping = self.provider.map_params(self.route.model, self.params)
+            request = ModelRequest(self.route.model, history, self.plan.system, mapping)
+            call_stats = CallStats()
+            try:
+                response = await call_with_retry(
+                    self._attempt(request),
+                    classify=self.provider.classify,
+                    deadline=self.deadline,
+                    clock=self.clock,
+                    policy=self.policy,
+                    rng=self.rng,
+                    stats=call_stats,
+                    on_retry=lambda retry, error: self.log.warning(
+                        "retrying",
+                        turn=planned.number,
+                        attempt=retry.attempt,
+                        code=error.code.value,
+                        waitMs=retry.waited_ms,
+                        statusCode=error.status_code,
+                    ),
+                )
+                break
+            except WorkerError as error:
+                # Loaded on the first failure only: a job that succeeds never needs its wording tables.
+                from common.probe.param_fallback import adjust_after_rejection
+
+                adjusted = adjust_after_rejection(error, self.params, self.provider, self.route.model, mapping.sent)
+                if adjusted is None or len(adjustments) >= MAX_PARAM_RETRIES_PER_TURN:
+                    raise
+                # Later turns keep the change: the model would refuse the same request again.
+                self.params, note = adjusted
+                adjustments.append(note)
+                self.log.warning(
+                    "retrying with adjusted parameters", turn=planned.number, param=note.param, action=note.action
+                )
+            finally:
+                stats.absorb(call_stats)
+        turn = self._record_turn(
+            planned, history, response, mapping.sent, [*mapping.notes, *adjustments], stats, turn_started
+        )
+        self.state.history = [*history, Message("assistant", turn.target_response)]
+        return turn
+
+    def _attempt(self, request: ModelRequest) -> Callable[[float], Awaitable[ModelResponse]]:
+        async def attempt(timeout_s: float) -> ModelResponse:
+            return await self.provider.complete(request, timeout_s)
+
+        return attempt
+
+    def _record_turn(
+        self,
+        planned: PlannedTurn,
+        history: tuple[Message, ...],
+        response: ModelResponse,
+        sent: dict[str, Any],
+        notes: list[ParamNote],
+        stats: CallStats,
+        turn_started: float,
+    ) -> Turn:
+        finish = response.finish_reason or normalize_finish_reason(response.raw_finish_reason)
+        if not response.text.strip():
+            code = ErrorCode.CONTENT_FILTERED if finish in ("content_filter", "refusal") else ErrorCode.INVALID_RESPONSE
+            raise WorkerError(
+                code,
+                f"{self.route.provider} returned no answer text for turn {planned.number}"
+                f" (finish reason {response.raw_finish_reason!r})",
+                details={
+                    "turn": planned.number,
+                    "finishReason": finish,
+                    "rawFinishReason": response.raw_finish_reason,
+                    "modelVersion": response.model_version,
+                    "outputTokens": response.output_tokens,
+                    "reasoningTokens": response.reasoning_tokens,
+                    "attempts": stats.attempts,
+                },
+            )
+        estimated = response.input_tokens is None or response.output_tokens is None
+        input_tokens = response.input_tokens
+        if input_tokens is None:
+            prompt_text = "\n".join([self.plan.system or "", *(m.content for m in history)])
+            input_tokens = self._estimate_tokens(prompt_text)
+        output_tokens = response.output_tokens
+        if output_tokens is None:
+            output_tokens = self._estimate_tokens(response.text)
+        truncated = finish == "length"
+        if truncated:
+            self._warn_truncated(planned)
+        total_ms = int((self.clock.monotonic() - turn_started) * 1000)
+        metadata = ProviderMetadata(
+            provider=self.route.provider,
+            requested_model=self.route.model,
+            model_version=response.model_version,
+            response_id=response.response_id,
+            system_fingerprint=response.system_fingerprint,
+            finish_reason=finish,
+            raw_finish_reason=response.raw_finish_reason,
+            truncated=truncated,
+            reasoning_tokens=response.reasoning_tokens,
+            cached_input_tokens=response.cached_input_tokens,
+            tokens_estimated=estimated,
+            attempts=stats.attempts,
+            retries=[
+                RetryRecord(attempt=r.attempt, code=r.code, status_code=r.status_code, waited_ms=r.waited_ms)
+                for r in stats.retries
+            ],
+            timing=Timing(request_ms=stats.request_ms, total_ms=total_ms),
+            params_sent=sent,
+            param_notes=notes,
+            raw_usage=response.raw_usage,
+        )
+        self.log.info(
+            "turn complete",
+            turn=planned.number,
+            label=planned.label,
+            modelVersion=response.model_version,
+            inputTokens=input_tokens,
+            outputTokens=output_tokens,
+            ms=total_ms,
+            attempts=stats.attempts,
+            finishReason=finish,
+        )
+        return Turn(
+            turn_number=planned.number,
+            prompt_label=planned.label,
+            probe_prompt=planned.prompt,
+            target_response=response.text,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            provider_metadata=metadata,
+        )
+
+    def _estimate_tokens(self, text: str) -> int:
+        """A token count the provider did not report; the tokenizer module is loaded only then."""
+        from common.tokens import estimate_tokens
+
+        return estimate_tokens(text, self.route.model)[0]
+
+    # -- documents --------------------------------------------------------------------
+
+    def _report_progress(self) -> None:
+        turns = self.state.turns
+        self.progress_log.info(
+            "progress",
+            type="progress",
+            turn=turns[-1].turn_number,
+            of=len(self.plan.turns),
+            totalInputTokens=sum(t.input_tokens for t in turns),
+            totalOutputTokens=sum(t.output_tokens for t in turns),
+        )
+
+    def _transcript(self) -> Transcript:
+        turns = self.state.turns
+        versions = [t.provider_metadata.model_version for t in turns if t.provider_metadata.model_version]
+        distinct = list(dict.fromkeys(versions))
+        warnings = list(self.state.warnings)
+        if len(distinct) > 1:
+            warnings.append(f"the provider reported different model versions across turns: {', '.join(distinct)}")
+        total_in = sum(t.input_tokens for t in turns)
+        total_out = sum(t.output_tokens for t in turns)
+        cost = None
+        if self.job.model_cost is not None:
+            rates = self.job.model_cost
+            cost = CostSnapshot(
+                cost_input_per_million=rates.cost_input_per_million,
+                cost_output_per_million=rates.cost_output_per_million,
+                input_tokens=total_in,
+                output_tokens=total_out,
+                estimated_cost=round(
+                    total_in * rates.cost_input_per_million / 1e6 + total_out * rates.cost_output_per_million / 1e6,
+                    10,
+                ),
+            )
+        return Transcript(
+            turns=list(turns),
+            total_input_tokens=total_in,
+            total_output_tokens=total_out,
+            total_reasoning_tokens=sum(t.provider_metadata.reasoning_tokens for t in turns),
+            model_version=distinct[-1] if distinct else None,
+            provider=self.route.provider,
+            requested_model=self.route.model,
+            started_at=self.state.started_at,
+            completed_at=_now(),
+            cost_snapshot=cost,
+            warnings=warnings,
+        )
+
+    def _failure(self, error: WorkerError) -> WorkerFailure:
+        partial = self._transcript() if self.state.turns else None
+        details = dict(error.details)
+        details.setdefault("completedTurns", len(self.state.turns))
+        details.setdefault("plannedTurns", len(self.plan.turns))
+        self.log.warning(
+            "probe failed",
+            code=error.code.value,
+            retryable=error.retryable,
+            completedTurns=len(self.state.turns),
+            message=error.message,
+        )
+        return WorkerFailure(
+            error=ErrorInfo(
+                message=error.message,
+                code=error.code,
+                retryable=error.retryable,
+                details=details,
+                status_code=error.status_code,
+                retry_after_ms=error.retry_after_ms,
+            ),
+            partial_transcript=partial,
+        )

@@ -1,0 +1,98 @@
+"""What to change when a provider rejects a parameter for a model, so the probe can go on.
+
+Two cases, both recorded in the turn's `paramNotes` and kept for later turns:
+- a sampling parameter the model does not take (e.g. `temperature` on OpenAI o-series,
+  `temperature` with `top_p` on newer Claude models): retry without it;
+- a token limit above the model's maximum (the default 8192 on e.g. claude-3-haiku, which
+  allows 4096): retry with the maximum the provider stated.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from common.contract.probe import ParamNote, Turn
+from common.errors.codes import ErrorCode, WorkerError
+from common.providers.base import SAMPLING_PARAMS, GenerationParams, Provider
+
+# How a provider says it will not take a sampling parameter for this model.
+_REJECTION_WORDING = re.compile(
+    r"unsupported (parameter|value)|not supported|does not support|only the default|is not allowed"
+    r"|cannot both be specified|unrecognized request argument|extra inputs are not permitted",
+    re.IGNORECASE,
+)
+# How providers state the largest token limit a model accepts.
+_MAX_TOKENS_CAP = (
+    re.compile(r"> ?(\d+), which is the maximum allowed", re.IGNORECASE),  # Anthropic
+    re.compile(r"supports at most (\d+) completion tokens", re.IGNORECASE),  # OpenAI
+    re.compile(r"valid range of max_tokens is \[1, ?(\d+)\]", re.IGNORECASE),  # DeepSeek
+    re.compile(
+        r"max_?(?:output_)?tokens\D{0,40}(?:must be|should be) (?:less than or equal to|<=|at most) (\d+)",
+        re.IGNORECASE,
+    ),
+)
+
+
+def rejected_param(error: WorkerError, provider: Provider, model: str, sent: dict[str, Any]) -> str | None:
+    """Our name of a sampling parameter the provider refused for this model, if that is the error."""
+    if error.code is not ErrorCode.BAD_REQUEST:
+        return None
+    blamed = error.details.get("param")
+    if isinstance(blamed, str) and blamed in sent:
+        generic = provider.generic_name(model, blamed)
+        if generic:
+            return generic
+    if not _REJECTION_WORDING.search(error.message):
+        return None
+    for native in sent:
+        generic = provider.generic_name(model, native)
+        if generic and re.search(rf"\b{re.escape(native)}\b", error.message):
+            return generic
+    return None
+
+
+def max_tokens_cap(error: WorkerError, requested: int) -> int | None:
+    """The model's maximum output tokens as the provider stated it, if lower than requested."""
+    if error.code is not ErrorCode.BAD_REQUEST:
+        return None
+    for pattern in _MAX_TOKENS_CAP:
+        match = pattern.search(error.message)
+        if match:
+            cap = int(match.group(1))
+            return cap if 0 < cap < requested else None
+    return None
+
+
+def adjust_after_rejection(
+    error: WorkerError, params: GenerationParams, provider: Provider, model: str, sent: dict[str, Any]
+) -> tuple[GenerationParams, ParamNote] | None:
+    """New parameters and the note that explains them, or None if the error is not about a parameter."""
+    reason = f"{provider.name} rejected it for {model}: {error.message[:300]}"
+    cap = max_tokens_cap(error, params.max_tokens)
+    if cap is not None:
+        note = ParamNote(param="maxTokens", action="lowered", reason=f"lowered to {cap}; {reason}")
+        return replace(params, max_tokens=cap), note
+    generic = rejected_param(error, provider, model, sent)
+    if generic is not None:
+        return params.without(generic), ParamNote(param=generic, action="retried_without", reason=reason)
+    return None
+
+
+def carried_over(params: GenerationParams, prior_turns: list[Turn], provider: Provider, model: str) -> GenerationParams:
+    """The parameters a resumed probe goes on with: the changes its earlier turns had to make.
+
+    Without this, the first new turn would send the rejected parameter again, be refused
+    again and record a note an uninterrupted run would not have.
+    """
+    for turn in prior_turns:
+        for note in turn.provider_metadata.param_notes or []:
+            if note.action == "retried_without" and note.param in SAMPLING_PARAMS:
+                params = params.without(note.param)
+            elif note.action == "lowered":
+                native, _ = provider.max_tokens_param(model, params.max_tokens_param)
+                sent = (turn.provider_metadata.params_sent or {}).get(native)
+                if isinstance(sent, int) and 0 < sent < params.max_tokens:
+                    params = replace(params, max_tokens=sent)
+    return params

@@ -1,0 +1,277 @@
+"""Mistral La Plateforme chat completions through the official `mistralai` 3.x SDK.
+
+The SDK raises one error class for every HTTP failure (`MistralError`, with the body as
+raw text), so this module parses Mistral's error bodies into `ErrorFacts`; the code is
+then decided by `common.errors.classify.RULES` like for every other provider.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+import httpx2
+from mistralai.client import Mistral
+from mistralai.client.errors import MistralError, NoResponseError, ResponseValidationError
+from mistralai.client.models import (
+    AssistantMessage,
+    ChatCompletionResponse,
+    SystemMessage,
+    TextChunk,
+    UsageInfo,
+    UserMessage,
+)
+from pydantic import ValidationError
+
+from common.errors.codes import ErrorCode, WorkerError
+from common.errors.facts import ErrorFacts
+from common.providers.base import CHAT_COMPLETIONS_PARAM_NAMES, ModelRequest, ModelResponse, Provider
+from common.providers.settings import ProviderSettings
+
+# The SDK appends /v1/... to its server URL; people often write the base URL with /v1.
+_API_SUFFIX = "/v1"
+# Mistral's own error bodies can be long (a 422 echoes the input); keep what is useful.
+_MAX_BODY_CHARS = 4000
+
+
+def _int(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def server_url(base_url: str | None) -> str | None:
+    """The SDK's server URL for a configured base URL: without a trailing `/v1`."""
+    if not base_url:
+        return None
+    url = base_url.rstrip("/")
+    return url[: -len(_API_SUFFIX)] if url.endswith(_API_SUFFIX) else url
+
+
+def _http_clients() -> tuple[httpx2.Client, httpx2.AsyncClient]:
+    """The sync and async HTTP clients the SDK would build for itself, sharing one TLS context.
+
+    Left to itself the SDK builds both, each loading the CA store into its own SSL context
+    (~40 ms apiece), though only the async one is ever used here. These have the SDK's
+    own settings: `follow_redirects=True`, certificates and proxies from the environment.
+    """
+    tls = httpx2.create_ssl_context()
+    return httpx2.Client(follow_redirects=True, verify=tls), httpx2.AsyncClient(follow_redirects=True, verify=tls)
+
+
+def _timeout_ms(timeout_s: float) -> int:
+    return max(1, int(timeout_s * 1000))
+
+
+def answer_text(content: Any) -> str:
+    """The answer: a plain string, or the text chunks of a chunk list (thinking left out)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(chunk.text for chunk in content if isinstance(chunk, TextChunk))
+    return ""
+
+
+def _detail_text(detail: list[Any]) -> tuple[str, str | None]:
+    """A FastAPI-style 422 `detail` list as one message, and the body field it blames."""
+    parts: list[str] = []
+    param: str | None = None
+    for item in detail:
+        if not isinstance(item, dict):
+            parts.append(str(item))
+            continue
+        loc = [str(p) for p in item.get("loc") or []]
+        if param is None and len(loc) == 2 and loc[0] == "body":
+            param = loc[1]
+        parts.append(f"{'.'.join(loc)}: {item.get('msg', '')}".strip(": "))
+    return "; ".join(parts), param
+
+
+def parse_error_body(text: str) -> tuple[Any, str | None, str | None, str | None, str | None]:
+    """(body, message, type, code, param) from a Mistral error body.
+
+    Shapes seen: `{"object":"error","message":"...","type":"...","param":null,"code":"1300"}`,
+    `{"message":"Unauthorized","request_id":"..."}`, `{"detail":"Not Found"}` and the 422
+    `{"detail":[{"type":..., "loc":[...], "msg":...}]}`. Anything else is kept as text.
+    """
+    try:
+        data = json.loads(text) if text else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        snippet = text[:_MAX_BODY_CHARS] if text else None
+        return snippet, (snippet.strip() or None) if snippet else None, None, None, None
+    message: str | None = None
+    param = data.get("param") if isinstance(data.get("param"), str) else None
+    raw_message = data.get("message")
+    if isinstance(raw_message, str):
+        message = raw_message
+    elif isinstance(raw_message, dict) and isinstance(raw_message.get("detail"), list):
+        message, param = _detail_text(raw_message["detail"])  # older proxies wrapped the 422
+    elif raw_message is not None:
+        message = json.dumps(raw_message)
+    detail = data.get("detail")
+    if message is None and isinstance(detail, str):
+        message = detail
+    elif message is None and isinstance(detail, list):
+        message, blamed = _detail_text(detail)
+        param = param or blamed
+    error_type = data.get("type") if isinstance(data.get("type"), str) else None
+    code = data.get("code")
+    error_code = str(code) if isinstance(code, str | int) and not isinstance(code, bool) else None
+    return data, message, error_type, error_code, param
+
+
+def completion_without_usage(exc: ResponseValidationError) -> ChatCompletionResponse | None:
+    """A completion the SDK refused only because it has no `usage` (some gateways omit it).
+
+    Its usage is then left unreported, so the runner estimates the tokens.
+    """
+    if exc.status_code != 200:
+        return None
+    try:
+        data = json.loads(exc.body or "")
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("usage") is not None:
+        return None
+    try:
+        return ChatCompletionResponse.model_validate({**data, "usage": {}})
+    except ValidationError:
+        return None
+
+
+class MistralProvider(Provider):
+    name: ClassVar[str] = "mistral"
+    PARAM_NAMES: ClassVar[dict[str, str | None]] = {**CHAT_COMPLETIONS_PARAM_NAMES, "seed": "random_seed"}
+    MAX_TOKENS_PARAM: ClassVar[str] = "max_tokens"
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        super().__init__(settings)
+        sync_http, async_http = _http_clients()
+        self.client = Mistral(
+            api_key=settings.api_key,
+            server_url=server_url(settings.base_url),
+            client=sync_http,
+            async_client=async_http,
+            retry_config=None,  # common.errors.retry owns retries (the SDK default is none; keep it so)
+            timeout_ms=600_000,  # replaced per request by the time left before the deadline
+        )
+
+    async def complete(self, request: ModelRequest, timeout_s: float) -> ModelResponse:
+        messages: list[SystemMessage | UserMessage | AssistantMessage] = []
+        if request.system:
+            messages.append(SystemMessage(content=request.system))
+        for message in request.messages:
+            if message.role == "user":
+                messages.append(UserMessage(content=message.content))
+            else:
+                messages.append(AssistantMessage(content=message.content))
+        try:
+            completion = await self.client.chat.complete_async(
+                model=request.model,
+                messages=messages,
+                timeout_ms=_timeout_ms(timeout_s),
+                **request.params.sent,
+            )
+        except ResponseValidationError as exc:
+            without_usage = completion_without_usage(exc)
+            if without_usage is None:
+                raise
+            completion = without_usage
+        return self.read_completion(completion)
+
+    def read_completion(self, completion: ChatCompletionResponse) -> ModelResponse:
+        if not completion.choices:
+            raise WorkerError(
+                ErrorCode.INVALID_RESPONSE,
+                f"{self.name} returned a completion with no choices",
+                details={"provider": self.name, "responseId": completion.id, "modelVersion": completion.model},
+            )
+        choice = completion.choices[0]
+        message = choice.message
+        text = answer_text(message.content) if message is not None else ""
+        input_tokens, output_tokens, reasoning, cached, raw_usage = self.read_usage(completion.usage)
+        return ModelResponse(
+            text=text,
+            model_version=completion.model or None,
+            response_id=completion.id or None,
+            raw_finish_reason=str(choice.finish_reason) if choice.finish_reason else None,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            reasoning_tokens=reasoning,
+            cached_input_tokens=cached,
+            raw_usage=raw_usage,
+        )
+
+    @staticmethod
+    def read_usage(usage: UsageInfo | None) -> tuple[int | None, int | None, int, int, dict[str, Any] | None]:
+        """(input, output, reasoning, cached input, raw) tokens.
+
+        Mistral counts reasoning inside `completion_tokens` and, in current responses,
+        does not report it apart. Cache hits come as `prompt_tokens_details.cached_tokens`
+        (older responses: `num_cached_tokens` or `prompt_token_details`), which the SDK
+        keeps only as extra fields.
+        """
+        if usage is None:
+            return None, None, 0, 0, None
+        raw: dict[str, Any] = usage.model_dump(mode="json", exclude_none=True)
+        reported = usage.model_fields_set | set(usage.additional_properties or {})
+        if not {"prompt_tokens", "completion_tokens"} <= reported:
+            return None, None, 0, 0, raw or None
+        input_tokens = _int(usage.prompt_tokens)
+        output_tokens = _int(usage.completion_tokens)
+        details = raw.get("completion_tokens_details")
+        reasoning = _int(details.get("reasoning_tokens")) if isinstance(details, dict) else 0
+        if reasoning and _int(usage.total_tokens) == input_tokens + output_tokens + reasoning:
+            output_tokens += reasoning  # reported beside completion tokens: ours are inside
+        cached = 0
+        for key in ("prompt_tokens_details", "prompt_token_details"):
+            block = raw.get(key)
+            if isinstance(block, dict):
+                cached = cached or _int(block.get("cached_tokens"))
+        cached = cached or _int(raw.get("num_cached_tokens"))
+        return input_tokens, output_tokens, reasoning, cached, raw
+
+    async def list_models(self, timeout_s: float) -> list[str]:
+        page = await self.client.models.list_async(timeout_ms=_timeout_ms(timeout_s))
+        ids = (getattr(model, "id", None) for model in page.data or [])
+        return [model_id for model_id in ids if isinstance(model_id, str)]
+
+    async def aclose(self) -> None:
+        # Both HTTP clients were made here (see _http_clients), so closing them is ours too.
+        config = self.client.sdk_configuration
+        if config.async_client is not None:
+            await config.async_client.aclose()
+        if config.client is not None:
+            config.client.close()
+        config.async_client = None
+        config.client = None
+
+    def error_facts(self, exc: BaseException) -> ErrorFacts | None:
+        if isinstance(exc, NoResponseError):
+            return ErrorFacts(self.name, kind="connect", message=exc.message)
+        if isinstance(exc, MistralError):
+            status = exc.status_code
+            headers = dict(exc.headers) if exc.headers is not None else {}
+            if status < 400:
+                # A 2xx that is not a chat completion: "Unexpected response received" (not
+                # JSON) or "Response validation failed" (JSON of another shape).
+                return ErrorFacts(
+                    self.name,
+                    kind="invalid_response",
+                    status=status,
+                    message=exc.message[:_MAX_BODY_CHARS],
+                    headers=headers,
+                    body=(exc.body or "")[:_MAX_BODY_CHARS] or None,
+                )
+            body, message, error_type, error_code, param = parse_error_body(exc.body or "")
+            return ErrorFacts(
+                self.name,
+                status=status,
+                error_type=error_type,
+                error_code=error_code,
+                param=param,
+                message=message or f"HTTP {status}",
+                headers=headers,
+                body=body,
+            )
+        return super().error_facts(exc)

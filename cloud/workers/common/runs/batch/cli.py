@@ -1,0 +1,54 @@
+"""`batch.py`: parse the command line, run the batch, print the summary, pick the exit code.
+
+Exit codes: 0 every job finished (succeeded or failed for good); 3 finished, but some
+results are retryable failures (run the same command again); 2 the command line, limits
+file or jobs file is wrong (nothing was run); 128+N stopped by signal N.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+import structlog
+
+from common.io.log import configure_logging
+from common.runs import event_loop
+from common.runs.batch.files import JobsFileError
+from common.runs.batch.options import ConfigError, parse_options
+from common.runs.batch.progress import summary_text, write_summary_json
+from common.runs.batch.runner import BatchRunner
+
+EXIT_USAGE = 2
+
+
+def main(argv: list[str]) -> int:
+    try:
+        options = parse_options(argv)
+    except ConfigError as exc:
+        sys.stderr.write(f"batch.py: {exc}\n")
+        return EXIT_USAGE
+    configure_logging()
+    log_handle: TextIO | None = None
+    if options.log_file is not None:
+        log_handle = options.log_file.open("a", encoding="utf-8")
+        structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=log_handle))
+    out = sys.stdout
+    sys.stdout = sys.stderr  # an SDK's stray print must not mix with anything a script reads
+    runner = BatchRunner(options)
+    try:
+        code = event_loop.run(runner.run(handle_signals=True))
+    except JobsFileError as exc:
+        sys.stderr.write(f"batch.py: {exc}\n")
+        return EXIT_USAGE
+    finally:
+        sys.stdout = out
+        if log_handle is not None:
+            log_handle.close()
+    limiters = runner.limiter_states()
+    sys.stderr.write(summary_text(runner.stats, options.output, limiters))
+    if options.log_file is not None:
+        sys.stderr.write(f"  log         {options.log_file}\n")
+    if options.summary_json is not None:
+        write_summary_json(options.summary_json, runner.stats, limiters)
+    return code

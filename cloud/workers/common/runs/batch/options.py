@@ -1,0 +1,146 @@
+"""The batch command line and its per-provider limits (flags or a small TOML/JSON file).
+
+    python3 cloud/workers/batch.py jobs.jsonl -o results.jsonl [--concurrency 16]
+        [--rpm openai=500 --tpm openai=200000 ...] [--limits limits.toml]
+
+A limits file names providers as in `config.PROVIDER_ENV`:
+
+    [openai]
+    rpm = 500
+    tpm = 200000
+
+(or the same as JSON: {"openai": {"rpm": 500, "tpm": 200000}}). Flags override the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
+
+from common.providers.settings import PROVIDER_ENV
+from common.runs.batch.rate_limit import Limits
+
+DEFAULT_CONCURRENCY = 16
+DEFAULT_MAX_ATTEMPTS = 3
+
+
+class LimitEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rpm: float | None = Field(default=None, gt=0)
+    tpm: float | None = Field(default=None, gt=0)
+
+
+class LimitsFile(RootModel[dict[str, LimitEntry]]):
+    pass
+
+
+class ConfigError(Exception):
+    """A command-line or limits-file mistake, said in words a user can act on."""
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    jobs: Path
+    output: Path
+    concurrency: int = DEFAULT_CONCURRENCY
+    limits: dict[str, Limits] = field(default_factory=dict)
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    progress: bool = True
+    log_file: Path | None = None  # None: JSON log lines go to stderr
+    summary_json: Path | None = None
+
+
+def _check_provider(name: str, where: str) -> str:
+    if name not in PROVIDER_ENV:
+        raise ConfigError(f"{where}: unknown provider {name!r}; use one of {', '.join(PROVIDER_ENV)}")
+    return name
+
+
+def load_limits_file(path: Path) -> dict[str, Limits]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read limits file {path}: {exc.strerror}") from None
+    try:
+        raw = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
+        raise ConfigError(f"limits file {path} is not valid {kind}: {exc}") from None
+    try:
+        entries = LimitsFile.model_validate(raw).root
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"limits file {path}: {problems}") from None
+    return {_check_provider(name, str(path)): Limits(e.rpm, e.tpm) for name, e in entries.items()}
+
+
+def _flag_values(values: list[str], flag: str) -> dict[str, float]:
+    parsed: dict[str, float] = {}
+    for item in values:
+        name, sep, number = item.partition("=")
+        try:
+            value = float(number)
+        except ValueError:
+            value = -1.0
+        if not sep or value <= 0:
+            raise ConfigError(f"{flag} {item!r}: write it as PROVIDER=NUMBER, for example {flag} openai=500")
+        parsed[_check_provider(name.strip(), flag)] = value
+    return parsed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="batch.py",
+        description="Run a JSON-lines file of probe jobs (each with an id) with per-provider rate limits. "
+        "Each result is appended to the output as soon as its job ends; running the same command again "
+        "skips finished jobs and retries the retryable ones from their partial transcript.",
+    )
+    parser.add_argument("jobs", type=Path, help='JSON-lines file: one probe job per line, each with an "id"')
+    parser.add_argument("-o", "--output", type=Path, required=True, help="results file (JSON lines, appended)")
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="jobs run at once (all providers)")
+    parser.add_argument("--rpm", action="append", default=[], metavar="PROVIDER=N", help="requests per minute")
+    parser.add_argument("--tpm", action="append", default=[], metavar="PROVIDER=N", help="tokens per minute")
+    parser.add_argument("--limits", type=Path, help="TOML or JSON file of per-provider rpm/tpm")
+    parser.add_argument(
+        "--max-attempts",
+        type=int,
+        default=DEFAULT_MAX_ATTEMPTS,
+        help="runs of a job in this batch before a retryable failure is written as its result",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (the summary is still printed)")
+    parser.add_argument("--log-file", type=Path, help="where JSON log lines go (default: OUTPUT.log; '-' for stderr)")
+    parser.add_argument("--summary-json", type=Path, help="also write the end summary as JSON to this file")
+    return parser
+
+
+def parse_options(argv: list[str]) -> BatchOptions:
+    args = build_parser().parse_args(argv)
+    if args.concurrency < 1:
+        raise ConfigError("--concurrency must be at least 1")
+    if args.max_attempts < 1:
+        raise ConfigError("--max-attempts must be at least 1")
+    limits = load_limits_file(args.limits) if args.limits else {}
+    rpm, tpm = _flag_values(args.rpm, "--rpm"), _flag_values(args.tpm, "--tpm")
+    for name in {*rpm, *tpm}:
+        current = limits.get(name, Limits())
+        limits[name] = Limits(rpm.get(name, current.rpm), tpm.get(name, current.tpm))
+    if args.log_file is None:
+        log_file: Path | None = args.output.with_name(args.output.name + ".log")
+    else:
+        log_file = None if str(args.log_file) == "-" else args.log_file
+    return BatchOptions(
+        jobs=args.jobs,
+        output=args.output,
+        concurrency=args.concurrency,
+        limits=limits,
+        max_attempts=args.max_attempts,
+        progress=not args.no_progress,
+        log_file=log_file,
+        summary_json=args.summary_json,
+    )

@@ -1,0 +1,178 @@
+"""What a batch run has done so far: the progress bar on stderr and the end summary.
+
+Counts are by final outcome (a job retried inside the run counts once, when it ends);
+tokens and cost are those of turns run in this run, so a resumed conversation's earlier
+turns are not counted twice. Cost is estimated from each job's `modelCost`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+from common.runs.batch.spend import Spend
+
+
+@dataclass
+class BatchStats:
+    total: int = 0  # jobs in the jobs file
+    skipped: int = 0  # already finished in the output file
+    resumed: int = 0  # retryable results from an earlier run, run again
+    succeeded: int = 0
+    failed: int = 0  # final failures: not retryable, or out of attempts
+    left_retryable: int = 0  # retryable failures written as the result (interrupted or out of attempts)
+    retrying: int = 0  # waiting right now to run again
+    in_flight: int = 0
+    crashed: int = 0  # jobs whose task broke (e.g. an unwritable results file): they run again next time
+    codes: Counter[str] = field(default_factory=Counter)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    requests: int = 0
+    cost: float = 0.0
+    jobs_without_cost: int = 0
+    rate_limited: int = 0
+    started: float = field(default_factory=time.monotonic)
+    interrupted: bool = False
+
+    @property
+    def to_run(self) -> int:
+        return self.total - self.skipped
+
+    @property
+    def done(self) -> int:
+        return self.succeeded + self.failed + self.left_retryable
+
+    def add_spend(self, spend: Spend) -> None:
+        self.input_tokens += spend.input_tokens
+        self.output_tokens += spend.output_tokens
+        self.requests += spend.requests
+        self.cost += spend.cost
+        self.rate_limited += spend.rate_limited
+
+    def finished(self, result: dict[str, Any], *, cost_known: bool) -> None:
+        if not cost_known:
+            self.jobs_without_cost += 1
+        if result.get("success") is True:
+            self.succeeded += 1
+            return
+        raw_error = result.get("error")
+        error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
+        self.codes[str(error.get("code"))] += 1
+        if error.get("retryable") is True:
+            self.left_retryable += 1
+        else:
+            self.failed += 1
+
+    def wall_s(self) -> float:
+        return time.monotonic() - self.started
+
+    def to_json(self, limiters: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        wall = self.wall_s()
+        return {
+            "total": self.total,
+            "skipped": self.skipped,
+            "resumed": self.resumed,
+            "run": self.to_run,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "retryableLeft": self.left_retryable,
+            "errorCodes": dict(sorted(self.codes.items())),
+            "requests": self.requests,
+            "inputTokens": self.input_tokens,
+            "outputTokens": self.output_tokens,
+            "estimatedCost": round(self.cost, 6),
+            "jobsWithoutCost": self.jobs_without_cost,
+            "rateLimited": self.rate_limited,
+            "limiters": limiters,
+            "wallS": round(wall, 3),
+            "jobsPerS": round(self.done / wall, 3) if wall > 0 else None,
+            "crashed": self.crashed,
+            "interrupted": self.interrupted,
+        }
+
+
+def _tokens(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1e6:.1f}M"
+    return f"{n / 1e3:.1f}k" if n >= 10_000 else str(n)
+
+
+class Progress:
+    """A tqdm bar over the jobs to run, with done/failed/retrying, tokens and cost after it."""
+
+    def __init__(self, stats: BatchStats, *, enabled: bool, stream: TextIO | None = None) -> None:
+        self.stats = stats
+        self.bar: tqdm[Any] | None = None
+        if enabled:
+            self.bar = tqdm(
+                total=stats.to_run,
+                unit="job",
+                file=stream or sys.stderr,
+                dynamic_ncols=True,
+                mininterval=0.2,
+                smoothing=0.05,
+            )
+            self.refresh()
+
+    def refresh(self) -> None:
+        if self.bar is None:
+            return
+        s = self.stats
+        self.bar.set_postfix_str(
+            f"ok={s.succeeded} failed={s.failed + s.left_retryable} retrying={s.retrying}"
+            f" tokens={_tokens(s.input_tokens + s.output_tokens)} cost=${s.cost:.4f}",
+            refresh=False,
+        )
+
+    def job_done(self) -> None:
+        self.refresh()
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.refresh()
+            self.bar.refresh()
+            self.bar.close()
+
+
+def summary_text(stats: BatchStats, output: Path, limiters: dict[str, dict[str, Any]]) -> str:
+    s = stats
+    wall = s.wall_s()
+    lines = [
+        f"batch {'interrupted' if s.interrupted else 'finished'}: {s.total} jobs, {s.skipped} already done in"
+        f" {output}, {s.to_run} to run ({s.resumed} resumed from an earlier run)",
+        f"  succeeded   {s.succeeded}",
+        f"  failed      {s.failed} (not retryable)",
+        f"  retryable   {s.left_retryable} (run the same command again to retry them)",
+    ]
+    if s.crashed:
+        lines.append(f"  crashed     {s.crashed} (could not be written; see the log; they run again next time)")
+    not_run = s.to_run - s.done - s.crashed
+    if not_run:
+        lines.append(f"  not run     {not_run} (the run stopped first; run the same command again)")
+    if s.codes:
+        lines.append("  by code     " + ", ".join(f"{code} {n}" for code, n in sorted(s.codes.items())))
+    lines.append(
+        f"  tokens      {s.input_tokens:,} in, {s.output_tokens:,} out, {s.requests:,} requests"
+        f" ({s.rate_limited} answered 429)"
+    )
+    cost_note = f"; {s.jobs_without_cost} job(s) had no modelCost" if s.jobs_without_cost else ""
+    lines.append(f"  cost        ${s.cost:.4f} estimated from modelCost{cost_note}")
+    for provider, state in sorted(limiters.items()):
+        if state.get("slowedTo") is not None:
+            lines.append(f"  {provider:11} slowed down by 429s to {state['slowedTo']}")
+    rate = f" ({s.done / wall:.1f} jobs/s)" if wall > 0 and s.done else ""
+    lines.append(f"  wall        {wall:.1f} s{rate}")
+    return "\n".join(lines) + "\n"
+
+
+def write_summary_json(path: Path, stats: BatchStats, limiters: dict[str, dict[str, Any]]) -> None:
+    path.write_text(json.dumps(stats.to_json(limiters), indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,296 @@
+"""Runs a file of probe jobs from a shell: bounded concurrency, per-provider rate limits,
+resumable results.
+
+One asyncio loop runs every job in this process (SDK clients shared per provider, as in
+serve mode). Each provider has its own queue and feeder, so a provider that is being
+throttled never holds up the others; a feeder takes a global slot, then waits for its
+provider's limiter, then starts the job. A retryable failure runs again in this batch
+(from its partial transcript, after the provider's hint or a backoff) up to
+`max_attempts` times; after that, or when the run is interrupted, the retryable failure
+is written as the job's result and the next run of the same command resumes it.
+
+SIGINT/SIGTERM: jobs in flight stop and write their CANCELLED result with the turns they
+have; a second signal exits at once (every line already written is whole).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from pydantic import BaseModel
+
+from common.errors.retry import Clock, SystemClock
+from common.io.log import get_logger
+from common.runs.batch.files import UNROUTED, BatchJob, ResultWriter, compact, read_jobs, read_previous
+from common.runs.batch.options import BatchOptions
+from common.runs.batch.progress import BatchStats, Progress
+from common.runs.batch.rate_limit import LimiterSet, ProviderLimiter
+from common.runs.batch.spend import DEFAULT_EXPECTED_OUTPUT_TOKENS, Estimate, Spend, estimate_job, spend_of
+from common.runs.lines import parse_job_line, render_result_line
+from common.runs.run_path import run_job_document
+
+EXIT_DONE = 0
+EXIT_RETRYABLE_LEFT = 3  # finished, but some results are retryable failures: run the command again
+MAX_RETRY_DELAY_S = 60.0
+
+RunDocument = Callable[[dict[str, Any]], Awaitable[BaseModel]]
+
+
+def _error(result: dict[str, Any]) -> dict[str, Any]:
+    error = result.get("error")
+    return error if isinstance(error, dict) else {}
+
+
+def _prior_turns_rejected(result: dict[str, Any]) -> bool:
+    """The resumed job's scenario no longer matches its earlier partial transcript."""
+    error = _error(result)
+    field = error.get("details", {}).get("field") if isinstance(error.get("details"), dict) else None
+    return error.get("code") == "VALIDATION_ERROR" and isinstance(field, str) and field.startswith("priorTurns")
+
+
+class BatchRunner:
+    def __init__(
+        self,
+        options: BatchOptions,
+        *,
+        clock: Clock | None = None,
+        run_document: RunDocument = run_job_document,
+    ) -> None:
+        self.options = options
+        self.clock = clock or SystemClock()
+        self.run_document = run_document
+        self.limiters = LimiterSet(options.limits, clock=self.clock)
+        self.stats = BatchStats()
+        self.log = get_logger(worker="batch")
+        self.stopping = False
+        self.exit_code = EXIT_DONE
+        self.slots = asyncio.Semaphore(options.concurrency)
+        self.queues: dict[str, asyncio.Queue[BatchJob]] = {}
+        self.in_flight: set[asyncio.Task[None]] = set()
+        self.waiting: set[asyncio.Task[None]] = set()
+        self.unfinished = 0
+        self.all_done = asyncio.Event()
+        self.output_means: dict[str, tuple[int, int]] = {}  # provider -> (output tokens, turns)
+        self.writer: ResultWriter | None = None
+        self.progress: Progress | None = None
+
+    # -- planning ---------------------------------------------------------------------
+
+    def plan(self) -> list[BatchJob]:
+        """The jobs to run: new ids, and ids whose last result was a retryable failure."""
+        jobs = read_jobs(self.options.jobs)
+        previous, unreadable = read_previous(self.options.output)
+        if unreadable:
+            self.log.warning("unreadable lines in the results file were ignored", lines=unreadable)
+        self.stats.total = len(jobs)
+        to_run: list[BatchJob] = []
+        for job in jobs:
+            earlier = previous.get(job.id)
+            if earlier is not None and earlier.final:
+                self.stats.skipped += 1
+                continue
+            if earlier is not None:
+                job.prior_turns = earlier.prior_turns
+                self.stats.resumed += 1
+            to_run.append(job)
+        return to_run
+
+    # -- running ----------------------------------------------------------------------
+
+    async def run(self, *, handle_signals: bool = False) -> int:
+        to_run = self.plan()
+        self.writer = ResultWriter(self.options.output)
+        self.progress = Progress(self.stats, enabled=self.options.progress)
+        self.stats.started = time.monotonic()  # wall time is real even when a test fakes the clock
+        self.unfinished = len(to_run)
+        for job in to_run:
+            self.queues.setdefault(job.provider, asyncio.Queue()).put_nowait(job)
+        feeders = [asyncio.create_task(self.feed(p, q), name=f"feed-{p}") for p, q in self.queues.items()]
+        installed = self._install_signals() if handle_signals else []
+        try:
+            if self.unfinished:
+                await self.all_done.wait()
+            for task in feeders:
+                task.cancel()
+            if self.stopping:
+                for task in [*self.in_flight, *self.waiting]:
+                    task.cancel()
+            await asyncio.gather(*feeders, *self.in_flight, *self.waiting, return_exceptions=True)
+        finally:
+            loop = asyncio.get_running_loop()
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            self.writer.close()
+            self.progress.close()
+        if self.stats.resumed:  # a resumed id now has its earlier line and a new one
+            dropped = compact(self.options.output)
+            self.log.info("results file compacted", droppedLines=dropped)
+        if self.stopping:
+            return self.exit_code
+        return EXIT_RETRYABLE_LEFT if self.stats.left_retryable else EXIT_DONE
+
+    def _install_signals(self) -> list[int]:
+        loop = asyncio.get_running_loop()
+        installed: list[int] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.stop, sig)
+                installed.append(sig)
+        return installed
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.stopping:  # a second signal: stop now; every line written so far is whole
+            os._exit(128 + sig)
+        self.stopping = True
+        self.stats.interrupted = True
+        self.exit_code = 128 + sig
+        self.all_done.set()
+        with contextlib.suppress(Exception):  # a broken stderr must not keep the run from stopping
+            self.log.warning("stopping: jobs in flight write what they have", inFlight=len(self.in_flight))
+
+    async def feed(self, provider: str, queue: asyncio.Queue[BatchJob]) -> None:
+        limiter = self.limiters.for_provider(provider) if provider != UNROUTED else None
+        while True:
+            job = await queue.get()
+            await self.slots.acquire()
+            try:
+                _, document = parse_job_line(job.raw, job.line)
+                if job.prior_turns:
+                    document["priorTurns"] = job.prior_turns
+                estimate = estimate_job(document, self._expected_output(provider))
+                if limiter is not None:
+                    waited = await limiter.acquire(estimate.requests, estimate.tokens)
+                    if waited:
+                        self.log.debug("rate limited admission", provider=provider, waitedS=round(waited, 3))
+            except BaseException:
+                self.slots.release()
+                raise
+            self.stats.in_flight += 1
+            task = asyncio.create_task(self.run_job(job, document, limiter, estimate), name=f"job-{job.id}")
+            self.in_flight.add(task)
+            task.add_done_callback(self._job_task_done)
+
+    def _job_task_done(self, task: asyncio.Task[None]) -> None:
+        self.in_flight.discard(task)
+        self.stats.in_flight -= 1
+        self.slots.release()
+
+    async def run_job(
+        self, job: BatchJob, document: dict[str, Any], limiter: ProviderLimiter | None, estimate: Estimate
+    ) -> None:
+        try:
+            await self._run_job(job, document, limiter, estimate)
+        except Exception as exc:  # e.g. the results file or stderr broke: never leave the run waiting
+            self.unfinished -= 1
+            self.stats.crashed += 1
+            if isinstance(exc, OSError):
+                self.stop()
+            elif self.unfinished == 0:
+                self.all_done.set()
+            with contextlib.suppress(Exception):
+                self.log.error("job could not finish; it runs again next time", exc_info=exc)
+
+    async def _run_job(
+        self, job: BatchJob, document: dict[str, Any], limiter: ProviderLimiter | None, estimate: Estimate
+    ) -> None:
+        structlog.contextvars.bind_contextvars(jobId=job.id)
+        job.attempts += 1
+        prior = len(job.prior_turns or [])
+        result = await self._result(document)
+        if prior and _prior_turns_rejected(result):
+            self.log.warning("earlier partial transcript no longer matches the scenario; starting over")
+            document.pop("priorTurns", None)
+            job.prior_turns, prior = None, 0
+            result = await self._result(document)
+        spend = spend_of(result, prior, document.get("modelCost"))
+        self._account(job.provider, limiter, estimate, spend)
+        error = _error(result)
+        if result.get("success") is not True and error.get("retryable") is True:
+            partial = result.get("partialTranscript")
+            turns = partial.get("turns") if isinstance(partial, dict) else None
+            job.prior_turns = turns if isinstance(turns, list) and turns else None
+            job.last_result = result
+            if not self.stopping and job.attempts < self.options.max_attempts:
+                self._retry_later(job, error, spend)
+                return
+        self._write_final(job, result, spend.cost_known)
+
+    async def _result(self, document: dict[str, Any]) -> dict[str, Any]:
+        model = await self.run_document(dict(document))
+        return model.model_dump(mode="json", by_alias=True)
+
+    def _account(self, provider: str, limiter: ProviderLimiter | None, estimate: Estimate, spend: Spend) -> None:
+        self.stats.add_spend(spend)
+        if spend.output_tokens_per_turn:
+            total, turns = self.output_means.get(provider, (0, 0))
+            self.output_means[provider] = (total + sum(spend.output_tokens_per_turn), turns + spend.new_turns)
+        if limiter is None:
+            return
+        limiter.settle(spend.requests - estimate.requests, spend.tokens - estimate.tokens)
+        if spend.rate_limited and limiter.rate_limited(spend.retry_after_s):
+            self.log.warning(
+                "provider answered 429: slowing down",
+                provider=provider,
+                rpm=limiter.effective_rpm,
+                tpm=limiter.effective_tpm,
+            )
+        if self.progress is not None:
+            self.progress.refresh()
+
+    def _expected_output(self, provider: str) -> float:
+        total, turns = self.output_means.get(provider, (0, 0))
+        return total / turns if turns else DEFAULT_EXPECTED_OUTPUT_TOKENS
+
+    def _retry_later(self, job: BatchJob, error: dict[str, Any], spend: Spend) -> None:
+        hint = error.get("retryAfterMs")
+        delay = hint / 1000 if isinstance(hint, int) else min(MAX_RETRY_DELAY_S, 2.0 * 2 ** (job.attempts - 1))
+        self.stats.retrying += 1
+        self.log.info("will run again", attempt=job.attempts, code=error.get("code"), delayS=delay)
+        task = asyncio.create_task(self._requeue(job, delay, spend.cost_known), name=f"retry-{job.id}")
+        self.waiting.add(task)
+        task.add_done_callback(self.waiting.discard)
+        if self.progress is not None:
+            self.progress.refresh()
+
+    async def _requeue(self, job: BatchJob, delay: float, cost_known: bool) -> None:
+        try:
+            await self.clock.sleep(delay)
+        except asyncio.CancelledError:  # the run is stopping: the last result is this job's answer
+            self.stats.retrying -= 1
+            if job.last_result is not None:
+                self._write_final(job, job.last_result, cost_known)
+            return
+        self.stats.retrying -= 1
+        self.queues[job.provider].put_nowait(job)
+
+    def _write_final(self, job: BatchJob, result: dict[str, Any], cost_known: bool) -> None:
+        assert self.writer is not None
+        self.writer.write(render_result_line(job.id, result))
+        self.stats.finished(result, cost_known=cost_known)
+        if self.progress is not None:
+            self.progress.job_done()
+        self.unfinished -= 1
+        if self.unfinished == 0:
+            self.all_done.set()
+
+    def limiter_states(self) -> dict[str, dict[str, Any]]:
+        states: dict[str, dict[str, Any]] = {}
+        for name, limiter in self.limiters.by_provider.items():
+            slowed = None
+            if limiter.factor < 1.0 and limiter.effective_rpm is not None:
+                slowed = f"{limiter.effective_rpm:.0f} rpm"
+            states[name] = {
+                "rpm": limiter.effective_rpm,
+                "tpm": limiter.effective_tpm,
+                "factor": limiter.factor,
+                "rateLimited": limiter.rate_limited_count,
+                "slowedTo": slowed,
+            }
+        return states

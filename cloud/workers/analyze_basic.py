@@ -19,14 +19,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # `common` from any wo
 
 from common.analysis.report import analyze
 from common.contract.analysis import AnalyzeBasicSuccess
+from common.providers.pool import ProviderPool
 from common.runs.oneshot import exit_process, run_worker
+from common.runs.run_path import Worker
 
 # A run of 100,000 transcripts is about 40 MB of JSON; probe jobs keep the 16 MB default.
 MAX_INPUT_BYTES = 512 * 1024 * 1024
 
 
-async def handle(document: dict[str, Any]) -> AnalyzeBasicSuccess:
+def parse(document: dict[str, Any]) -> dict[str, Any]:
+    return document  # analyze() validates as it decodes, naming the field and the transcript id
+
+
+async def run(document: dict[str, Any], _: ProviderPool) -> AnalyzeBasicSuccess:
     return analyze(document)
+
+
+ANALYZE_BASIC = Worker(name="analyze_basic", parse=parse, run=run, max_input_bytes=MAX_INPUT_BYTES)
 
 
 def main() -> int:
@@ -35,7 +44,7 @@ def main() -> int:
     # time of a 100,000-transcript run) and could free nothing; reference counting still
     # frees everything else.
     gc.disable()
-    return run_worker("analyze_basic", handle, max_input_default=MAX_INPUT_BYTES)
+    return run_worker(ANALYZE_BASIC)
 
 
 if __name__ == "__main__":

@@ -13,26 +13,26 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `common` from any working directory
 
-from common.contract.health import HealthFailure, HealthJob, HealthSuccess
+from common.contract.health import HealthJob
 from common.health.check import check_health
-from common.runs.oneshot import exit_process, run_worker, validate_job
+from common.io.json_input import validate_job
+from common.runs.oneshot import exit_process, run_worker
+from common.runs.run_path import Worker
 
 
 def main(argv: list[str] | None = None) -> int:
     live_flag = "--live" in (argv if argv is not None else sys.argv[1:])
 
-    async def handle(document: dict[str, Any]) -> HealthSuccess | HealthFailure:
+    def parse(document: dict[str, object]) -> HealthJob:
         job = validate_job(document, HealthJob)
-        if live_flag:
-            job = job.model_copy(update={"live": True})
-        return await check_health(job)
+        return job.model_copy(update={"live": True}) if live_flag else job
 
     stdin = None if not sys.stdin or not sys.stdin.isatty() else open("/dev/null", "rb")  # noqa: SIM115
-    return run_worker("health_check", handle, allow_empty_input=True, stdin=stdin)
+    worker = Worker(name="health_check", parse=parse, run=check_health, allow_empty_input=True)
+    return run_worker(worker, stdin=stdin)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
 
 Reads one job on stdin, prints one document on stdout ({success: true, transcript} or
 {success: false, error, partialTranscript?}), logs JSON lines on stderr, exits 0.
-With --serve it stays warm and runs JSON-lines jobs (see common/serve.py).
+With --serve it stays warm and runs JSON-lines jobs (see common/runs/serve.py).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `common` from any working directory
 
-from common.probe.job import run_probe_job
 from common.runs.oneshot import exit_process, freeze_heap, run_worker
+from common.runs.probe_worker import PROBE
 
 
 def main() -> int:
@@ -26,7 +26,7 @@ def main() -> int:
 
         return serve(sys.argv[1:])
     freeze_heap()  # one job, then exit: what is imported by now is never garbage
-    return run_worker("probe", run_probe_job)
+    return run_worker(PROBE)
 
 
 if __name__ == "__main__":

@@ -142,14 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         problems = drift()
         for line in problems:
-            print(f"schema drift: {line}", file=sys.stderr)
+            sys.stderr.write(f"schema drift: {line}\n")
         if problems:
-            print("run `python3 cloud/workers/schema.py` and commit cloud/workers/schema/", file=sys.stderr)
+            sys.stderr.write("run `python3 cloud/workers/schema.py` and commit cloud/workers/schema/\n")
             return 1
-        print(f"schema up to date ({len(render_schemas())} files)")
+        sys.stdout.write(f"schema up to date ({len(render_schemas())} files)\n")
         return 0
     for name in write():
-        print(f"wrote {SCHEMA_DIR.name}/{name}")
+        sys.stdout.write(f"wrote {SCHEMA_DIR.name}/{name}\n")
     return 0
 
 

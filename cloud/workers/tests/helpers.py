@@ -11,9 +11,9 @@ from typing import Any
 import respx
 
 from common.contract.probe import ProbeJob, ProbeSuccess, WorkerFailure
+from common.io.render import render
 from common.probe.conversation import ProbeRunner
-from common.providers.registry import get_provider, resolve_model
-from common.runs.oneshot import render
+from common.providers.registry import build_provider, resolve_model
 
 
 class FakeClock:
@@ -54,7 +54,7 @@ async def run(document: dict[str, Any], clock: FakeClock | None = None) -> Probe
     """One probe job in process, as probe.py would run it, with retry waits on a FakeClock."""
     job = ProbeJob.model_validate(document)
     route = resolve_model(job.model_id)
-    provider = get_provider(route.provider)
+    provider = build_provider(route.provider)
     try:
         return await ProbeRunner(job, route, provider, clock=clock or FakeClock(), rng=random.Random(0)).run()
     finally:

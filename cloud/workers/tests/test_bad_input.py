@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -16,9 +15,11 @@ from typing import Any
 import pytest
 
 from common.io.log import configure_logging
-from common.probe.job import run_probe_job
+from common.providers.pool import ProviderPool
 from common.runs.oneshot import run_worker
-from tests.conftest import REPO, worker_env
+from common.runs.run_path import Worker
+from common.runs.probe_worker import PROBE
+from testkit.workers import PROBE_PY, run_script
 from tests.helpers import probe_job
 
 
@@ -31,7 +32,7 @@ def _logs_back_on_the_session_stderr() -> Iterator[None]:
 
 def run_in_memory(raw: bytes, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any], str]:
     stdout = io.StringIO()
-    code = run_worker("probe", run_probe_job, stdin=io.BytesIO(raw), stdout=stdout)
+    code = run_worker(PROBE, stdin=io.BytesIO(raw), stdout=stdout)
     lines = stdout.getvalue().splitlines()
     assert len(lines) == 1, f"stdout must hold exactly one line, got {lines!r}"
     captured = capsys.readouterr()
@@ -216,11 +217,12 @@ def test_a_utf8_byte_order_mark_is_accepted(capsys: pytest.CaptureFixture[str]) 
 def test_an_unexpected_exception_is_unknown_with_the_traceback_only_on_stderr(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    async def broken(job: dict[str, Any]) -> Any:
+    async def broken(job: dict[str, Any], pool: ProviderPool) -> Any:
         raise RuntimeError("the adapter tripped over its own shoelaces")
 
     stdout = io.StringIO()
-    assert run_worker("probe", broken, stdin=io.BytesIO(encode(probe_job())), stdout=stdout) == 0
+    worker = Worker(name="probe", parse=dict, run=broken)
+    assert run_worker(worker, stdin=io.BytesIO(encode(probe_job())), stdout=stdout) == 0
     lines = stdout.getvalue().splitlines()
     assert len(lines) == 1
     out = json.loads(lines[0])
@@ -237,12 +239,12 @@ def test_a_stray_print_goes_to_stderr_and_stdout_is_restored(capsys: pytest.Capt
 
     before = sys.stdout
 
-    async def chatty(job: dict[str, Any]) -> WorkerFailure:
-        print("debug: an SDK printed this")
+    async def chatty(job: dict[str, Any], pool: ProviderPool) -> WorkerFailure:
+        print("debug: an SDK printed this")  # noqa: T201 - what this test is about
         return WorkerFailure(error=ErrorInfo(message="m", code=ErrorCode.BAD_REQUEST, retryable=False))
 
     stdout = io.StringIO()
-    run_worker("probe", chatty, stdin=io.BytesIO(b"{}"), stdout=stdout)
+    run_worker(Worker(name="probe", parse=dict, run=chatty), stdin=io.BytesIO(b"{}"), stdout=stdout)
     assert sys.stdout is before
     assert "debug" not in stdout.getvalue()
     assert "debug: an SDK printed this" in capsys.readouterr().err
@@ -252,15 +254,8 @@ def test_a_stray_print_goes_to_stderr_and_stdout_is_restored(capsys: pytest.Capt
 
 
 def spawn_probe(raw: bytes, **env: str) -> tuple[int, list[str], str]:
-    done = subprocess.run(
-        [sys.executable, "cloud/workers/probe.py"],
-        input=raw,
-        capture_output=True,
-        cwd=REPO,
-        env=worker_env(**env),
-        timeout=60,
-    )
-    return done.returncode, done.stdout.decode().splitlines(), done.stderr.decode()
+    done = run_script(PROBE_PY, raw, env=env, timeout_s=60)
+    return done.code, done.stdout_lines, done.err
 
 
 @pytest.mark.e2e

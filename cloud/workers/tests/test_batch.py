@@ -7,15 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
 
+from common.contract.probe import ModelCost, ProbeJob, ProbeSuccess, Turn, WorkerFailure
+from common.errors.codes import ErrorCode, WorkerError
 from common.runs.batch.options import BatchOptions, ConfigError, parse_options
 from common.runs.batch.rate_limit import Limits
 from common.runs.batch.runner import EXIT_DONE, EXIT_RETRYABLE_LEFT, BatchRunner
 from common.runs.batch.spend import estimate_job, spend_of
-from common.runs.run_path import run_job_document
-from tests.fake_provider import Failure, FakeProvider
+from common.runs.probe_worker import PROBE
+from common.runs.run_path import run_once
+from testkit.fake_provider import Failure, FakeProvider
 from tests.helpers import FakeClock, probe_job
+from tests.helpers import run as run_in_process
 
 
 def write_jobs(path: Path, jobs: dict[Any, dict[str, Any]]) -> Path:
@@ -39,9 +42,11 @@ class Recorder:
     def __init__(self) -> None:
         self.runs: list[dict[str, Any]] = []
 
-    async def __call__(self, document: dict[str, Any]) -> BaseModel:
-        self.runs.append(json.loads(json.dumps(document)))
-        return await run_job_document(document)
+    async def __call__(self, job: ProbeJob) -> ProbeSuccess | WorkerFailure:
+        self.runs.append(job.model_dump(mode="json", by_alias=True, exclude_none=True))
+        result = await run_once(PROBE, job.model_dump(mode="json", by_alias=True))
+        assert isinstance(result, ProbeSuccess | WorkerFailure)
+        return result
 
     def by_scenario(self, scenario_id: str) -> list[dict[str, Any]]:
         return [run for run in self.runs if run["scenarioId"] == scenario_id]
@@ -63,7 +68,7 @@ def job(model: str, scenario_id: str, **overrides: Any) -> dict[str, Any]:
 
 
 async def run(opts: BatchOptions, recorder: Recorder | None = None, clock: FakeClock | None = None) -> BatchRunner:
-    runner = BatchRunner(opts, clock=clock or FakeClock(), run_document=recorder or Recorder())
+    runner = BatchRunner(opts, clock=clock or FakeClock(), run_probe=recorder or Recorder())
     runner.exit_code = await runner.run()
     return runner
 
@@ -150,11 +155,17 @@ async def test_a_retryable_failure_runs_again_in_the_same_batch_from_what_it_had
     assert runner.exit_code == EXIT_RETRYABLE_LEFT and runner.stats.left_retryable == 1
 
 
-async def test_a_job_that_recovers_on_a_later_run_ends_as_a_success(tmp_path: Path) -> None:
+async def test_a_job_that_recovers_on_a_later_run_ends_as_a_success(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # the worker itself tries each request 5 times; the 6th request fails, the 7th answers
-    jobs = {"f": job("mock:flaky:OVERLOADED:6", "s-f", scenario={"prompt": "Only one question?"})}
+    jobs = {"f": job("openai:gpt-4o-mini", "s-f", scenario={"prompt": "Only one question?"})}
     recorder = Recorder()
-    runner = await run(options(tmp_path, jobs, max_attempts=2), recorder)
+    with FakeProvider().running() as fake:
+        fake.failures.append(Failure(status=503, count=6, retry_after_ms=1))
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-batch-not-real-000000")
+        monkeypatch.setenv("OPENAI_BASE_URL", f"{fake.url}/v1")
+        runner = await run(options(tmp_path, jobs, max_attempts=2), recorder)
     result = read_results(tmp_path / "results.jsonl")["f"]
     assert len(recorder.runs) == 2 and result["success"] is True
     assert result["transcript"]["turns"][0]["providerMetadata"]["attempts"] == 2
@@ -184,19 +195,19 @@ async def test_a_provider_answering_429_is_slowed_down(tmp_path: Path, monkeypat
     assert limiter.effective_rpm == 300  # halved once: both 429s came in the same burst
 
 
-def test_spend_counts_only_the_turns_run_this_time() -> None:
-    turn = {"inputTokens": 100, "outputTokens": 50, "providerMetadata": {"attempts": 2, "retries": []}}
-    limited = {
-        "inputTokens": 10,
-        "outputTokens": 5,
-        "providerMetadata": {"attempts": 2, "retries": [{"attempt": 1, "code": "RATE_LIMIT", "waitedMs": 1500}]},
-    }
-    result = {"success": True, "transcript": {"turns": [turn, turn, limited]}}
-    spend = spend_of(result, prior_turns=2, model_cost={"costInputPerMillion": 1e6, "costOutputPerMillion": 2e6})
-    assert (spend.requests, spend.input_tokens, spend.output_tokens, spend.new_turns) == (2, 10, 5, 1)
-    assert spend.cost == pytest.approx(20.0)
-    assert spend.rate_limited == 1 and spend.retry_after_s == 1.5
-    failed = {"success": False, "error": {"code": "RATE_LIMIT", "retryAfterMs": 4000, "details": {"attempts": 5}}}
+async def test_spend_counts_only_the_turns_run_this_time() -> None:
+    result = await run_in_process(probe_job("mock:flaky:RATE_LIMIT:1", followups=2))
+    assert isinstance(result, ProbeSuccess)
+    last = result.transcript.turns[2]
+    rates = ModelCost(cost_input_per_million=1e6, cost_output_per_million=2e6)
+    spend = spend_of(result, prior_turns=2, model_cost=rates)
+    assert (spend.requests, spend.new_turns) == (2, 1)  # the last turn's 429 and its answer
+    assert (spend.input_tokens, spend.output_tokens) == (last.input_tokens, last.output_tokens)
+    assert spend.cost == pytest.approx(last.input_tokens * 1.0 + last.output_tokens * 2.0)
+    assert spend.rate_limited == 1 and spend.retry_after_s == 0.01  # the mock's 10 ms hint
+    failed = WorkerFailure.from_error(
+        WorkerError(ErrorCode.RATE_LIMIT, "slow down", details={"attempts": 5}, retry_after_ms=4000)
+    )
     spend = spend_of(failed, prior_turns=0, model_cost=None)
     assert (spend.requests, spend.rate_limited, spend.retry_after_s, spend.cost_known) == (5, 1, 4.0, True)
 
@@ -206,11 +217,21 @@ def test_the_estimate_counts_the_turns_left_and_the_history_each_one_resends() -
     document["scenario"]["prompt"] = "x" * 400  # 100 tokens
     for follow in document["scenario"]["followups"]:
         follow["prompt"] = "y" * 40  # 10 tokens
-    fresh = estimate_job(document, expected_output_tokens=50)
+    fresh = estimate_job(ProbeJob.model_validate(document), expected_output_tokens=50)
     # turn 1: 100 in + 50 out; turn 2: 160 in + 50 out; turn 3: 220 in + 50 out
     assert (fresh.requests, fresh.tokens) == (3, 630)
-    document["priorTurns"] = [{"probePrompt": "x" * 400, "targetResponse": "z" * 200}]
-    assert estimate_job(document, expected_output_tokens=50) == type(fresh)(requests=2, tokens=160 + 50 + 220 + 50)
+    resumed = ProbeJob.model_validate(document)
+    earlier = run_sync_first_turn(document)
+    resumed.prior_turns = [earlier.model_copy(update={"probe_prompt": "x" * 400, "target_response": "z" * 200})]
+    assert estimate_job(resumed, expected_output_tokens=50) == type(fresh)(requests=2, tokens=160 + 50 + 220 + 50)
+
+
+def run_sync_first_turn(document: dict[str, Any]) -> Turn:
+    import asyncio
+
+    result = asyncio.run(run_in_process({**document, "scenario": {**document["scenario"], "followups": []}}))
+    assert isinstance(result, ProbeSuccess)
+    return result.transcript.turns[0]
 
 
 def test_limits_come_from_a_file_and_flags_override_it(tmp_path: Path) -> None:

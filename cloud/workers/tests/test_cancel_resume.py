@@ -11,21 +11,17 @@ import contextlib
 import copy
 import json
 import signal
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from common.probe.job import run_probe_job
-from common.runs.oneshot import render
-from tests.conftest import REPO, worker_env
+from common.io.render import render
+from common.runs.probe_worker import PROBE
+from common.runs.run_path import run_once
+from testkit.fake_provider import Failure, FakeProvider, Received, Reply
+from testkit.workers import PROBE_PY, WorkerProcess, run_script
 from tests.helpers import probe_job
 
 pytestmark = pytest.mark.e2e
@@ -34,34 +30,30 @@ FIXTURES = Path(__file__).parent / "fixtures" / "openai"
 COMPLETION = json.loads((FIXTURES / "chat_completion.json").read_text())
 RATE_LIMIT = json.loads((FIXTURES / "errors.json").read_text())["rate_limit"]
 MODEL = "gpt-4o-mini"
-HOLD_S = 120.0  # a held request is never answered within a test's life unless released
 
 
-@dataclass
 class ScriptedOpenAI:
-    """OpenAI chat completions whose answer is a function of the request alone.
+    """OpenAI chat completions (on the shared fake provider) whose answer is a function of the request alone.
 
     `fail_turns` answer the documented 429 (with a 10 ms retry hint); `hold_turns` are
-    held open until `release` is set, to catch a worker in the middle of a request.
+    held open until released, to catch a worker in the middle of a request.
     """
 
-    fail_turns: set[int] = field(default_factory=set)
-    hold_turns: set[int] = field(default_factory=set)
-    requests: list[list[dict[str, Any]]] = field(default_factory=list)  # the messages of each request
-    answered: list[int] = field(default_factory=list)
-    held: threading.Event = field(default_factory=threading.Event)
-    release: threading.Event = field(default_factory=threading.Event)
-    url: str = ""
+    def __init__(self, fail_turns: Iterable[int] = (), hold_turns: Iterable[int] = ()) -> None:
+        self.answered: list[int] = []
+        self.fake = FakeProvider(respond=self.answer)
+        self.fail(fail_turns)
+        self.holds = [self.fake.hold(turn=turn) for turn in hold_turns]
 
-    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+    def fail(self, turns: Iterable[int]) -> None:
+        self.fake.failures[:] = [Failure(status=429, turn=turn, retry_after_ms=10, body=RATE_LIMIT) for turn in turns]
+
+    def answer(self, request: Received) -> Reply | None:
+        if request.api != "openai":
+            return None
+        body = request.body
         messages: list[dict[str, Any]] = body["messages"]
-        turn = sum(1 for m in messages if m["role"] == "user")
-        self.requests.append(messages)
-        if turn in self.hold_turns:
-            self.held.set()
-            self.release.wait(HOLD_S)
-        if turn in self.fail_turns:
-            return 429, {"retry-after-ms": "10"}, RATE_LIMIT
+        turn = request.turn
         text = f"Answer {turn}: about {messages[-1]['content'][:40]!r}"
         completion = copy.deepcopy(COMPLETION)
         completion["id"] = f"chatcmpl-scripted-turn{turn}"
@@ -74,61 +66,32 @@ class ScriptedOpenAI:
         self.answered.append(turn)
         return 200, {}, completion
 
+    @property
+    def requests(self) -> list[list[dict[str, Any]]]:
+        """The messages of each request received, in order."""
+        return [request.body["messages"] for request in self.fake.received()]
+
     def turns_requested(self) -> list[int]:
-        return [sum(1 for m in messages if m["role"] == "user") for messages in self.requests]
+        return [request.turn for request in self.fake.received()]
+
+    @property
+    def url(self) -> str:
+        return f"{self.fake.url}/v1"
 
     @contextlib.contextmanager
     def running(self) -> Iterator[ScriptedOpenAI]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
-                status, headers, payload = fake.answer(body)
-                data = json.dumps(payload).encode()
-                with contextlib.suppress(OSError):  # a stopped worker has hung up
-                    self.send_response(status)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(data)))
-                    for name, value in headers.items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with self.fake.running():
             yield self
-        finally:
-            self.release.set()
-            server.shutdown()
-            server.server_close()
 
 
 def env_for(fake: ScriptedOpenAI) -> dict[str, str]:
-    return worker_env(OPENAI_API_KEY="test-key-not-real", OPENAI_BASE_URL=fake.url)
+    return {"OPENAI_API_KEY": "test-key-not-real", "OPENAI_BASE_URL": fake.url}
 
 
 def run_probe(job: dict[str, Any], fake: ScriptedOpenAI) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "cloud/workers/probe.py"],
-        input=json.dumps(job).encode(),
-        capture_output=True,
-        cwd=REPO,
-        env=env_for(fake),
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
-    document: dict[str, Any] = json.loads(done.stdout)
-    return document
+    done = run_script(PROBE_PY, job, env=env_for(fake))
+    assert done.code == 0, done.err[-2000:]
+    return done.document
 
 
 def on_the_wire(document: Any) -> dict[str, Any]:
@@ -151,38 +114,19 @@ def without_clock(document: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_mid_request_prints_cancelled_with_the_turns_already_paid_for(
-    sig: signal.Signals, tmp_path: Path
-) -> None:
-    job_file = tmp_path / "job.json"
-    job_file.write_text(json.dumps(probe_job(MODEL)))
-    with ScriptedOpenAI(hold_turns={2}).running() as fake, job_file.open("rb") as stdin:
-        worker = subprocess.Popen(
-            [sys.executable, "cloud/workers/probe.py"],
-            stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=REPO,
-            env=env_for(fake),
-        )
-        assert worker.stderr is not None
-        progress: list[dict[str, Any]] = []
-        for raw in worker.stderr:  # until turn 1 is reported done
-            line = json.loads(raw)
-            if line.get("type") == "progress":
-                progress.append(line)
-                break
-        assert fake.held.wait(60), "the worker never asked for turn 2"
-        sent = time.monotonic()
-        worker.send_signal(sig)
-        stdout, _ = worker.communicate(timeout=30)  # the held request would keep it for HOLD_S
-        elapsed_s = time.monotonic() - sent
+def test_a_signal_mid_request_prints_cancelled_with_the_turns_already_paid_for(sig: signal.Signals) -> None:
+    with ScriptedOpenAI(hold_turns={2}).running() as fake, WorkerProcess(PROBE_PY, env=env_for(fake)) as worker:
+        worker.send(probe_job(MODEL))
+        worker.close_stdin()
+        fake.holds[0].wait_held(1)  # the worker asked for turn 2, and is waiting for its answer
+        worker.signal(sig)
+        code = worker.wait(30)  # the held request would keep it waiting far longer
         answered_while_running = list(fake.answered)  # before the held request is released
-        print(f"{sig.name} to exit: {elapsed_s * 1000:.0f} ms")
 
-    assert worker.returncode == 0
+    assert code == 0
+    progress = [line for line in worker.logs if line.get("type") == "progress"]
     assert progress == [progress[0]] and progress[0]["turn"] == 1 and progress[0]["of"] == 3
-    document = json.loads(stdout)
+    document = worker.document()
     assert document["success"] is False
     assert document["error"]["code"] == "CANCELLED" and document["error"]["retryable"] is True
     assert document["error"]["details"]["completedTurns"] == 1
@@ -209,8 +153,8 @@ def test_resume_after_a_failure_on_turn_3_of_5_calls_only_turns_3_to_5_and_match
         partial = failed["partialTranscript"]
         assert [t["turnNumber"] for t in partial["turns"]] == [1, 2]
 
-        fake.fail_turns.clear()
-        fake.requests.clear()
+        fake.fail(())
+        fake.fake.clear_received()
         resumed = run_probe({**job, "priorTurns": partial["turns"]}, fake)
 
     assert fake.turns_requested() == [3, 4, 5]
@@ -229,7 +173,7 @@ def test_prior_turns_that_do_not_match_the_scenario_are_refused_before_any_reque
     job = probe_job(MODEL, followups=4)
     with ScriptedOpenAI().running() as fake:
         clean = run_probe(job, fake)
-        fake.requests.clear()
+        fake.fake.clear_received()
         turns = clean["transcript"]["turns"][:2]
         turns[1] = {**turns[1], "probePrompt": "a different question"}
         refused = run_probe({**job, "priorTurns": turns}, fake)
@@ -242,8 +186,8 @@ def test_prior_turns_that_do_not_match_the_scenario_are_refused_before_any_reque
 
 async def test_a_resumed_transcript_keeps_the_warnings_of_its_prior_turns() -> None:
     job = probe_job("mock:truncate")
-    clean = on_the_wire(await run_probe_job(job))
-    resumed = on_the_wire(await run_probe_job({**job, "priorTurns": clean["transcript"]["turns"][:2]}))
+    clean = on_the_wire(await run_once(PROBE, job))
+    resumed = on_the_wire(await run_once(PROBE, {**job, "priorTurns": clean["transcript"]["turns"][:2]}))
     assert len(clean["transcript"]["warnings"]) == 3  # every mock:truncate answer is cut off
     assert resumed["transcript"]["warnings"] == clean["transcript"]["warnings"]
     assert without_clock(resumed) == without_clock(clean)

@@ -1,180 +1,264 @@
-"""The classification table, case by case, with the error bodies providers really send.
+"""The classification table, case by case, through the real provider adapters.
 
-Each case is reduced to `ErrorFacts` the way its provider adapter does it (see each
-provider's `error_facts`), then run through `classify.to_worker_error`: the code, the
-retryable flag and the wait a host receives are what is asserted.
+Each case is one HTTP answer (status, headers and body as the provider sends it) served
+by respx to the provider's real SDK call inside its adapter's `complete`; the SDK raises
+its own exception and `adapter.classify` turns it into the `WorkerError` a host receives.
+So a case fails if the adapter's body parsing regresses, not only if the rule table does.
+
+The cases are data (`fixtures/errors/classification.json`, see `fixtures/errors/SOURCES.md`):
+a key naming an entry of `provider_errors.json` takes its provider, status, headers and
+body from there; `<provider>/<name>` takes the body of `fixtures/<provider>/errors.json`
+entry `<name>`; any entry may instead carry `provider`, `status`, `headers` and `body`
+itself, so a new real body is one JSON entry. `"xfail": "<why>"` marks a case the adapter
+gets wrong today (strict: it fails once fixed, so the mark is then removed).
+
+Only the rule table's own logic (transport kinds first, status fallbacks, the RETRYABLE
+table) is still tested on `ErrorFacts` directly.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import respx
 
 from common.errors.classify import RULES, classify_facts, to_worker_error
 from common.errors.codes import RETRYABLE, ErrorCode, WorkerError
 from common.errors.facts import ErrorFacts
+from common.providers.adapters.anthropic import AnthropicProvider
+from common.providers.adapters.deepseek import DeepSeekProvider
+from common.providers.adapters.google import GoogleProvider
+from common.providers.adapters.mistral import MistralProvider
+from common.providers.adapters.openai import OpenAIProvider
+from common.providers.adapters.openai_compatible import OpenAICompatibleProvider
+from common.providers.adapters.xai import XAIProvider
+from common.providers.base import Message, ModelRequest, ParamMapping, Provider
+from common.providers.settings import ProviderSettings
 
-BODIES: dict[str, dict[str, Any]] = json.loads(
-    (Path(__file__).parent / "fixtures" / "errors" / "provider_errors.json").read_text()
-)
-
-OPENAI_FAMILY = {"openai", "xai", "deepseek", "openai-compatible"}
-
-
-def _openai_facts(provider: str, status: int, body: Any, headers: dict[str, str]) -> ErrorFacts:
-    # The openai SDK keeps `body["error"]` when there is one (a string for xAI's
-    # {"code", "error"} shape) and reads type/code/param/message from it.
-    inner = body.get("error", body) if isinstance(body, dict) else body
-    if isinstance(inner, dict):
-        code = inner.get("code")
-        return ErrorFacts(
-            provider,
-            status=status,
-            error_type=inner.get("type"),
-            error_code=str(code) if code is not None else None,
-            param=inner.get("param"),
-            message=inner.get("message") or f"Error code: {status}",
-            headers=headers,
-            body=inner,
-        )
-    return ErrorFacts(provider, status=status, message=str(inner), headers=headers, body=inner)
+FIXTURES = Path(__file__).parent / "fixtures"
+PROVIDER_ERRORS: dict[str, dict[str, Any]] = json.loads((FIXTURES / "errors" / "provider_errors.json").read_text())
+EXPECTED: dict[str, dict[str, Any]] = json.loads((FIXTURES / "errors" / "classification.json").read_text())
+# The per-provider error bodies (kept beside each provider's other payloads).
+PROVIDER_FIXTURES = ("openai", "anthropic", "google", "mistral")
 
 
-def _anthropic_facts(status: int, body: dict[str, Any], headers: dict[str, str]) -> ErrorFacts:
-    error = body["error"]
-    details = error.get("details") or {}
-    return ErrorFacts(
-        "anthropic",
-        status=status,
-        error_type=error["type"],
-        error_code=details.get("error_code"),
-        message=error["message"],
-        headers=headers,
-        body=body,
+def _provider_bodies(provider: str) -> dict[str, Any]:
+    bodies: dict[str, Any] = json.loads((FIXTURES / provider / "errors.json").read_text())
+    return bodies
+
+
+# ------------------------------------------------------------ each provider's real endpoint
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where an adapter's `complete` sends its one request, with fake credentials."""
+
+    adapter: Callable[[ProviderSettings], Provider]
+    base_url: str
+    url: str
+    model: str
+    key: str
+    max_tokens_param: str = "max_tokens"
+
+    def build(self, provider: str) -> Provider:
+        return self.adapter(ProviderSettings(provider=provider, api_key=self.key, base_url=self.base_url))
+
+    def request(self) -> ModelRequest:
+        params = ParamMapping(sent={self.max_tokens_param: 64})
+        return ModelRequest(self.model, (Message("user", "Hello"),), None, params)
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    "openai": Endpoint(
+        OpenAIProvider,
+        "https://api.openai.com/v1",
+        "https://api.openai.com/v1/chat/completions",
+        "gpt-4o",
+        "sk-test-openai-not-real-0123456789",
+    ),
+    "xai": Endpoint(
+        XAIProvider,
+        "https://api.x.ai/v1",
+        "https://api.x.ai/v1/chat/completions",
+        "grok-4",
+        "xai-test-key-not-real-0123456789",
+    ),
+    "deepseek": Endpoint(
+        DeepSeekProvider,
+        "https://api.deepseek.com",
+        "https://api.deepseek.com/chat/completions",
+        "deepseek-chat",
+        "sk-test-deepseek-not-real-0123",
+    ),
+    # Groq's OpenAI-compatible endpoint: the server the per-day rate-limit body came from.
+    "openai-compatible": Endpoint(
+        OpenAICompatibleProvider,
+        "https://api.groq.com/openai/v1",
+        "https://api.groq.com/openai/v1/chat/completions",
+        "llama-3.3-70b-versatile",
+        "gsk-test-key-not-real-0123456789",
+    ),
+    "anthropic": Endpoint(
+        AnthropicProvider,
+        "https://api.anthropic.com",
+        "https://api.anthropic.com/v1/messages",
+        "claude-opus-4-5",
+        "sk-ant-test-key-not-real-0123456789",
+    ),
+    "google": Endpoint(
+        GoogleProvider,
+        "https://generativelanguage.googleapis.com",
+        "https://generativelanguage.googleapis.com/v1/models/gemini-2.5-flash:generateContent",
+        "gemini-2.5-flash",
+        "AIzaSyD-test-key-not-real-0123456789ab",
+        max_tokens_param="max_output_tokens",
+    ),
+    "mistral": Endpoint(
+        MistralProvider,
+        "https://api.mistral.ai",
+        "https://api.mistral.ai/v1/chat/completions",
+        "mistral-small-latest",
+        "mistral-test-key-not-real-0123456789",
+    ),
+}
+
+
+@pytest.fixture(autouse=True)
+def no_provider_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDKs read base URLs, keys and Vertex switches from the environment; none may leak in."""
+    for var in (
+        "OPENAI_BASE_URL",
+        "ANTHROPIC_BASE_URL",
+        "GOOGLE_GEMINI_BASE_URL",
+        "GOOGLE_GENAI_USE_VERTEXAI",
+        "GOOGLE_API_KEY",
+        "GEMINI_API_KEY",
+    ):
+        monkeypatch.delenv(var, raising=False)
+
+
+def http_answer(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+    """The provider's answer: a JSON document, or (a str body) the bare text it sent."""
+    if isinstance(body, str):
+        return httpx.Response(status, text=body, headers=headers)
+    return httpx.Response(status, json=body, headers=headers)
+
+
+async def sdk_exception(
+    respx_mock: respx.MockRouter, provider: str, answer: httpx.Response | Exception
+) -> tuple[Provider, Exception]:
+    """Serves `answer` to one `complete` call of the real adapter: (adapter, the exception its SDK raised)."""
+    endpoint = ENDPOINTS[provider]
+    route = respx_mock.post(endpoint.url)
+    if isinstance(answer, Exception):
+        route.mock(side_effect=answer)
+    else:
+        route.mock(return_value=answer)
+    adapter = endpoint.build(provider)
+    raised: Exception | None = None
+    try:
+        await adapter.complete(endpoint.request(), 30.0)
+    except Exception as exc:  # whatever the SDK raises is what classify must read
+        raised = exc
+    finally:
+        await adapter.aclose()
+    assert raised is not None, f"{provider} accepted the answer instead of raising"
+    assert route.call_count == 1  # one request: the SDK's own retries are off
+    assert not isinstance(raised, WorkerError), f"{provider} raised {raised!r}, not its SDK's exception"
+    return adapter, raised
+
+
+async def classified(respx_mock: respx.MockRouter, provider: str, answer: httpx.Response | Exception) -> WorkerError:
+    adapter, raised = await sdk_exception(respx_mock, provider, answer)
+    error = adapter.classify(raised)
+    rendered = json.dumps({"message": error.message, "details": error.details})
+    assert ENDPOINTS[provider].key not in rendered
+    return error
+
+
+# ------------------------------------------------------------ the cases
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    provider: str
+    status: int
+    body: Any
+    code: ErrorCode
+    retryable: bool
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+    retry_after_ms: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    xfail: str | None = None
+
+    def answer(self) -> httpx.Response:
+        return http_answer(self.status, self.body, self.headers)
+
+
+def _case(name: str, expected: dict[str, Any]) -> Case:
+    if "body" in expected:
+        source: dict[str, Any] = {}
+    elif "/" in name:
+        folder, entry = name.split("/", 1)
+        source = {"provider": folder, "body": _provider_bodies(folder)[entry]}
+    else:
+        source = PROVIDER_ERRORS[name]
+    merged = {**source, **expected}
+    return Case(
+        name=name,
+        provider=merged["provider"],
+        status=merged["status"],
+        body=merged["body"],
+        headers=merged.get("headers", {}),
+        code=ErrorCode(merged["code"]),
+        retryable=merged["retryable"],
+        message=merged["message"],
+        retry_after_ms=merged.get("retryAfterMs"),
+        details=merged.get("details", {}),
+        xfail=merged.get("xfail"),
     )
 
 
-def _google_facts(status: int, body: dict[str, Any], headers: dict[str, str]) -> ErrorFacts:
-    error = body["error"]
-    reasons = [d["reason"] for d in error.get("details", []) if d.get("@type", "").endswith("google.rpc.ErrorInfo")]
-    return ErrorFacts(
-        "google",
-        status=status,
-        error_type=error["status"],
-        error_code=reasons[0] if reasons else None,
-        message=error["message"],
-        headers=headers,
-        body=body,
-    )
+CASES: dict[str, Case] = {name: _case(name, expected) for name, expected in EXPECTED.items()}
 
 
-def _mistral_facts(status: int, body: dict[str, Any], headers: dict[str, str]) -> ErrorFacts:
-    detail = body.get("detail")
-    message = body.get("message")
-    if message is None and isinstance(detail, list):
-        message = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in detail)
-    return ErrorFacts(
-        "mistral",
-        status=status,
-        error_type=body.get("type"),
-        error_code=body.get("code"),
-        message=message or f"HTTP {status}",
-        headers=headers,
-        body=body,
-    )
+def _param(case: Case) -> Any:
+    marks = [pytest.mark.xfail(strict=True, reason=case.xfail)] if case.xfail else []
+    return pytest.param(case, id=case.name, marks=marks)
 
 
-def facts_for(name: str) -> ErrorFacts:
-    case = BODIES[name]
-    provider, status, body = case["provider"], case["status"], case["body"]
-    headers: dict[str, str] = case.get("headers", {})
-    if provider in OPENAI_FAMILY:
-        return _openai_facts(provider, status, body, headers)
-    if provider == "anthropic":
-        return _anthropic_facts(status, body, headers)
-    if provider == "google":
-        return _google_facts(status, body, headers)
-    return _mistral_facts(status, body, headers)
+def test_every_real_error_body_has_a_case() -> None:
+    """A body added to any error fixture file without an expected outcome fails here."""
+    assert set(PROVIDER_ERRORS) <= set(CASES)
+    covered = [case.body for case in CASES.values()]
+    for provider in PROVIDER_FIXTURES:
+        for name, body in _provider_bodies(provider).items():
+            assert body in covered, f"fixtures/{provider}/errors.json {name} has no case in classification.json"
 
 
-# (fixture, code, retryAfterMs the host is told)
-TABLE: list[tuple[str, ErrorCode, int | None]] = [
-    # OpenAI: same 429 status, different meaning
-    ("openai_rate_limit_tokens", ErrorCode.RATE_LIMIT, 2114),
-    ("openai_rate_limit_requests", ErrorCode.RATE_LIMIT, 20_000),
-    ("openai_rate_limit_per_day", ErrorCode.RATE_LIMIT, 937_440),
-    ("openai_insufficient_quota", ErrorCode.QUOTA_EXCEEDED, None),
-    ("openai_invalid_api_key", ErrorCode.AUTH_ERROR, None),
-    ("openai_context_length", ErrorCode.CONTEXT_LENGTH, None),
-    ("openai_content_policy_violation", ErrorCode.CONTENT_FILTERED, None),
-    ("openai_invalid_prompt_usage_policy", ErrorCode.CONTENT_FILTERED, None),
-    ("openai_model_not_found", ErrorCode.NOT_FOUND, None),
-    ("openai_server_error", ErrorCode.SERVER_ERROR, None),
-    ("openai_engine_overloaded", ErrorCode.OVERLOADED, None),
-    # DeepSeek
-    ("deepseek_insufficient_balance", ErrorCode.QUOTA_EXCEEDED, None),
-    ("deepseek_content_exists_risk", ErrorCode.CONTENT_FILTERED, None),
-    ("deepseek_server_overloaded", ErrorCode.OVERLOADED, None),
-    ("deepseek_rate_limit_reached", ErrorCode.RATE_LIMIT, None),
-    # xAI: {"code": <gRPC status text>, "error": <message>}
-    ("xai_invalid_key", ErrorCode.AUTH_ERROR, None),
-    ("xai_credits_exhausted_429", ErrorCode.QUOTA_EXCEEDED, None),
-    ("xai_credits_exhausted_403", ErrorCode.QUOTA_EXCEEDED, None),
-    ("xai_at_capacity", ErrorCode.RATE_LIMIT, None),
-    ("xai_not_found", ErrorCode.NOT_FOUND, None),
-    ("xai_invalid_argument", ErrorCode.BAD_REQUEST, None),
-    # Anthropic
-    ("anthropic_overloaded", ErrorCode.OVERLOADED, None),
-    ("anthropic_rate_limit", ErrorCode.RATE_LIMIT, 7000),
-    ("anthropic_credit_balance", ErrorCode.QUOTA_EXCEEDED, None),
-    ("anthropic_usage_limits", ErrorCode.QUOTA_EXCEEDED, None),
-    ("anthropic_spend_limit", ErrorCode.QUOTA_EXCEEDED, None),
-    ("anthropic_authentication", ErrorCode.AUTH_ERROR, None),
-    ("anthropic_permission", ErrorCode.AUTH_ERROR, None),
-    ("anthropic_not_found", ErrorCode.NOT_FOUND, None),
-    ("anthropic_prompt_too_long", ErrorCode.CONTEXT_LENGTH, None),
-    ("anthropic_request_too_large", ErrorCode.BAD_REQUEST, None),
-    ("anthropic_api_error", ErrorCode.SERVER_ERROR, None),
-    # Gemini: a 429 that says "quota" is still a rate limit, and RetryInfo is honoured
-    ("gemini_rate_limited", ErrorCode.RATE_LIMIT, 26_000),
-    ("gemini_rate_limited_retry_in_wording", ErrorCode.RATE_LIMIT, 47_313),
-    ("gemini_resource_exhausted_plain", ErrorCode.RATE_LIMIT, None),
-    ("gemini_api_key_invalid", ErrorCode.AUTH_ERROR, None),
-    ("gemini_api_key_expired", ErrorCode.AUTH_ERROR, None),
-    ("gemini_permission_denied", ErrorCode.AUTH_ERROR, None),
-    ("gemini_model_not_found", ErrorCode.NOT_FOUND, None),
-    ("gemini_context_length", ErrorCode.CONTEXT_LENGTH, None),
-    ("gemini_overloaded", ErrorCode.OVERLOADED, None),
-    ("gemini_internal", ErrorCode.SERVER_ERROR, None),
-    ("gemini_deadline_exceeded", ErrorCode.TIMEOUT, None),
-    # Mistral
-    ("mistral_rate_limited", ErrorCode.RATE_LIMIT, None),
-    ("mistral_requests_rate_limit", ErrorCode.RATE_LIMIT, None),
-    ("mistral_unauthorized", ErrorCode.AUTH_ERROR, None),
-    ("mistral_invalid_model", ErrorCode.NOT_FOUND, None),
-    ("mistral_context_length", ErrorCode.CONTEXT_LENGTH, None),
-    ("mistral_extra_forbidden", ErrorCode.BAD_REQUEST, None),
-    ("mistral_server_error", ErrorCode.SERVER_ERROR, None),
-    ("mistral_unreachable_backend", ErrorCode.OVERLOADED, None),
-]
+def test_every_provider_adapter_has_cases() -> None:
+    assert {case.provider for case in CASES.values()} == set(ENDPOINTS)
 
 
-def test_every_fixture_is_in_the_table() -> None:
-    assert sorted(name for name, _, _ in TABLE) == sorted(BODIES)
-
-
-@pytest.mark.parametrize(("name", "code", "retry_after_ms"), TABLE, ids=[row[0] for row in TABLE])
-def test_real_provider_error_bodies(name: str, code: ErrorCode, retry_after_ms: int | None) -> None:
-    facts = facts_for(name)
-    error = to_worker_error(facts)
-    assert error.code is code
-    assert error.retryable is RETRYABLE[code]
-    assert error.status_code == BODIES[name]["status"]
-    assert error.retry_after_ms == retry_after_ms
-    assert classify_facts(facts) is code
+@pytest.mark.parametrize("case", [_param(case) for case in CASES.values()])
+async def test_real_provider_error_bodies_through_the_adapters(respx_mock: respx.MockRouter, case: Case) -> None:
+    error = await classified(respx_mock, case.provider, case.answer())
+    assert error.code is case.code
+    assert error.retryable is case.retryable
+    assert error.status_code == case.status
+    assert error.retry_after_ms == case.retry_after_ms
+    assert error.message == case.message
+    assert error.details["provider"] == case.provider
+    assert {key: error.details.get(key) for key in case.details} == case.details
 
 
 @pytest.mark.parametrize(
@@ -188,8 +272,11 @@ def test_real_provider_error_bodies(name: str, code: ErrorCode, retry_after_ms: 
         ("xai_credits_exhausted_429", False),
     ],
 )
-def test_the_issues_named_cases_say_truthfully_whether_a_retry_helps(name: str, retryable: bool) -> None:
-    assert to_worker_error(facts_for(name)).retryable is retryable
+async def test_the_issues_named_cases_say_truthfully_whether_a_retry_helps(
+    respx_mock: respx.MockRouter, name: str, retryable: bool
+) -> None:
+    case = CASES[name]
+    assert (await classified(respx_mock, case.provider, case.answer())).retryable is retryable
 
 
 # ------------------------------------------------------------ status and transport fallbacks
@@ -217,11 +304,17 @@ def test_the_issues_named_cases_say_truthfully_whether_a_retry_helps(name: str, 
         (402, ErrorCode.QUOTA_EXCEEDED),
     ],
 )
-@pytest.mark.parametrize("provider", ["openai", "anthropic", "google", "mistral", "xai", "deepseek"])
-def test_a_bare_status_without_a_body_still_gets_a_code(provider: str, status: int, code: ErrorCode) -> None:
-    error = to_worker_error(ErrorFacts(provider, status=status, message="<html>gateway page</html>"))
+@pytest.mark.parametrize("provider", list(ENDPOINTS))
+async def test_a_bare_status_without_a_json_body_still_gets_a_code(
+    respx_mock: respx.MockRouter, provider: str, status: int, code: ErrorCode
+) -> None:
+    """A gateway or proxy in front of the provider answers with its own HTML page."""
+    page = "<html><body><h1>gateway page</h1></body></html>"
+    answer = httpx.Response(status, text=page, headers={"content-type": "text/html"})
+    error = await classified(respx_mock, provider, answer)
     assert error.code is code
     assert error.retryable is RETRYABLE[code]
+    assert error.status_code == status
 
 
 @pytest.mark.parametrize("status", [None, 302, 600, 999])
@@ -232,6 +325,25 @@ def test_an_unknown_status_is_unknown_and_not_retried(status: int | None) -> Non
 
 
 @pytest.mark.parametrize(
+    ("failure", "code", "kind"),
+    [
+        (httpx.ReadTimeout("timed out"), ErrorCode.TIMEOUT, "timeout"),
+        (httpx.ConnectError("connection refused"), ErrorCode.NETWORK_ERROR, "connect"),
+    ],
+    ids=["timeout", "connect"],
+)
+@pytest.mark.parametrize("provider", list(ENDPOINTS))
+async def test_transport_failures_through_the_adapters(
+    respx_mock: respx.MockRouter, provider: str, failure: Exception, code: ErrorCode, kind: str
+) -> None:
+    error = await classified(respx_mock, provider, failure)
+    assert error.code is code
+    assert error.retryable is True
+    assert error.status_code is None
+    assert error.details["kind"] == kind
+
+
+@pytest.mark.parametrize(
     ("kind", "code"),
     [
         ("timeout", ErrorCode.TIMEOUT),
@@ -239,7 +351,7 @@ def test_an_unknown_status_is_unknown_and_not_retried(status: int | None) -> Non
         ("invalid_response", ErrorCode.INVALID_RESPONSE),
     ],
 )
-def test_transport_failures(kind: Any, code: ErrorCode) -> None:
+def test_transport_kinds_are_read_before_any_status(kind: Any, code: ErrorCode) -> None:
     error = to_worker_error(ErrorFacts("anthropic", kind=kind, message="Request timed out."))
     assert error.code is code
     assert error.status_code is None
@@ -292,8 +404,13 @@ def test_every_rule_can_produce_only_known_codes_and_says_why() -> None:
 # ------------------------------------------------------------ what the host receives
 
 
-def test_the_worker_error_names_the_provider_and_keeps_its_own_words() -> None:
-    error = to_worker_error(facts_for("openai_insufficient_quota"))
+async def _case_error(respx_mock: respx.MockRouter, name: str) -> WorkerError:
+    case = CASES[name]
+    return await classified(respx_mock, case.provider, case.answer())
+
+
+async def test_the_worker_error_names_the_provider_and_keeps_its_own_words(respx_mock: respx.MockRouter) -> None:
+    error = await _case_error(respx_mock, "openai_insufficient_quota")
     assert error.message.startswith("openai 429 insufficient_quota: You exceeded your current quota")
     assert error.details["provider"] == "openai"
     assert error.details["providerErrorType"] == "insufficient_quota"
@@ -301,30 +418,35 @@ def test_the_worker_error_names_the_provider_and_keeps_its_own_words() -> None:
     assert error.details["providerBody"]["code"] == "insufficient_quota"
 
 
-def test_anthropic_spend_limit_reports_its_error_code() -> None:
-    error = to_worker_error(facts_for("anthropic_spend_limit"))
+async def test_anthropic_spend_limit_reports_its_error_code(respx_mock: respx.MockRouter) -> None:
+    error = await _case_error(respx_mock, "anthropic_spend_limit")
     assert error.details["providerErrorCode"] == "enforced_spend_limit_reached"
 
 
-def test_the_blamed_parameter_is_kept_for_the_parameter_fallback() -> None:
-    error = to_worker_error(facts_for("openai_context_length"))
+async def test_the_blamed_parameter_is_kept_for_the_parameter_fallback(respx_mock: respx.MockRouter) -> None:
+    error = await _case_error(respx_mock, "openai_context_length")
     assert error.details["param"] == "messages"
 
 
-def test_a_key_echoed_in_the_body_or_headers_is_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_key_echoed_in_the_body_or_headers_is_redacted(
+    respx_mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
     key = "gw-live-0123456789abcdefXYZ"  # no well-known prefix: only the environment knows it
     monkeypatch.setenv("OPENAI_API_KEY", key)
-    facts = ErrorFacts(
-        "openai",
-        status=401,
-        error_type="invalid_request_error",
-        error_code="invalid_api_key",
-        message=f"Incorrect API key provided: {key}",
-        headers={"www-authenticate": f"Bearer {key}"},
-        body={"message": f"Incorrect API key provided: {key}", "echo": {"Authorization": f"Bearer {key}"}},
-    )
-    error = to_worker_error(facts)
+    monkeypatch.setitem(ENDPOINTS, "openai", replace(ENDPOINTS["openai"], key=key))
+    body = {
+        "error": {
+            "message": f"Incorrect API key provided: {key}",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "invalid_api_key",
+            "echo": {"Authorization": f"Bearer {key}"},
+        },
+    }
+    answer = http_answer(401, body, {"www-authenticate": f"Bearer {key}"})
+    error = await classified(respx_mock, "openai", answer)
     rendered = json.dumps({"message": error.message, "details": error.details})
     assert key not in rendered
     assert "[REDACTED]" in rendered
     assert error.code is ErrorCode.AUTH_ERROR
+    assert error.details["providerErrorCode"] == "invalid_api_key"

@@ -16,10 +16,11 @@ import pytest
 from common.contract.probe import ProbeJob
 from common.io.log import configure_logging
 from common.probe.conversation import plan_conversation
-from common.probe.job import run_probe_job
 from common.probe.job_params import resolve_params
-from common.providers.registry import get_provider
+from common.providers.params import map_params
+from common.providers.records import BY_NAME
 from common.runs.oneshot import run_worker
+from common.runs.probe_worker import PROBE
 from tests.helpers import probe_job
 
 
@@ -42,7 +43,7 @@ def scenario(
 
 def run_job(document: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     stdout = io.StringIO()
-    assert run_worker("probe", run_probe_job, stdin=io.BytesIO(json.dumps(document).encode()), stdout=stdout) == 0
+    assert run_worker(PROBE, stdin=io.BytesIO(json.dumps(document).encode()), stdout=stdout) == 0
     capsys.readouterr()
     out: dict[str, Any] = json.loads(stdout.getvalue())
     return out
@@ -229,51 +230,46 @@ def openai_env(monkeypatch: pytest.MonkeyPatch) -> None:
         ("deepseek", "deepseek-chat", "max_tokens"),
     ],
 )
-@pytest.mark.usefixtures("openai_env")
-async def test_the_max_tokens_parameter_defaults_by_model_family(provider: str, model: str, param: str) -> None:
-    instance = get_provider(provider)
-    try:
-        params = resolve_params(job(modelId=f"{provider}:{model}", config={"maxTokens": 300}))
-        sent = instance.map_params(model, params).sent
-    finally:
-        await instance.aclose()
-    assert sent == {param: 300}
+def test_the_max_tokens_parameter_defaults_by_model_family(provider: str, model: str, param: str) -> None:
+    params = resolve_params(job(modelId=f"{provider}:{model}", config={"maxTokens": 300}))
+    assert map_params(BY_NAME[provider], model, params).sent == {param: 300}
 
 
-@pytest.mark.usefixtures("openai_env")
-async def test_model_config_max_tokens_param_wins_over_the_family_default() -> None:
-    instance = get_provider("openai")
-    try:
-        for model, asked in (("o3-mini", "max_tokens"), ("gpt-4o", "max_completion_tokens")):
-            params = resolve_params(job(config={"maxTokens": 64}, modelConfig={"maxTokensParam": asked}))
-            assert instance.map_params(model, params).sent == {asked: 64}
-    finally:
-        await instance.aclose()
+def test_model_config_max_tokens_param_wins_over_the_family_default() -> None:
+    for model, asked in (("o3-mini", "max_tokens"), ("gpt-4o", "max_completion_tokens")):
+        params = resolve_params(job(config={"maxTokens": 64}, modelConfig={"maxTokensParam": asked}))
+        assert map_params(BY_NAME["openai"], model, params).sent == {asked: 64}
 
 
-@pytest.mark.usefixtures("openai_env")
-async def test_the_default_job_sends_8192_under_the_right_name_with_its_sampling_settings() -> None:
-    instance = get_provider("openai")
-    try:
-        params = resolve_params(
-            job(config={"temperature": 0.7, "seed": 3}, modelConfig={"topP": 0.5, "stopSequences": ["X"]})
-        )
-        mapping = instance.map_params("gpt-5", params)
-    finally:
-        await instance.aclose()
+def test_the_default_job_sends_8192_under_the_right_name_with_its_sampling_settings() -> None:
+    params = resolve_params(
+        job(config={"temperature": 0.7, "seed": 3}, modelConfig={"topP": 0.5, "stopSequences": ["X"]})
+    )
+    mapping = map_params(BY_NAME["openai"], "gpt-5", params)
     assert mapping.sent == {"max_completion_tokens": 8192, "temperature": 0.7, "top_p": 0.5, "stop": ["X"], "seed": 3}
     assert mapping.notes == ()
 
 
-@pytest.mark.usefixtures("openai_env")
-async def test_a_parameter_the_provider_lacks_is_dropped_with_a_note() -> None:
-    provider = get_provider("deepseek")
-    try:
-        mapping = provider.map_params("deepseek-chat", resolve_params(job(config={"seed": 5, "maxTokens": 10})))
-    finally:
-        await provider.aclose()
+def test_a_parameter_the_provider_lacks_is_dropped_with_a_note() -> None:
+    mapping = map_params(BY_NAME["deepseek"], "deepseek-chat", resolve_params(job(config={"seed": 5, "maxTokens": 10})))
     assert mapping.sent == {"max_tokens": 10}
     assert [(n.param, n.action) for n in mapping.notes] == [("seed", "dropped")]
+
+
+def test_a_requested_max_tokens_name_is_renamed_where_the_provider_has_one_name() -> None:
+    params = resolve_params(job(config={"maxTokens": 10}, modelConfig={"maxTokensParam": "max_completion_tokens"}))
+    mapping = map_params(BY_NAME["google"], "gemini-2.5-flash", params)
+    assert mapping.sent == {"max_output_tokens": 10}
+    assert [(n.param, n.action) for n in mapping.notes] == [("max_completion_tokens", "renamed")]
+
+
+def test_deepseek_reasoner_drops_the_sampling_settings_it_ignores() -> None:
+    params = resolve_params(job(config={"temperature": 0.5, "maxTokens": 10}))
+    mapping = map_params(BY_NAME["deepseek"], "deepseek-reasoner", params)
+    assert mapping.sent == {"max_tokens": 10}
+    assert [(n.param, n.action, n.reason) for n in mapping.notes] == [
+        ("temperature", "dropped", "deepseek-reasoner ignores temperature (DeepSeek API docs)")
+    ]
 
 
 def test_params_sent_are_recorded_per_turn(capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,35 +3,24 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, worker_env
+from testkit.fake_provider import Failure, FakeProvider
+from testkit.workers import PROBE_PY, REPO, run_script
 from tests.helpers import probe_job
 
 pytestmark = pytest.mark.e2e
 
 
 def run_probe(
-    job: dict[str, Any] | bytes, *, cwd: Path = REPO, script: str = "cloud/workers/probe.py", **env: str
+    job: dict[str, Any] | bytes, *, cwd: Path = REPO, script: str | Path = PROBE_PY, **env: str
 ) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
-    data = job if isinstance(job, bytes) else json.dumps(job).encode()
-    done = subprocess.run(
-        [sys.executable, script],
-        input=data,
-        capture_output=True,
-        cwd=cwd,
-        env=worker_env(**env),
-        timeout=120,
-    )
-    stdout_lines = done.stdout.decode().splitlines()
-    assert len(stdout_lines) == 1, f"stdout must hold exactly one line, got {stdout_lines!r}"
-    logs = [json.loads(line) for line in done.stderr.decode().splitlines() if line.strip()]
-    return done.returncode, json.loads(stdout_lines[0]), logs
+    done = run_script(script, job, cwd=cwd, env=env)
+    assert done.unparsed_logs == [], "every stderr line is a JSON log line"
+    return done.code, done.document, done.logs
 
 
 def test_mock_probe_from_repo_root_and_from_cloud() -> None:
@@ -85,9 +74,9 @@ def test_missing_key_is_reported_without_calling_anyone() -> None:
     assert "OPENAI_API_KEY" in out["error"]["message"]
 
 
-def test_openai_through_a_local_fake_server(fakellm_url: str) -> None:
+def test_openai_through_a_local_fake_server(fake_provider: FakeProvider) -> None:
     key = "sk-test-e2e-not-a-real-key-123456"
-    code, out, logs = run_probe(probe_job("gpt-4o-mini"), OPENAI_API_KEY=key, OPENAI_BASE_URL=f"{fakellm_url}/v1")
+    code, out, logs = run_probe(probe_job("gpt-4o-mini"), OPENAI_API_KEY=key, OPENAI_BASE_URL=f"{fake_provider.url}/v1")
     assert code == 0 and out["success"] is True, out
     transcript = out["transcript"]
     assert transcript["modelVersion"] == "gpt-4o-mini"
@@ -98,27 +87,31 @@ def test_openai_through_a_local_fake_server(fakellm_url: str) -> None:
     assert key not in json.dumps(out) and key not in json.dumps(logs)
 
 
-def test_rate_limits_from_a_real_server_end_retryable(fakellm_url: str) -> None:
+def test_rate_limits_from_a_real_server_end_retryable(fake_provider: FakeProvider) -> None:
+    fake_provider.failures.append(Failure(status=429, contains="trigger-429"))
     job = probe_job("gpt-4o-mini", config={"deadlineMs": 5000})
     job["scenario"]["followups"][0]["prompt"] = "trigger-429"
-    code, out, logs = run_probe(job, OPENAI_API_KEY="sk-test-not-real-00000000", OPENAI_BASE_URL=f"{fakellm_url}/v1")
+    url = f"{fake_provider.url}/v1"
+    code, out, logs = run_probe(job, OPENAI_API_KEY="sk-test-not-real-00000000", OPENAI_BASE_URL=url)
     assert code == 0 and out["error"]["code"] == "RATE_LIMIT" and out["error"]["retryable"] is True
     assert out["error"]["retryAfterMs"] > 0
     assert [t["turnNumber"] for t in out["partialTranscript"]["turns"]] == [1]
     assert any(line.get("event") == "retrying" for line in logs)
 
 
-def test_anthropic_through_a_local_fake_server(fakellm_url: str) -> None:
+def test_anthropic_through_a_local_fake_server(fake_provider: FakeProvider) -> None:
     job = probe_job("claude-sonnet-4-5", config={"preambleMode": "system"})
     job["scenario"]["preamble"] = "You are a careful assistant."
-    code, out, _ = run_probe(job, ANTHROPIC_API_KEY="sk-ant-test-not-real-0000", ANTHROPIC_BASE_URL=fakellm_url)
+    code, out, _ = run_probe(job, ANTHROPIC_API_KEY="sk-ant-test-not-real-0000", ANTHROPIC_BASE_URL=fake_provider.url)
     assert code == 0 and out["success"] is True, out
     assert out["transcript"]["modelVersion"] == "claude-sonnet-4-5"
     assert out["transcript"]["turns"][0]["providerMetadata"]["provider"] == "anthropic"
 
 
-def test_anthropic_overloaded_from_a_real_server(fakellm_url: str) -> None:
+def test_anthropic_overloaded_from_a_real_server(fake_provider: FakeProvider) -> None:
+    # Anthropic's documented 529 body, with a 20 ms retry hint so the retries never wait for real
+    fake_provider.failures.append(Failure(status=529, contains="trigger-529"))
     job = probe_job("claude-sonnet-4-5", followups=0, config={"deadlineMs": 4000})
     job["scenario"]["prompt"] = "trigger-529"
-    code, out, _ = run_probe(job, ANTHROPIC_API_KEY="sk-ant-test-not-real-0000", ANTHROPIC_BASE_URL=fakellm_url)
+    code, out, _ = run_probe(job, ANTHROPIC_API_KEY="sk-ant-test-not-real-0000", ANTHROPIC_BASE_URL=fake_provider.url)
     assert code == 0 and out["error"]["code"] == "OVERLOADED" and out["error"]["retryable"] is True

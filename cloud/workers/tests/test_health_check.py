@@ -3,72 +3,39 @@
 from __future__ import annotations
 
 import json
-import subprocess
+import socket
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from common.health.check import PACKAGES, python_satisfies
-from tests.conftest import REPO, free_port, worker_env
+from common.providers.pool import ProviderPool
+from testkit.fake_provider import FakeProvider
+from testkit.workers import HEALTH_CHECK_PY, run_python, run_script
 
-OPENAI_MODELS = {
-    "object": "list",
-    "data": [
-        {"id": "gpt-4o", "object": "model", "created": 1715367049, "owned_by": "system"},
-        {"id": "o3-mini", "object": "model", "created": 1737146383, "owned_by": "system"},
-    ],
-}
-OPENAI_BAD_KEY = {
-    "error": {
-        "message": "Incorrect API key provided: sk-test-***. You can find your API key at https://platform.openai.com/account/api-keys.",
-        "type": "invalid_request_error",
-        "param": None,
-        "code": "invalid_api_key",
-    }
-}
 GOOD_KEY = "sk-test-health-good-key-000000"
-
-
-class ModelsHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        good = self.headers.get("Authorization") == f"Bearer {GOOD_KEY}"
-        status, body = (200, OPENAI_MODELS) if good else (401, OPENAI_BAD_KEY)
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
 def models_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ModelsHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
+    """OpenAI's model list for GOOD_KEY, its documented 401 `invalid_api_key` for any other key."""
+    with FakeProvider(models=("gpt-4o", "o3-mini"), api_keys=[GOOD_KEY]).running() as fake:
+        yield f"{fake.url}/v1"
+
+
+def unused_port() -> int:
+    """A port nothing listens on (bound, read and released: the OS does not hand it out again at once)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def run_health(stdin: bytes = b"", *args: str, **env: str) -> tuple[int, dict[str, Any], str]:
-    done = subprocess.run(
-        [sys.executable, "cloud/workers/health_check.py", *args],
-        input=stdin,
-        capture_output=True,
-        cwd=REPO,
-        env=worker_env(**env),
-        timeout=60,
-    )
-    lines = done.stdout.decode().splitlines()
-    assert len(lines) == 1
-    return done.returncode, json.loads(lines[0]), done.stderr.decode()
+    done = run_script(HEALTH_CHECK_PY, stdin, *args, env=env, timeout_s=60)
+    return done.code, done.document, done.err
 
 
 def test_no_keys_is_healthy_with_a_warning() -> None:
@@ -98,15 +65,8 @@ def test_without_live_no_provider_sdk_is_imported() -> None:
         "sdks = [m for m in ('openai', 'anthropic', 'google.genai', 'mistralai') if m in sys.modules];"
         "print(json.dumps(sdks), file=sys.stderr)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", "import json;" + script],
-        input=b"",
-        capture_output=True,
-        cwd=REPO,
-        env=worker_env(),
-        timeout=60,
-    )
-    assert json.loads(done.stderr.decode().splitlines()[-1]) == []
+    done = run_python("-c", "import json;" + script, timeout_s=60)
+    assert json.loads(done.err.splitlines()[-1]) == []
 
 
 def test_live_check_reports_ok_with_latency(models_server: str) -> None:
@@ -117,7 +77,7 @@ def test_live_check_reports_ok_with_latency(models_server: str) -> None:
 
 
 def test_live_flag_bad_key_and_unreachable_are_told_apart(models_server: str) -> None:
-    dead = f"http://127.0.0.1:{free_port()}/v1"
+    dead = f"http://127.0.0.1:{unused_port()}/v1"
     _code, out, _ = run_health(
         b"",
         "--live",
@@ -152,9 +112,9 @@ def test_a_missing_required_package_fails_the_check(monkeypatch: pytest.MonkeyPa
     from common.contract.health import HealthJob
     from common.health import check as health
 
-    broken = health.Package("definitely_not_installed_pkg", "definitely-not-installed-pkg")
+    broken = health.PackageCheck(health.Package("definitely_not_installed_pkg", "definitely-not-installed-pkg"))
     monkeypatch.setattr(health, "PACKAGES", (*PACKAGES, broken))
-    result = asyncio.run(health.check_health(HealthJob()))
+    result = asyncio.run(health.check_health(HealthJob(), ProviderPool()))
     data = result.to_wire()
     assert data["success"] is False and data["error"]["code"] == "ENVIRONMENT_ERROR"
     assert "definitely-not-installed-pkg" in data["error"]["message"]

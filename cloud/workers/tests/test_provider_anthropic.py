@@ -15,9 +15,10 @@ import httpx
 import pytest
 import respx
 
-from common.probe.job import run_probe_job
-from common.providers.registry import get_provider
-from common.runs.oneshot import render
+from common.io.render import render
+from common.providers.registry import build_provider
+from common.runs.probe_worker import PROBE
+from common.runs.run_path import run_once
 from tests.helpers import FakeClock, load_fixture, probe_job, run, sent_bodies, wire
 
 FIXTURES = Path(__file__).parent / "fixtures" / "anthropic"
@@ -135,7 +136,7 @@ async def test_preamble_mode_system_uses_the_top_level_system_parameter(respx_mo
     route = respx_mock.post(MESSAGES_URL).mock(side_effect=[ok("first"), ok("second")])
     document = probe_job("anthropic:claude-opus-4-1", followups=1, config={"preambleMode": "system"})
     document["scenario"]["preamble"] = "Be brief."
-    out = wire(await run_probe_job(document))
+    out = wire(await run_once(PROBE, document))
 
     assert out["success"] is True
     assert out["transcript"]["turns"][0]["probePrompt"] == document["scenario"]["prompt"]
@@ -357,7 +358,7 @@ async def test_the_api_key_never_appears_in_the_failure_document(respx_mock: res
     body = copy.deepcopy(ERRORS["authentication"])
     body["error"]["message"] = f"invalid x-api-key: {FAKE_KEY}"  # as an echoing proxy might say it
     respx_mock.post(MESSAGES_URL).mock(return_value=httpx.Response(401, json=body))
-    printed = render(await run_probe_job(probe_job("claude-opus-4-5")))
+    printed = render(await run_once(PROBE, probe_job("claude-opus-4-5")))
     assert json.loads(printed)["error"]["code"] == "AUTH_ERROR"
     assert FAKE_KEY not in printed and "[REDACTED]" in printed
 
@@ -369,7 +370,7 @@ async def test_list_models_returns_the_ids_the_key_can_see(respx_mock: respx.Moc
     route = respx_mock.get("https://api.anthropic.com/v1/models").mock(
         return_value=httpx.Response(200, json=fixture("models"))
     )
-    provider = get_provider("anthropic")
+    provider = build_provider("anthropic")
     try:
         ids = await provider.list_models(5.0)
     finally:
@@ -377,3 +378,23 @@ async def test_list_models_returns_the_ids_the_key_can_see(respx_mock: respx.Moc
     assert ids == [SERVED, "claude-3-haiku-20240307"]
     request = route.calls[0].request
     assert request.headers["authorization"] == f"Bearer {FAKE_KEY}" and request.url.params["limit"] == "1000"
+
+
+async def test_a_response_that_writes_and_reads_the_cache_counts_both_in_the_prompt(
+    respx_mock: respx.MockRouter,
+) -> None:
+    respx_mock.post(MESSAGES_URL).mock(
+        return_value=ok(input_tokens=21, cache_creation_input_tokens=188, cache_read_input_tokens=2051)
+    )
+    turn = wire(await run(probe_job("claude-opus-4-5", followups=0)))["transcript"]["turns"][0]
+    meta = turn["providerMetadata"]
+    # Anthropic's input_tokens is only the uncached part; inputTokens is the whole prompt.
+    assert turn["inputTokens"] == 21 + 188 + 2051
+    assert meta["cachedInputTokens"] == 2051  # cache reads only: a write is billed as a fresh (dearer) token
+    assert (turn["outputTokens"], meta["reasoningTokens"], meta["tokensEstimated"]) == (503, 0, False)
+    usage = meta["rawUsage"]
+    assert (usage["input_tokens"], usage["cache_creation_input_tokens"], usage["cache_read_input_tokens"]) == (
+        21,
+        188,
+        2051,
+    )

@@ -15,9 +15,10 @@ import httpx
 import pytest
 import respx
 
-from common.probe.job import run_probe_job
-from common.providers.registry import get_provider
-from common.runs.oneshot import render
+from common.io.render import render
+from common.providers.registry import build_provider
+from common.runs.probe_worker import PROBE
+from common.runs.run_path import run_once
 from tests.helpers import FakeClock, load_fixture, probe_job, run, sent_bodies, wire
 
 FIXTURES = Path(__file__).parent / "fixtures" / "google"
@@ -163,7 +164,7 @@ async def test_prepend_mode_sends_no_system_instruction_through_the_job_entry_po
     route = respx_mock.post(FLASH_URL).mock(side_effect=[ok(text="first"), ok(text="second")])
     document = probe_job("google:gemini-2.5-flash", followups=1)
     document["scenario"]["preamble"] = "Be brief."
-    out = wire(await run_probe_job(document))
+    out = wire(await run_once(PROBE, document))
 
     assert out["success"] is True
     first_prompt = "Be brief.\n\n" + document["scenario"]["prompt"]
@@ -407,7 +408,7 @@ async def test_the_api_key_never_appears_in_the_failure_document(respx_mock: res
         {"@type": "type.googleapis.com/google.rpc.DebugInfo", "detail": f"Invalid API key: {FAKE_KEY}"}
     )
     respx_mock.post(FLASH_URL).mock(return_value=httpx.Response(400, json=body))
-    printed = render(await run_probe_job(probe_job("gemini-2.5-flash")))
+    printed = render(await run_once(PROBE, probe_job("gemini-2.5-flash")))
     assert json.loads(printed)["error"]["code"] == "AUTH_ERROR"
     assert FAKE_KEY not in printed and "[REDACTED]" in printed
 
@@ -417,7 +418,7 @@ async def test_the_api_key_never_appears_in_the_failure_document(respx_mock: res
 
 async def test_list_models_returns_the_ids_the_key_can_see(respx_mock: respx.MockRouter) -> None:
     route = respx_mock.get(f"{API}/models").mock(return_value=httpx.Response(200, json=fixture("models_list")))
-    provider = get_provider("google")
+    provider = build_provider("google")
     try:
         models = await provider.list_models(5.0)
     finally:
@@ -431,7 +432,7 @@ async def test_list_models_returns_the_ids_the_key_can_see(respx_mock: respx.Moc
 
 async def test_list_models_with_a_bad_key_is_an_auth_error(respx_mock: respx.MockRouter) -> None:
     respx_mock.get(f"{API}/models").mock(return_value=error(400, "api_key_invalid"))
-    provider = get_provider("google")
+    provider = build_provider("google")
     try:
         with pytest.raises(Exception) as caught:
             await provider.list_models(5.0)
@@ -439,3 +440,13 @@ async def test_list_models_with_a_bad_key_is_an_auth_error(respx_mock: respx.Moc
     finally:
         await provider.aclose()
     assert (problem.code.value, problem.retryable, problem.status_code) == ("AUTH_ERROR", False, 400)
+
+
+async def test_usage_without_a_prompt_count_is_estimated_and_kept_as_given(respx_mock: respx.MockRouter) -> None:
+    usage = {"totalTokenCount": 1035, "thoughtsTokenCount": 661}
+    respx_mock.post(FLASH_URL).mock(return_value=ok(usageMetadata=usage))
+    turn = wire(await run(probe_job("gemini-2.5-flash", followups=0)))["transcript"]["turns"][0]
+    meta = turn["providerMetadata"]
+    assert meta["tokensEstimated"] is True and turn["inputTokens"] > 0 and turn["outputTokens"] > 0
+    assert (meta["reasoningTokens"], meta["cachedInputTokens"]) == (0, 0)  # no counts are taken from a partial report
+    assert meta["rawUsage"] == usage

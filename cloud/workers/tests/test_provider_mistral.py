@@ -16,10 +16,12 @@ import respx
 from mistralai.client.errors import MistralError
 
 from common.errors.codes import ErrorCode
-from common.probe.job import run_probe_job
+from common.io.render import render
 from common.providers.base import GenerationParams, Message, ModelRequest
-from common.providers.registry import get_provider
-from common.runs.oneshot import render
+from common.providers.params import map_params
+from common.providers.registry import build_provider
+from common.runs.probe_worker import PROBE
+from common.runs.run_path import run_once
 from tests.helpers import FakeClock, chat_completion, load_fixture, probe_job, run, sent_bodies, wire
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mistral"
@@ -331,7 +333,7 @@ async def test_run_probe_job_end_to_end(respx_mock: respx.MockRouter) -> None:
         followups=1,
         modelCost={"costInputPerMillion": 0.5, "costOutputPerMillion": 1.5},
     )
-    out = wire(await run_probe_job(document))
+    out = wire(await run_once(PROBE, document))
     assert out["success"] is True
     transcript = out["transcript"]
     assert [t["targetResponse"] for t in transcript["turns"]] == [
@@ -349,8 +351,8 @@ async def test_the_key_never_reaches_the_failure_document(respx_mock: respx.Mock
     route = respx_mock.post(MISTRAL_URL).mock(
         side_effect=[error(401, "unauthorized"), httpx.Response(401, json=echoed)]
     )
-    plain = render(await run_probe_job(probe_job("mistral-small-latest")))
-    echoing = render(await run_probe_job(probe_job("mistral-small-latest")))
+    plain = render(await run_once(PROBE, probe_job("mistral-small-latest")))
+    echoing = render(await run_once(PROBE, probe_job("mistral-small-latest")))
     assert route.call_count == 2
     assert json.loads(plain)["error"]["code"] == "AUTH_ERROR"
     assert FAKE_KEY not in plain and FAKE_KEY not in echoing
@@ -372,7 +374,7 @@ async def test_list_models_returns_the_ids_the_key_can_see(respx_mock: respx.Moc
     route = respx_mock.get("https://api.mistral.ai/v1/models").mock(
         return_value=httpx.Response(200, json=fixture("models_list"))
     )
-    provider = get_provider("mistral")
+    provider = build_provider("mistral")
     try:
         assert await provider.list_models(5.0) == ["mistral-small-latest", "magistral-medium-2509"]
     finally:
@@ -383,8 +385,8 @@ async def test_list_models_returns_the_ids_the_key_can_see(respx_mock: respx.Moc
 
 async def test_the_sdk_never_retries_on_its_own(respx_mock: respx.MockRouter) -> None:
     route = respx_mock.post(MISTRAL_URL).mock(return_value=error(429, "rate_limited"))
-    provider = get_provider("mistral")
-    params = provider.map_params("mistral-small-latest", GenerationParams(max_tokens=64))
+    provider = build_provider("mistral")
+    params = map_params(provider.record, "mistral-small-latest", GenerationParams(max_tokens=64))
     request = ModelRequest("mistral-small-latest", (Message("user", "hi"),), None, params)
     try:
         with pytest.raises(MistralError) as caught:

@@ -15,8 +15,8 @@ import httpx
 import pytest
 import respx
 
-from common.providers.registry import get_provider
-from common.runs.oneshot import render
+from common.io.render import render
+from common.providers.registry import build_provider
 from tests.helpers import FakeClock, chat_completion, load_fixture, probe_job, run, sent_bodies, wire
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openai"
@@ -398,7 +398,7 @@ async def test_openai_compatible_needs_its_base_url(monkeypatch: pytest.MonkeyPa
     from common.errors.codes import WorkerError
 
     with pytest.raises(WorkerError) as caught:
-        get_provider("openai-compatible")
+        build_provider("openai-compatible")
     assert "OPENAI_COMPATIBLE_BASE_URL" in caught.value.message
 
 
@@ -425,3 +425,66 @@ async def test_a_resumed_probe_keeps_a_lowered_token_limit(respx_mock: respx.Moc
     resumed = wire(await run({**job, "priorTurns": prior}))
     assert [b["max_tokens"] for b in sent_bodies(route)] == [4096]
     assert resumed["transcript"]["turns"][1]["providerMetadata"]["paramNotes"] == []
+
+
+# -- usage and errors: each compatible provider's convention lives in its own adapter
+
+
+async def test_xai_reasoning_already_inside_completion_tokens_is_not_added_again(respx_mock: respx.MockRouter) -> None:
+    body = completion("xai_completion")
+    body["usage"]["completion_tokens"] = 9 + 94  # total 135 = prompt + completion: reasoning is inside
+    respx_mock.post("https://api.x.ai/v1/chat/completions").mock(return_value=httpx.Response(200, json=body))
+    turn = wire(await run(probe_job("grok-4", followups=0)))["transcript"]["turns"][0]
+    meta = turn["providerMetadata"]
+    assert (turn["outputTokens"], meta["reasoningTokens"]) == (9 + 94, 94)
+    assert (turn["inputTokens"], meta["cachedInputTokens"], meta["tokensEstimated"]) == (32, 6, False)
+    assert meta["rawUsage"] == body["usage"]  # as xAI sent it
+
+
+async def test_xai_bare_string_error_is_the_message_a_host_sees(respx_mock: respx.MockRouter) -> None:
+    respx_mock.post("https://api.x.ai/v1/chat/completions").mock(
+        return_value=httpx.Response(400, json=ERRORS["xai_invalid_key"])
+    )
+    out = wire(await run(probe_job("xai:grok-3-mini")))
+    assert out["error"]["code"] == "AUTH_ERROR"
+    assert ERRORS["xai_invalid_key"]["error"] in out["error"]["message"]
+
+
+async def test_deepseek_cache_hits_are_inside_prompt_tokens_and_reasoning_inside_completion_tokens(
+    respx_mock: respx.MockRouter,
+) -> None:
+    body = completion("deepseek_completion")
+    body["usage"].update(prompt_cache_hit_tokens=12, prompt_cache_miss_tokens=4)  # hits + misses = prompt_tokens
+    respx_mock.post("https://api.deepseek.com/chat/completions").mock(return_value=httpx.Response(200, json=body))
+    turn = wire(await run(probe_job("deepseek-chat", followups=0)))["transcript"]["turns"][0]
+    meta = turn["providerMetadata"]
+    assert (turn["inputTokens"], meta["cachedInputTokens"]) == (16, 12)
+    assert (turn["outputTokens"], meta["reasoningTokens"]) == (10, 5)
+    assert meta["rawUsage"]["prompt_cache_miss_tokens"] == 4
+
+
+async def test_an_openai_compatible_server_may_count_like_xai_or_deepseek(
+    respx_mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_COMPATIBLE_BASE_URL", "http://127.0.0.1:8000/v1")
+    deepseek_like = completion("deepseek_completion")
+    deepseek_like["usage"].update(prompt_cache_hit_tokens=12, prompt_cache_miss_tokens=4)
+    respx_mock.post("http://127.0.0.1:8000/v1/chat/completions").mock(
+        side_effect=[
+            httpx.Response(200, json=completion("xai_completion")),
+            httpx.Response(200, json=deepseek_like),
+            httpx.Response(400, json={"error": "model 'grok-9' not found"}),
+        ]
+    )
+    out = wire(await run(probe_job("openai-compatible:gateway-model", followups=2)))
+    first, second = out["partialTranscript"]["turns"]
+    assert (first["outputTokens"], first["providerMetadata"]["reasoningTokens"]) == (9 + 94, 94)
+    assert (second["inputTokens"], second["providerMetadata"]["cachedInputTokens"]) == (16, 12)
+    assert "model 'grok-9' not found" in out["error"]["message"]
+
+
+async def test_a_gateway_error_page_that_is_not_json_is_its_own_message(respx_mock: respx.MockRouter) -> None:
+    respx_mock.post(OPENAI_URL).mock(return_value=httpx.Response(400, text="<html>request blocked</html>"))
+    out = wire(await run(probe_job("gpt-4.1")))
+    assert out["error"]["code"] == "BAD_REQUEST"
+    assert "<html>request blocked</html>" in out["error"]["message"]

@@ -7,25 +7,25 @@ gateway can do, and check that neither stream shows the key.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
 import secrets
-import subprocess
-import sys
-import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from common.io.log import configure_logging
 from common.io.redaction import REDACTED, redact, redact_text
-from common.probe.job import run_probe_job
+from common.providers.pool import ProviderPool
 from common.runs.oneshot import run_worker
-from tests.conftest import REPO, worker_env
+from common.runs.run_path import Worker
+from common.runs.probe_worker import PROBE
+from testkit.fake_provider import FakeProvider, Received, Reply
+from testkit.workers import PROBE_PY, run_script
 from tests.helpers import probe_job
 
 
@@ -44,51 +44,30 @@ class EchoServer:
 
     def __init__(self, respond: Responder) -> None:
         self.authorizations: list[str] = []
-        server = self
+        self._respond = respond
+        self.fake = FakeProvider(respond=self._echo)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length", "0")))
-                auth = self.headers.get("authorization", "")
-                server.authorizations.append(auth)
-                status, body = respond(auth)
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.send_header("x-echo-authorization", auth)
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:  # keep the test output quiet
-                return
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+    def _echo(self, request: Received) -> Reply | None:
+        if request.method != "POST":
+            return None
+        auth = request.headers.get("authorization", "")
+        self.authorizations.append(auth)
+        status, body = self._respond(auth)
+        return status, {"x-echo-authorization": auth}, body
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        return f"{self.fake.url}/v1"
 
-    def __enter__(self) -> EchoServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    @contextlib.contextmanager
+    def running(self) -> Iterator[EchoServer]:
+        with self.fake.running():
+            yield self
 
 
 def spawn_probe(job: dict[str, Any], **env: str) -> tuple[int, str, str]:
-    done = subprocess.run(
-        [sys.executable, "cloud/workers/probe.py"],
-        input=json.dumps(job).encode(),
-        capture_output=True,
-        cwd=REPO,
-        env=worker_env(PROBE_LOG_LEVEL="debug", **env),
-        timeout=120,
-    )
-    return done.returncode, done.stdout.decode(), done.stderr.decode()
+    done = run_script(PROBE_PY, job, env={"PROBE_LOG_LEVEL": "debug", **env})
+    return done.code, done.out, done.err
 
 
 @pytest.fixture
@@ -104,7 +83,7 @@ def echoing_openai() -> Iterator[EchoServer]:
             }
         }
 
-    with EchoServer(respond) as server:
+    with EchoServer(respond).running() as server:
         yield server
 
 
@@ -117,7 +96,7 @@ def echoing_xai() -> Iterator[EchoServer]:
             "error": f"Incorrect API key provided: {key}. You can obtain an API key from https://console.x.ai.",
         }
 
-    with EchoServer(respond) as server:
+    with EchoServer(respond).running() as server:
         yield server
 
 
@@ -153,11 +132,12 @@ def test_a_secret_in_an_unexpected_exception_is_kept_out_of_stdout_and_the_trace
     key = "mk-" + secrets.token_hex(16)
     monkeypatch.setenv("MISTRAL_API_KEY", key)
 
-    async def leaky(job: dict[str, Any]) -> Any:
+    async def leaky(job: dict[str, Any], pool: ProviderPool) -> Any:
         raise RuntimeError(f"request failed; headers were {{'Authorization': 'Bearer {key}'}}")
 
     stdout = io.StringIO()
-    run_worker("probe", leaky, stdin=io.BytesIO(json.dumps(probe_job()).encode()), stdout=stdout)
+    worker = Worker(name="probe", parse=dict, run=leaky)
+    run_worker(worker, stdin=io.BytesIO(json.dumps(probe_job()).encode()), stdout=stdout)
     err = capsys.readouterr().err
     assert key not in stdout.getvalue() and key not in err
     assert "Traceback" in err and REDACTED in err
@@ -207,7 +187,7 @@ def run_logged(
     document: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     stdout = io.StringIO()
-    run_worker("probe", run_probe_job, stdin=io.BytesIO(json.dumps(document).encode()), stdout=stdout)
+    run_worker(PROBE, stdin=io.BytesIO(json.dumps(document).encode()), stdout=stdout)
     err = capsys.readouterr().err
     lines = [json.loads(line) for line in err.splitlines() if line.strip()]
     out: dict[str, Any] = json.loads(stdout.getvalue())

@@ -11,10 +11,11 @@ import pytest
 
 from common.errors.codes import ErrorCode, WorkerError
 from common.io.log import configure_logging
-from common.probe.job import run_probe_job
-from common.providers.registry import PROVIDER_MODULES, get_provider, resolve_model
-from common.providers.settings import PROVIDER_ENV
+from common.providers.pool import ProviderPool
+from common.providers.records import BY_NAME, PROVIDERS
+from common.providers.registry import resolve_model
 from common.runs.oneshot import run_worker
+from common.runs.probe_worker import PROBE
 from tests.helpers import probe_job
 
 
@@ -126,9 +127,12 @@ def test_a_prefix_without_a_model_is_a_validation_error(model_id: str) -> None:
     assert raised.value.details["field"] == "modelId"
 
 
-def test_every_prefix_has_an_environment_entry() -> None:
-    assert list(PROVIDER_MODULES) == PREFIXES
-    assert set(PROVIDER_ENV) == set(PROVIDER_MODULES)
+def test_every_prefix_is_one_provider_record_with_an_importable_adapter() -> None:
+    assert [record.name for record in PROVIDERS] == PREFIXES
+    for record in PROVIDERS:
+        module, _, name = record.adapter.partition(":")
+        assert module.startswith("common.providers.adapters.") and name
+        assert record.key_vars or not record.key_required
 
 
 # ------------------------------------------------------------ through the worker, as a host sees it
@@ -136,7 +140,7 @@ def test_every_prefix_has_an_environment_entry() -> None:
 
 def run_job(job: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     stdout = io.StringIO()
-    assert run_worker("probe", run_probe_job, stdin=io.BytesIO(json.dumps(job).encode()), stdout=stdout) == 0
+    assert run_worker(PROBE, stdin=io.BytesIO(json.dumps(job).encode()), stdout=stdout) == 0
     lines = stdout.getvalue().splitlines()
     assert len(lines) == 1
     capsys.readouterr()
@@ -167,8 +171,8 @@ def test_an_unknown_model_reaches_the_host_as_unsupported_provider(capsys: pytes
 def test_a_missing_key_names_the_variable_to_set(
     model_id: str, env_vars: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for config in PROVIDER_ENV.values():
-        for var in config.key_vars:
+    for record in PROVIDERS:
+        for var in record.key_vars:
             monkeypatch.delenv(var, raising=False)
     out = run_job(probe_job(model_id), capsys)
     error = out["error"]
@@ -189,7 +193,7 @@ def test_google_accepts_either_key_variable(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("GOOGLE_API_KEY", "test-key-not-real")
     from common.providers.settings import settings_for
 
-    assert settings_for("google").api_key == "test-key-not-real"
+    assert settings_for(BY_NAME["google"]).api_key == "test-key-not-real"
 
 
 def test_openai_compatible_needs_no_key_but_a_base_url(
@@ -203,19 +207,29 @@ def test_openai_compatible_needs_no_key_but_a_base_url(
 
 
 def test_the_mock_needs_no_key(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    for config in PROVIDER_ENV.values():
-        for var in config.key_vars:
+    for record in PROVIDERS:
+        for var in record.key_vars:
             monkeypatch.delenv(var, raising=False)
     assert run_job(probe_job("mock:echo"), capsys)["success"] is True
 
 
-def test_a_reused_provider_is_shared_only_with_the_same_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from common.providers import registry
-
-    monkeypatch.setattr(registry, "_CACHE", {})  # this test's instances stay out of other tests
+async def test_the_pool_shares_a_provider_only_with_the_same_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    pool = ProviderPool()
     monkeypatch.setenv("OPENAI_API_KEY", "test-key-not-real-1")
-    first = get_provider("openai", reuse=True)
-    assert get_provider("openai", reuse=True) is first
-    assert get_provider("openai") is not first
+    async with pool.lease("openai") as first, pool.lease("openai") as again:
+        assert again is first
     monkeypatch.setenv("OPENAI_API_KEY", "test-key-not-real-2")
-    assert get_provider("openai", reuse=True) is not first
+    async with pool.lease("openai") as other:
+        assert other is not first
+    assert pool.shared_count == 2
+    await pool.aclose()
+    assert pool.shared_count == 0
+    assert first.client.is_closed()  # type: ignore[attr-defined]
+
+
+async def test_the_pool_never_shares_a_provider_that_keeps_per_job_state() -> None:
+    pool = ProviderPool()
+    async with pool.lease("mock") as first, pool.lease("mock") as second:
+        assert first is not second
+    assert pool.shared_count == 0
+    await pool.aclose()

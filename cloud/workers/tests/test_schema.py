@@ -14,11 +14,12 @@ from jsonschema import Draft202012Validator
 import schema
 from common.contract.health import HealthJob
 from common.contract.probe import CONTRACT_VERSION, ProbeJob
-from common.errors.codes import WorkerError
 from common.health.check import check_health
-from common.probe.job import run_probe_job
-from common.runs.oneshot import failure as failure_document
-from common.runs.oneshot import render, validate_job
+from common.io.json_input import validate_job
+from common.io.render import render
+from common.providers.pool import ProviderPool
+from common.runs.probe_worker import PROBE
+from common.runs.run_path import run_once
 from tests.conftest import REPO
 from tests.helpers import probe_job
 from tests.test_analyze_basic import DIMS, TABLE, run_from_table
@@ -89,11 +90,9 @@ def test_check_command_passes_on_the_committed_folder() -> None:
 
 async def test_probe_documents_validate_against_the_committed_schema() -> None:
     output = committed("probe.output.schema.json")
-    success = on_the_wire(await run_probe_job(probe_job("mock:echo")))
-    failure = on_the_wire(await run_probe_job(probe_job("mock:fail:RATE_LIMIT@2")))
-    with pytest.raises(WorkerError) as raised:  # run_worker turns this into the failure document
-        await run_probe_job(probe_job("mock:echo", scenario={"prompt": "  "}))
-    invalid = on_the_wire(failure_document(raised.value))
+    success = on_the_wire(await run_once(PROBE, probe_job("mock:echo")))
+    failure = on_the_wire(await run_once(PROBE, probe_job("mock:fail:RATE_LIMIT@2")))
+    invalid = on_the_wire(await run_once(PROBE, probe_job("mock:echo", scenario={"prompt": "  "})))
     assert failure["partialTranscript"]["turns"] and failure["error"]["retryAfterMs"] == 10
     assert invalid["error"]["code"] == "VALIDATION_ERROR" and "partialTranscript" not in invalid
     for document in (success, failure, invalid):
@@ -103,7 +102,7 @@ async def test_probe_documents_validate_against_the_committed_schema() -> None:
 
 async def test_output_schema_requires_what_the_worker_always_prints() -> None:
     output = committed("probe.output.schema.json")
-    success = on_the_wire(await run_probe_job(probe_job("mock:echo")))
+    success = on_the_wire(await run_once(PROBE, probe_job("mock:echo")))
     del success["transcript"]["totalInputTokens"]
     del success["transcript"]["turns"][0]["providerMetadata"]["retries"]  # has a default, yet always printed
     found = problems(output, success)
@@ -111,7 +110,7 @@ async def test_output_schema_requires_what_the_worker_always_prints() -> None:
 
 
 async def test_a_resumed_job_with_prior_turns_is_valid_probe_input() -> None:
-    failure = on_the_wire(await run_probe_job(probe_job("mock:fail:SERVER_ERROR@3", followups=4)))
+    failure = on_the_wire(await run_once(PROBE, probe_job("mock:fail:SERVER_ERROR@3", followups=4)))
     job = probe_job("mock:echo", followups=4, priorTurns=failure["partialTranscript"]["turns"])
     assert problems(committed("probe.input.schema.json"), job) == []
     assert len(validate_job(job, ProbeJob).prior_turns or []) == 2
@@ -120,7 +119,7 @@ async def test_a_resumed_job_with_prior_turns_is_valid_probe_input() -> None:
 
 
 async def test_health_document_validates() -> None:
-    document = on_the_wire(await check_health(HealthJob()))
+    document = on_the_wire(await check_health(HealthJob(), ProviderPool()))
     assert problems(committed("health_check.output.schema.json"), document) == []
     assert problems(committed("health_check.input.schema.json"), {"live": True, "timeoutMs": 2000}) == []
 

@@ -27,7 +27,6 @@ NOT_FOR_ONE_SHOT = (
     "argparse",
     "common.analysis",
     "common.runs.serve",
-    "common.runs.run_path",
     "common.runs.lines",
     "common.runs.event_loop",
     "common.runs.batch.runner",

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from common.errors.codes import ErrorCode
+from common.errors.codes import ErrorCode, WorkerError
 
 CONTRACT_VERSION = "1.0"
 
@@ -205,6 +205,13 @@ class ProbeSuccess(WireModel):
     contract_version: str = CONTRACT_VERSION
     transcript: Transcript
 
+    @property
+    def retryable(self) -> bool:
+        return False
+
+    def turns_to_resume(self) -> "list[Turn] | None":
+        return None
+
 
 class WorkerFailure(WireModel):
     """The failure document every worker prints; probe adds the turns that completed."""
@@ -213,6 +220,34 @@ class WorkerFailure(WireModel):
     contract_version: str = CONTRACT_VERSION
     error: ErrorInfo
     partial_transcript: Transcript | None = Field(default=None, exclude_if=_omit_if_none)
+
+    @classmethod
+    def from_error(cls, error: WorkerError, partial: Transcript | None = None) -> "WorkerFailure":
+        return cls(
+            error=ErrorInfo(
+                message=error.message,
+                code=error.code,
+                retryable=error.retryable,
+                details=error.details,
+                status_code=error.status_code,
+                retry_after_ms=error.retry_after_ms,
+            ),
+            partial_transcript=partial,
+        )
+
+    @property
+    def retryable(self) -> bool:
+        return self.error.retryable
+
+    def turns_to_resume(self) -> "list[Turn] | None":
+        """The paid-for turns a retry goes on from (`priorTurns`), if a retry can help."""
+        if not self.retryable or self.partial_transcript is None or not self.partial_transcript.turns:
+            return None
+        return list(self.partial_transcript.turns)
+
+
+# What a probe job ends in: the host (and batch) reads `success` to tell them apart.
+ProbeResult = Annotated[ProbeSuccess | WorkerFailure, Field(discriminator="success")]
 
 
 ProbeJob.model_rebuild()

@@ -85,3 +85,25 @@ class WorkerError(Exception):
 
     def __repr__(self) -> str:
         return f"WorkerError({self.code.value}, {self.message!r}, status={self.status_code})"
+
+
+# The one wording of a cancellation, whichever mode or moment it happens in.
+CANCELLED_MESSAGE = "the worker was asked to stop"
+
+
+def cancelled_error() -> WorkerError:
+    """The job was stopped (SIGTERM, SIGINT, a serve or batch shutdown): retryable, it was not its fault."""
+    return WorkerError(ErrorCode.CANCELLED, CANCELLED_MESSAGE)
+
+
+def unexpected_error(exc: BaseException, *, source: str | None = None) -> WorkerError:
+    """An exception nobody recognised (UNKNOWN, not retryable: most often a bug or an SDK change)."""
+    where = f" from {source}" if source else ""
+    details: dict[str, Any] = {"exception": type(exc).__name__}
+    if source:
+        details["provider"] = source
+    else:
+        import traceback  # loaded on this rare path only
+
+        details["trace"] = traceback.format_exception_only(exc)[-1].strip()
+    return WorkerError(ErrorCode.UNKNOWN, f"unexpected {type(exc).__name__}{where}: {exc}", details=details)

@@ -49,6 +49,10 @@ class RetryPolicy:
         raw = min(self.max_delay_s, self.base_delay_s * self.multiplier ** (retry_number - 1))
         return raw * (1.0 - self.jitter * rng.random())
 
+    def wait_s(self, retry_number: int, hint_ms: int | None, rng: random.Random) -> float:
+        """How long to wait before retry `retry_number`: the provider's hint if it gave one."""
+        return hint_ms / 1000 if hint_ms is not None else self.backoff_s(retry_number, rng)
+
 
 DEFAULT_POLICY = RetryPolicy()
 
@@ -140,7 +144,7 @@ async def call_with_retry(
             if error.retry_after_ms is None:  # tell the host queue when a retry makes sense
                 error.retry_after_ms = int(policy.backoff_s(number, rng) * 1000)
             raise _with_attempts(error, number)
-        wait = (error.retry_after_ms / 1000) if error.retry_after_ms is not None else policy.backoff_s(number, rng)
+        wait = policy.wait_s(number, error.retry_after_ms, rng)
         left_after_wait = deadline.remaining_s() - policy.reserve_s - wait
         if wait > policy.max_hinted_wait_s or left_after_wait < policy.min_attempt_s:
             if error.retry_after_ms is None:

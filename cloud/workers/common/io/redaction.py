@@ -30,30 +30,34 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
 _TRIGGER = re.compile(r"(?i)sk-|xai-|aiza|bearer|api[-_]?key|authorization|key=")
 
 
-_secrets_cache: tuple[dict[Any, Any] | None, list[str]] = (None, [])
+class _EnvSecrets:
+    """The values of the environment's secret-named variables, cheap to ask for per string.
+
+    Listing the whole environment for every string made redaction the largest cost of a
+    warm worker's job. So the names are listed again only when the number of variables
+    changes (a variable set or removed), and on each call only those names are read, so a
+    changed value is seen at once.
+    """
+
+    def __init__(self) -> None:
+        self._size = -1
+        self._names: tuple[str, ...] = ()
+        self._values: tuple[str | None, ...] = ()
+        self._secrets: list[str] = []
+
+    def current(self) -> list[str]:
+        if len(os.environ) != self._size:
+            self._size = len(os.environ)
+            self._names = tuple(name for name in os.environ if name.upper().endswith(_SECRET_ENV_SUFFIXES))
+        values = tuple(os.environ.get(name) for name in self._names)
+        if values != self._values:
+            self._values = values
+            found = {value for value in values if value is not None and len(value) >= _MIN_SECRET_LEN}
+            self._secrets = sorted(found, key=len, reverse=True)
+        return self._secrets
 
 
-def _env_snapshot() -> dict[Any, Any] | None:
-    """A cheap copy of the raw environment (CPython keeps it in `os.environ._data`), or None."""
-    data = getattr(os.environ, "_data", None)
-    return dict(data) if isinstance(data, dict) else None
-
-
-def _env_secrets() -> list[str]:
-    # Recomputed only when the environment changed: decoding every variable for every
-    # string made redaction the largest cost of a warm worker's job.
-    global _secrets_cache
-    snapshot = _env_snapshot()
-    if snapshot is not None and snapshot == _secrets_cache[0]:
-        return _secrets_cache[1]
-    values = [
-        value
-        for name, value in os.environ.items()
-        if name.upper().endswith(_SECRET_ENV_SUFFIXES) and len(value) >= _MIN_SECRET_LEN
-    ]
-    secrets = sorted(set(values), key=len, reverse=True)
-    _secrets_cache = (snapshot, secrets)
-    return secrets
+_env_secrets = _EnvSecrets().current
 
 
 def redact_text(text: str, secrets: list[str] | None = None) -> str:

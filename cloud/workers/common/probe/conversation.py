@@ -19,7 +19,6 @@ from common.contract.probe import (
     DEFAULT_DEADLINE_MS,
     DEFAULT_MAX_TURNS,
     CostSnapshot,
-    ErrorInfo,
     ParamNote,
     ProbeConfig,
     ProbeJob,
@@ -31,12 +30,13 @@ from common.contract.probe import (
     Turn,
     WorkerFailure,
 )
-from common.errors.codes import ErrorCode, WorkerError
+from common.errors.codes import ErrorCode, WorkerError, cancelled_error
 from common.errors.retry import DEFAULT_POLICY, CallStats, Clock, Deadline, RetryPolicy, SystemClock, call_with_retry
 from common.io.log import get_logger, get_progress_logger
 from common.probe.job_params import resolve_params
 from common.providers.base import Message, ModelRequest, ModelResponse, Provider
 from common.providers.finish_reasons import normalize_finish_reason
+from common.providers.params import map_params
 from common.providers.registry import ModelRoute
 
 MAX_PARAM_RETRIES_PER_TURN = 3
@@ -117,9 +117,7 @@ class ProbeRunner:
         except WorkerError as error:
             return self._failure(error)
         except asyncio.CancelledError:
-            return self._failure(
-                WorkerError(ErrorCode.CANCELLED, "the worker was asked to stop before the conversation finished")
-            )
+            return self._failure(cancelled_error())
         return ProbeSuccess(transcript=self._transcript())
 
     # -- turns ------------------------------------------------------------------------
@@ -162,7 +160,7 @@ class ProbeRunner:
         stats = CallStats()
         adjustments: list[ParamNote] = []
         while True:
-            mapping = self.provider.map_params(self.route.model, self.params)
+            mapping = map_params(self.provider.record, self.route.model, self.params)
             request = ModelRequest(self.route.model, history, self.plan.system, mapping)
             call_stats = CallStats()
             try:
@@ -233,17 +231,17 @@ class ProbeRunner:
                     "finishReason": finish,
                     "rawFinishReason": response.raw_finish_reason,
                     "modelVersion": response.model_version,
-                    "outputTokens": response.output_tokens,
-                    "reasoningTokens": response.reasoning_tokens,
+                    "outputTokens": response.usage.output_tokens,
+                    "reasoningTokens": response.usage.reasoning_tokens,
                     "attempts": stats.attempts,
                 },
             )
-        estimated = response.input_tokens is None or response.output_tokens is None
-        input_tokens = response.input_tokens
+        estimated = not response.usage.reported
+        input_tokens = response.usage.input_tokens
         if input_tokens is None:
             prompt_text = "\n".join([self.plan.system or "", *(m.content for m in history)])
             input_tokens = self._estimate_tokens(prompt_text)
-        output_tokens = response.output_tokens
+        output_tokens = response.usage.output_tokens
         if output_tokens is None:
             output_tokens = self._estimate_tokens(response.text)
         truncated = finish == "length"
@@ -259,8 +257,8 @@ class ProbeRunner:
             finish_reason=finish,
             raw_finish_reason=response.raw_finish_reason,
             truncated=truncated,
-            reasoning_tokens=response.reasoning_tokens,
-            cached_input_tokens=response.cached_input_tokens,
+            reasoning_tokens=response.usage.reasoning_tokens,
+            cached_input_tokens=response.usage.cached_input_tokens,
             tokens_estimated=estimated,
             attempts=stats.attempts,
             retries=[
@@ -270,7 +268,7 @@ class ProbeRunner:
             timing=Timing(request_ms=stats.request_ms, total_ms=total_ms),
             params_sent=sent,
             param_notes=notes,
-            raw_usage=response.raw_usage,
+            raw_usage=response.usage.raw,
         )
         self.log.info(
             "turn complete",
@@ -360,14 +358,5 @@ class ProbeRunner:
             completedTurns=len(self.state.turns),
             message=error.message,
         )
-        return WorkerFailure(
-            error=ErrorInfo(
-                message=error.message,
-                code=error.code,
-                retryable=error.retryable,
-                details=details,
-                status_code=error.status_code,
-                retry_after_ms=error.retry_after_ms,
-            ),
-            partial_transcript=partial,
-        )
+        error.details = details
+        return WorkerFailure.from_error(error, partial)

@@ -1,27 +1,16 @@
-"""One probe job, from its JSON document to its result document.
-
-Shared by the one-shot script (`probe.py`) and anything that runs many jobs in one
-process, which pass `reuse_clients=True` to share SDK clients between jobs.
-"""
+"""One probe job: route its model to a provider, lease the provider, run the conversation."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from common.contract.probe import ProbeJob, ProbeSuccess, WorkerFailure
 from common.io.log import bind_job
 from common.probe.conversation import ProbeRunner
-from common.providers.registry import get_provider, resolve_model
-from common.runs.oneshot import validate_job
+from common.providers.pool import ProviderPool
+from common.providers.registry import resolve_model
 
 
-async def run_probe_job(document: dict[str, Any], *, reuse_clients: bool = False) -> ProbeSuccess | WorkerFailure:
-    job = validate_job(document, ProbeJob)
+async def run_probe(job: ProbeJob, pool: ProviderPool) -> ProbeSuccess | WorkerFailure:
     bind_job(runId=job.run_id, scenarioId=job.scenario_id, modelId=job.model_id)
     route = resolve_model(job.model_id)
-    provider = get_provider(route.provider, reuse=reuse_clients)
-    try:
+    async with pool.lease(route.provider) as provider:
         return await ProbeRunner(job, route, provider).run()
-    finally:
-        if not reuse_clients:
-            await provider.aclose()

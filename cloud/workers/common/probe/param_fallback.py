@@ -16,6 +16,7 @@ from typing import Any
 from common.contract.probe import ParamNote, Turn
 from common.errors.codes import ErrorCode, WorkerError
 from common.providers.base import SAMPLING_PARAMS, GenerationParams, Provider
+from common.providers.params import generic_name, max_tokens_name
 
 # How a provider says it will not take a sampling parameter for this model.
 _REJECTION_WORDING = re.compile(
@@ -41,13 +42,13 @@ def rejected_param(error: WorkerError, provider: Provider, model: str, sent: dic
         return None
     blamed = error.details.get("param")
     if isinstance(blamed, str) and blamed in sent:
-        generic = provider.generic_name(model, blamed)
+        generic = generic_name(provider.record, model, blamed)
         if generic:
             return generic
     if not _REJECTION_WORDING.search(error.message):
         return None
     for native in sent:
-        generic = provider.generic_name(model, native)
+        generic = generic_name(provider.record, model, native)
         if generic and re.search(rf"\b{re.escape(native)}\b", error.message):
             return generic
     return None
@@ -91,7 +92,7 @@ def carried_over(params: GenerationParams, prior_turns: list[Turn], provider: Pr
             if note.action == "retried_without" and note.param in SAMPLING_PARAMS:
                 params = params.without(note.param)
             elif note.action == "lowered":
-                native, _ = provider.max_tokens_param(model, params.max_tokens_param)
+                native, _ = max_tokens_name(provider.record, model, params.max_tokens_param)
                 sent = (turn.provider_metadata.params_sent or {}).get(native)
                 if isinstance(sent, int) and 0 < sent < params.max_tokens:
                     params = replace(params, max_tokens=sent)

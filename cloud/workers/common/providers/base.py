@@ -1,8 +1,8 @@
 """The provider vocabulary: a Provider turns a ModelRequest into a ModelResponse.
 
-A provider module does three small things: map our generation parameters onto its own
-names (`PARAM_NAMES`), make one request with its official SDK (`complete`), and reduce
-its SDK's exceptions to `ErrorFacts` (`error_facts`). Retrying, classification,
+An adapter module does two small things: make one request with its official SDK
+(`complete`, with parameters already mapped from its record by `common.providers.params`)
+and reduce its SDK's exceptions to `ErrorFacts` (`error_facts`). Retrying, classification,
 token estimation and the transcript live elsewhere and are the same for every provider.
 """
 
@@ -14,10 +14,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 from common.contract.probe import FinishReason, ParamNote
-from common.errors.codes import ErrorCode, WorkerError
+from common.errors.codes import WorkerError, unexpected_error
 from common.errors.facts import ErrorFacts
-from common.io.redaction import redact_text
+from common.providers.records import BY_NAME, ProviderRecord
 from common.providers.settings import ProviderSettings
+from common.providers.usage import Usage
 
 Role = Literal["user", "assistant"]
 
@@ -30,17 +31,6 @@ SAMPLING_PARAMS: tuple[str, ...] = (
     "stop_sequences",
     "seed",
 )
-
-# The Chat Completions names, which most providers (and the mock) share.
-CHAT_COMPLETIONS_PARAM_NAMES: dict[str, str | None] = {
-    "temperature": "temperature",
-    "top_p": "top_p",
-    "frequency_penalty": "frequency_penalty",
-    "presence_penalty": "presence_penalty",
-    "stop_sequences": "stop",
-    "seed": "seed",
-}
-
 
 @dataclass(frozen=True)
 class Message:
@@ -90,22 +80,17 @@ class ModelRequest:
 class ModelResponse:
     """One answer, with the provider's own facts about it kept as given.
 
-    `output_tokens` always includes reasoning (thinking) tokens: they are billed as
-    output by every provider. Providers that report them apart (Gemini, xAI) add them.
-    `None` for a token count means the provider gave none and the runner estimates it.
+    `usage` is in our accounting whatever the provider's convention (see
+    common.providers.usage); `Usage.unreported()` means the runner estimates the tokens.
     """
 
     text: str
     model_version: str | None
     response_id: str | None
     raw_finish_reason: str | None
-    input_tokens: int | None
-    output_tokens: int | None
-    reasoning_tokens: int = 0
-    cached_input_tokens: int = 0
+    usage: Usage
     system_fingerprint: str | None = None
     finish_reason: FinishReason | None = None  # set when the raw reason alone is not enough
-    raw_usage: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -134,51 +119,14 @@ def transport_facts(provider: str, exc: BaseException) -> ErrorFacts | None:
 
 class Provider(ABC):
     name: ClassVar[str]
-    # Our parameter name -> this provider's name for it; None means it has no such parameter.
-    PARAM_NAMES: ClassVar[dict[str, str | None]] = {}
-    MAX_TOKENS_PARAM: ClassVar[str] = "max_tokens"
 
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
 
-    # -- parameters -------------------------------------------------------------------
-
-    def max_tokens_param(self, model: str, requested: str | None) -> tuple[str, ParamNote | None]:
-        """The provider's max-tokens parameter; most providers have exactly one name."""
-        if requested and requested != self.MAX_TOKENS_PARAM:
-            note = ParamNote(
-                param=requested,
-                action="renamed",
-                reason=f"{self.name} takes its token limit as {self.MAX_TOKENS_PARAM}",
-            )
-            return self.MAX_TOKENS_PARAM, note
-        return self.MAX_TOKENS_PARAM, None
-
-    def param_name(self, model: str, generic: str) -> tuple[str | None, str]:
-        """This provider's name for `generic` for this model, or None and the reason why not."""
-        native = self.PARAM_NAMES.get(generic)
-        return native, f"{self.name} has no {generic} parameter"
-
-    def map_params(self, model: str, params: GenerationParams) -> ParamMapping:
-        native_max, max_note = self.max_tokens_param(model, params.max_tokens_param)
-        sent: dict[str, Any] = {native_max: params.max_tokens}
-        notes: list[ParamNote] = [max_note] if max_note else []
-        for generic in SAMPLING_PARAMS:
-            value = getattr(params, generic)
-            if value is None:
-                continue
-            native, reason = self.param_name(model, generic)
-            if native is None:
-                notes.append(ParamNote(param=generic, action="dropped", reason=reason))
-            else:
-                sent[native] = list(value) if isinstance(value, tuple) else value
-        return ParamMapping(sent=sent, notes=tuple(notes))
-
-    def generic_name(self, model: str, native: str) -> str | None:
-        for generic in SAMPLING_PARAMS:
-            if self.param_name(model, generic)[0] == native:
-                return generic
-        return None
+    @property
+    def record(self) -> ProviderRecord:
+        """What the workers know about this provider: its parameters, variables, capabilities."""
+        return BY_NAME[self.name]
 
     # -- requests ---------------------------------------------------------------------
 
@@ -208,8 +156,4 @@ class Provider(ABC):
 
             return to_worker_error(facts)
         logging.getLogger(__name__).debug("unrecognised provider exception", exc_info=exc)
-        return WorkerError(
-            ErrorCode.UNKNOWN,
-            redact_text(f"unexpected {type(exc).__name__} from {self.name}: {exc}"),
-            details={"provider": self.name, "exception": type(exc).__name__},
-        )
+        return unexpected_error(exc, source=self.name)

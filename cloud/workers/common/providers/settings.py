@@ -1,7 +1,7 @@
 """Where each provider's key and base URL come from: environment variables only.
 
-Kept free of provider SDK imports so that health checks and the registry can read it
-without paying for any SDK.
+The variable names are in the provider records; this module is the one place that reads
+them. Kept free of SDK imports so health checks and routing can use it for free.
 """
 
 from __future__ import annotations
@@ -10,28 +10,7 @@ import os
 from dataclasses import dataclass
 
 from common.errors.codes import ErrorCode, WorkerError
-
-
-@dataclass(frozen=True)
-class ProviderEnv:
-    key_vars: tuple[str, ...]  # first one set wins
-    base_url_var: str
-    default_base_url: str | None  # None: the SDK's own default
-    key_required: bool = True
-
-
-PROVIDER_ENV: dict[str, ProviderEnv] = {
-    "openai": ProviderEnv(("OPENAI_API_KEY",), "OPENAI_BASE_URL", None),
-    "anthropic": ProviderEnv(("ANTHROPIC_API_KEY",), "ANTHROPIC_BASE_URL", None),
-    "google": ProviderEnv(("GEMINI_API_KEY", "GOOGLE_API_KEY"), "GEMINI_BASE_URL", None),
-    "xai": ProviderEnv(("XAI_API_KEY",), "XAI_BASE_URL", "https://api.x.ai/v1"),
-    "deepseek": ProviderEnv(("DEEPSEEK_API_KEY",), "DEEPSEEK_BASE_URL", "https://api.deepseek.com"),
-    "mistral": ProviderEnv(("MISTRAL_API_KEY",), "MISTRAL_BASE_URL", None),
-    "openai-compatible": ProviderEnv(
-        ("OPENAI_COMPATIBLE_API_KEY",), "OPENAI_COMPATIBLE_BASE_URL", None, key_required=False
-    ),
-    "mock": ProviderEnv((), "", None, key_required=False),
-}
+from common.providers.records import ProviderRecord
 
 
 @dataclass(frozen=True)
@@ -44,31 +23,46 @@ class ProviderSettings:
         return f"ProviderSettings(provider={self.provider!r}, base_url={self.base_url!r}, api_key=***)"
 
 
-def api_key_for(provider: str) -> str | None:
-    for var in PROVIDER_ENV[provider].key_vars:
-        value = os.environ.get(var, "").strip()
+def _env(name: str | None) -> str | None:
+    value = os.environ.get(name, "").strip() if name else ""
+    return value or None
+
+
+def api_key_for(record: ProviderRecord) -> str | None:
+    for var in record.key_vars:
+        value = _env(var)
         if value:
             return value
     return None
 
 
-def settings_for(provider: str) -> ProviderSettings:
+def base_url_for(record: ProviderRecord) -> str | None:
+    return _env(record.base_url_var) or record.default_base_url
+
+
+def is_configured(record: ProviderRecord) -> bool:
+    """A key is set, or (for a server that needs no key) its base URL is."""
+    if record.key_vars and api_key_for(record) is not None:
+        return True
+    return record.base_url_required and _env(record.base_url_var) is not None
+
+
+def settings_for(record: ProviderRecord) -> ProviderSettings:
     """Reads the provider's settings, failing with MISSING_API_KEY if a required key is unset."""
-    env = PROVIDER_ENV[provider]
-    key = api_key_for(provider)
-    if env.key_required and key is None:
-        names = " or ".join(env.key_vars)
+    key = api_key_for(record)
+    if record.key_required and key is None:
+        names = " or ".join(record.key_vars)
         raise WorkerError(
             ErrorCode.MISSING_API_KEY,
-            f"{names} is not set; the {provider} provider needs an API key",
-            details={"provider": provider, "envVars": list(env.key_vars)},
+            f"{names} is not set; the {record.name} provider needs an API key",
+            details={"provider": record.name, "envVars": list(record.key_vars)},
         )
-    base_url = (os.environ.get(env.base_url_var, "").strip() if env.base_url_var else "") or env.default_base_url
-    if provider == "openai-compatible" and not base_url:
+    base_url = base_url_for(record)
+    if record.base_url_required and not base_url:
         raise WorkerError(
             ErrorCode.VALIDATION_ERROR,
-            "OPENAI_COMPATIBLE_BASE_URL is not set; openai-compatible models need the server's base URL"
+            f"{record.base_url_var} is not set; {record.name} models need the server's base URL"
             " (for example http://127.0.0.1:8000/v1)",
-            details={"provider": provider, "envVars": [env.base_url_var]},
+            details={"provider": record.name, "envVars": [record.base_url_var]},
         )
-    return ProviderSettings(provider=provider, api_key=key, base_url=base_url)
+    return ProviderSettings(provider=record.name, api_key=key, base_url=base_url)

@@ -12,10 +12,12 @@ import json
 import re
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
+from common.contract.probe import ProbeResult
 from common.errors.codes import ErrorCode, WorkerError
-from common.runs.oneshot import render
+from common.io.json_input import decode_object, line_source
+from common.io.render import render
 
 JobId = str | int
 
@@ -33,7 +35,7 @@ class ResultLine(BaseModel):
     """One line of serve mode's stdout or of a batch output file, as read back."""
 
     id: JobId | None
-    result: dict[str, Any] = Field(default_factory=dict)
+    result: ProbeResult
 
 
 def readable_id(value: Any) -> JobId | None:
@@ -62,29 +64,13 @@ def leading_id(raw: bytes) -> JobId | None:
         return None
 
 
-def _bad_line(line_number: int, message: str, job_id: JobId | None, **details: Any) -> JobLineError:
-    error = WorkerError(
-        ErrorCode.VALIDATION_ERROR,
-        f"line {line_number} {message}",
-        details={"field": "(line)", "line": line_number, **details},
-    )
-    return JobLineError(error, job_id)
-
-
 def parse_job_line(raw: bytes, line_number: int) -> tuple[JobId, dict[str, Any]]:
     """(id, job document without the id) or JobLineError naming what is wrong."""
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _bad_line(line_number, f"is not valid UTF-8 (byte {exc.start})", None, byteOffset=exc.start) from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _bad_line(
-            line_number, f"is not valid JSON: {exc.msg} at column {exc.colno}", leading_id(raw), column=exc.colno
-        ) from None
-    if not isinstance(document, dict):
-        raise _bad_line(line_number, f"must be a JSON object, not a JSON {type(document).__name__}", None)
+        document = decode_object(raw, line_source(line_number))
+    except WorkerError as error:
+        # The id of a line that cannot be decoded can still be read when it comes first.
+        raise JobLineError(error, leading_id(raw)) from None
     job_id = readable_id(document.pop("id", None))
     if job_id is None:
         raise JobLineError(
@@ -99,6 +85,6 @@ def parse_job_line(raw: bytes, line_number: int) -> tuple[JobId, dict[str, Any]]
     return job_id, document
 
 
-def render_result_line(job_id: JobId | None, document: BaseModel | dict[str, Any]) -> str:
+def render_result_line(job_id: JobId | None, document: BaseModel) -> str:
     """One result line, newline included; the document is rendered (and redacted) as one-shot mode does."""
     return f'{{"id":{json.dumps(job_id, ensure_ascii=False)},"result":{render(document)}}}\n'

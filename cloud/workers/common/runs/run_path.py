@@ -1,42 +1,90 @@
-"""Runs one probe job inside a long-lived process and always returns its document.
+"""The one run path: a decoded job in, exactly one result document out, in every mode.
 
-A one-shot worker turns every outcome into one document in `worker.run_worker`; a warm
-worker or a batch runs many jobs in one process, so the same mapping is applied per job
-here: a handled failure, a cancellation and an unexpected exception each become the
-failure document that one-shot mode would print, and the process goes on.
+One-shot (`oneshot.run_worker`), serve (`serve.Server`) and batch (`batch.runner`) all
+hand a decoded job to `run_job`, so validation, the provider pool, cancellation and the
+mapping of every exception onto a failure document are written once, and the same job
+gives the same document whichever mode ran it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import traceback
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-from common.contract.probe import ProbeSuccess, WorkerFailure
-from common.errors.codes import ErrorCode, WorkerError
-from common.io.log import get_logger
-from common.probe.job import run_probe_job
-from common.runs.oneshot import failure
+from pydantic import BaseModel
 
-CANCELLED_MESSAGE = "the worker was asked to stop"
+from common.contract.probe import WorkerFailure
+from common.errors.codes import WorkerError, cancelled_error, unexpected_error
+from common.io.json_input import DEFAULT_MAX_INPUT_BYTES
+from common.io.log import bind_job, get_logger
+from common.providers.pool import ProviderPool
+
+J = TypeVar("J")
+
+# Job fields that identify a job in every log line (the host's ids), when a job has them.
+_JOB_ID_FIELDS = ("runId", "scenarioId", "modelId", "jobId")
 
 
-async def run_job_document(document: dict[str, Any]) -> ProbeSuccess | WorkerFailure:
-    """The job's result document; SDK clients are shared with other jobs of the same provider."""
+@dataclass(frozen=True)
+class Worker(Generic[J]):
+    """One kind of job: how a decoded document becomes its job, and how the job is run."""
+
+    name: str
+    parse: Callable[[dict[str, Any]], J]  # raises WorkerError (VALIDATION_ERROR) for a bad job
+    run: Callable[[J, ProviderPool], Awaitable[BaseModel]]
+    allow_empty_input: bool = False
+    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES
+
+
+def failure_for(exc: BaseException) -> WorkerFailure:
+    """The failure document for anything a job can raise; logged once, here."""
+    log = get_logger()
+    if isinstance(exc, WorkerError):
+        log.warning("job failed", code=exc.code.value, message=exc.message)
+        return WorkerFailure.from_error(exc)
+    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+        # Stopped before the conversation started (or while closing): nothing was paid for.
+        return WorkerFailure.from_error(cancelled_error())
+    log.error("unexpected error", exc_info=exc)
+    return WorkerFailure.from_error(unexpected_error(exc))
+
+
+def bind_job_ids(document: dict[str, Any]) -> None:
+    """Puts the job's ids on every later log line of this context, the failure line included."""
+    bind_job(**{name: document[name] for name in _JOB_ID_FIELDS if isinstance(document.get(name), str)})
+
+
+def parse_job(worker: Worker[J], document: dict[str, Any]) -> J | WorkerFailure:
+    """The job, or the failure document that says why the document is not one."""
+    bind_job_ids(document)
     try:
-        return await run_probe_job(document, reuse_clients=True)
-    except WorkerError as error:
-        get_logger().warning("job failed", code=error.code.value, message=error.message)
-        return failure(error)
-    except asyncio.CancelledError:
-        # Cancelled before the conversation started (or while closing): nothing was paid for.
-        return failure(WorkerError(ErrorCode.CANCELLED, CANCELLED_MESSAGE))
+        return worker.parse(document)
     except Exception as exc:
-        get_logger().error("unexpected error", exc_info=exc)
-        return failure(
-            WorkerError(
-                ErrorCode.UNKNOWN,
-                f"unexpected {type(exc).__name__}: {exc}",
-                details={"exception": type(exc).__name__, "trace": traceback.format_exception_only(exc)[-1].strip()},
-            )
-        )
+        return failure_for(exc)
+
+
+async def run_parsed(worker: Worker[J], job: J, pool: ProviderPool) -> BaseModel:
+    """Exactly one result document for a parsed job; never raises (except to exit the process)."""
+    try:
+        return await worker.run(job, pool)
+    except (Exception, asyncio.CancelledError) as exc:
+        return failure_for(exc)
+
+
+async def run_job(worker: Worker[J], document: dict[str, Any], pool: ProviderPool) -> BaseModel:
+    """Exactly one result document for a decoded job: parse, then run."""
+    parsed = parse_job(worker, document)
+    if isinstance(parsed, WorkerFailure):
+        return parsed
+    return await run_parsed(worker, parsed, pool)
+
+
+async def run_once(worker: Worker[J], document: dict[str, Any]) -> BaseModel:
+    """One job with providers of its own, closed before its document is returned (one-shot mode)."""
+    pool = ProviderPool()
+    try:
+        return await run_job(worker, document, pool)
+    finally:
+        await pool.aclose()

@@ -4,8 +4,9 @@
 
 Job lines on stdin (`common.runs.lines`: a probe job plus an `id`); one result line per
 finished job on stdout, `{"id", "result"}`, where `result` is exactly what one-shot mode
-prints. Up to N jobs run at once on one asyncio loop; SDK clients (and their connection
-pools) are shared by jobs with the same provider, base URL and key, nothing else is.
+prints (the same run path: `common.runs.run_path`). Up to N jobs run at once on one asyncio
+loop; SDK clients (and their connection pools) are shared by jobs with the same provider,
+base URL and key through the server's `ProviderPool`, and closed when serving ends.
 Logs stay on stderr, each line of a job tagged with its `jobId`.
 
 - stdin EOF: the jobs in flight finish, then the process exits 0.
@@ -31,12 +32,15 @@ from typing import Any, TextIO
 
 import structlog
 
-from common.errors.codes import ErrorCode, WorkerError
+from common.contract.probe import WorkerFailure
+from common.errors.codes import cancelled_error
+from common.io.json_input import line_source, max_input_bytes, too_large
 from common.io.log import configure_logging, get_logger
+from common.providers.pool import ProviderPool
 from common.runs import event_loop
 from common.runs.lines import JobId, JobLineError, leading_id, parse_job_line, render_result_line
-from common.runs.oneshot import failure, max_input_bytes
-from common.runs.run_path import CANCELLED_MESSAGE, run_job_document
+from common.runs.probe_worker import PROBE
+from common.runs.run_path import run_job
 
 DEFAULT_CONCURRENCY = 8
 _READ_CHUNK = 1 << 16
@@ -117,14 +121,6 @@ class LineReader(threading.Thread):
         self._emit(EOF)
 
 
-def _oversize_error(line: RawLine, limit: int) -> WorkerError:
-    return WorkerError(
-        ErrorCode.VALIDATION_ERROR,
-        f"line {line.number} is larger than {limit} bytes (set PROBE_MAX_INPUT_BYTES to allow more)",
-        details={"field": "(line)", "line": line.number, "limitBytes": limit},
-    )
-
-
 class Server:
     """The loop of serve mode: dispatch lines to bounded concurrent jobs, write results."""
 
@@ -137,6 +133,7 @@ class Server:
         self.in_flight: set[asyncio.Task[None]] = set()
         self.stopping = False
         self.output_lost = False
+        self.pool = ProviderPool()  # SDK clients shared by this process's jobs, closed when serving ends
 
     def write(self, line: str) -> None:
         if self.output_lost:
@@ -152,13 +149,14 @@ class Server:
     def accept(self, line: RawLine) -> tuple[JobId, dict[str, Any]] | None:
         """The line's id and job, or None once the line's VALIDATION_ERROR answer is written."""
         if line.oversize:
-            self.write(render_result_line(leading_id(line.data), failure(_oversize_error(line, self.limit))))
+            error = too_large(line_source(line.number), self.limit)
+            self.write(render_result_line(leading_id(line.data), WorkerFailure.from_error(error)))
             return None
         try:
             return parse_job_line(line.data, line.number)
         except JobLineError as bad:
             self.log.warning("bad job line", line=line.number, jobId=bad.job_id, message=bad.error.message)
-            self.write(render_result_line(bad.job_id, failure(bad.error)))
+            self.write(render_result_line(bad.job_id, WorkerFailure.from_error(bad.error)))
             return None
 
     async def run_line(self, line: RawLine) -> None:
@@ -167,14 +165,14 @@ class Server:
             return
         job_id, document = accepted
         structlog.contextvars.bind_contextvars(jobId=job_id)  # this task's log lines only
-        result = await run_job_document(document)
+        result = await run_job(PROBE, document, self.pool)
         self.write(render_result_line(job_id, result))
 
     def answer_unstarted(self, line: RawLine) -> None:
         """A line read but never started when the server stops: CANCELLED (or why it could not run)."""
         accepted = self.accept(line)
         if accepted is not None:
-            self.write(render_result_line(accepted[0], failure(WorkerError(ErrorCode.CANCELLED, CANCELLED_MESSAGE))))
+            self.write(render_result_line(accepted[0], WorkerFailure.from_error(cancelled_error())))
 
     def stop(self) -> None:
         if self.stopping:
@@ -234,6 +232,7 @@ class Server:
         await dispatcher
         while self.in_flight:
             await asyncio.gather(*self.in_flight, return_exceptions=True)
+        await self.pool.aclose()
         self.log.info("served", stopped=self.stopping)
         return 0
 

@@ -10,15 +10,12 @@ from common.errors.codes import ErrorCode, WorkerError
 from common.errors.facts import ErrorFacts
 from common.providers.base import Message, ModelRequest, ModelResponse, Provider
 from common.providers.settings import ProviderSettings
+from common.providers.usage import Usage
 
 # The Models API pages at most this many ids per request; one page is all a health check needs.
 _MODELS_PAGE_LIMIT = 1000
 # Parameters the SDK's messages.create() takes by name; the rest go in extra_body.
 _SDK_KWARGS = frozenset({"max_tokens", "stop_sequences", "system"})
-
-
-def _int(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) else 0
 
 
 def _message_param(message: Message) -> anthropic.types.MessageParam:
@@ -29,15 +26,6 @@ def _message_param(message: Message) -> anthropic.types.MessageParam:
 
 class AnthropicProvider(Provider):
     name: ClassVar[str] = "anthropic"
-    PARAM_NAMES: ClassVar[dict[str, str | None]] = {
-        "temperature": "temperature",
-        "top_p": "top_p",
-        "frequency_penalty": None,
-        "presence_penalty": None,
-        "stop_sequences": "stop_sequences",
-        "seed": None,
-    }
-    MAX_TOKENS_PARAM: ClassVar[str] = "max_tokens"
     # SDK 2.x sends API version 2026-10-21 by default, which rejects temperature, top_p and
     # top_k (400 even at their defaults) and has no SDK arguments for them. A probe asks
     # for a temperature, so requests pin 2023-06-01, which still honours it (and sends the
@@ -81,31 +69,30 @@ class AnthropicProvider(Provider):
         # Only `text` blocks are the answer; thinking and redacted_thinking blocks are not.
         text = "".join(block.text for block in message.content or [] if block.type == "text")
         usage = message.usage
-        input_tokens = output_tokens = None
-        cached = reasoning = 0
-        raw_usage: dict[str, Any] | None = None
-        if usage is not None:
-            raw_usage = usage.model_dump(exclude_none=True)
-            cached = _int(usage.cache_read_input_tokens)
-            # Anthropic's input_tokens counts only the uncached part of the prompt; our
-            # inputTokens is the whole prompt, so cache writes and cache reads are added.
-            input_tokens = _int(usage.input_tokens) + _int(usage.cache_creation_input_tokens) + cached
-            # output_tokens already includes thinking tokens (they are billed as output).
-            output_tokens = _int(usage.output_tokens)
-            # Older API versions and compatible servers do not report thinking tokens
-            # apart; then reasoning stays 0 although thinking is inside output_tokens.
-            details = usage.output_tokens_details
-            reasoning = _int(details.thinking_tokens) if details is not None else 0
         return ModelResponse(
             text=text,
             model_version=message.model or None,
             response_id=message.id or None,
             raw_finish_reason=message.stop_reason,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            reasoning_tokens=reasoning,
-            cached_input_tokens=cached,
-            raw_usage=raw_usage,
+            usage=self.usage_of(usage) if usage is not None else Usage.unreported(),
+        )
+
+    @staticmethod
+    def usage_of(usage: anthropic.types.Usage) -> Usage:
+        """Anthropic's `input_tokens` is only the uncached part of the prompt; cache writes and reads are beside it.
+
+        `output_tokens` already includes thinking tokens. Older API versions and compatible
+        servers do not report thinking tokens apart; then reasoning stays 0 although
+        thinking is inside the output count.
+        """
+        details = usage.output_tokens_details
+        return Usage.cache_beside_input(
+            uncached_input_tokens=usage.input_tokens,
+            cache_read_tokens=usage.cache_read_input_tokens,
+            cache_write_tokens=usage.cache_creation_input_tokens,
+            output_tokens=usage.output_tokens,
+            reasoning_tokens=details.thinking_tokens if details is not None else 0,
+            raw=usage.model_dump(exclude_none=True),
         )
 
     async def list_models(self, timeout_s: float) -> list[str]:

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
-from common.providers.adapters.openai import OpenAIProvider
+from openai.types import CompletionUsage
 
-# deepseek-reasoner accepts these without error but ignores them (DeepSeek's API docs),
-# so sending them would record a setting that had no effect.
-_IGNORED_BY_REASONER = frozenset({"temperature", "top_p", "frequency_penalty", "presence_penalty"})
+from common.providers.adapters.openai import OpenAIProvider
+from common.providers.usage import Usage, as_count
 
 
 class DeepSeekProvider(OpenAIProvider):
     name: ClassVar[str] = "deepseek"
-    PARAM_NAMES: ClassVar[dict[str, str | None]] = {**OpenAIProvider.PARAM_NAMES, "seed": None}
 
-    def param_name(self, model: str, generic: str) -> tuple[str | None, str]:
-        if model.startswith("deepseek-reasoner") and generic in _IGNORED_BY_REASONER:
-            return None, f"{model} ignores {generic} (DeepSeek API docs)"
-        return super().param_name(model, generic)
+    def usage_of(self, usage: CompletionUsage) -> Usage:
+        return with_cache_hits(super().usage_of(usage))
+
+
+def with_cache_hits(usage: Usage) -> Usage:
+    """Cache hits from DeepSeek's own field when `prompt_tokens_details.cached_tokens` gives none.
+
+    DeepSeek reports `prompt_cache_hit_tokens` and `prompt_cache_miss_tokens`, whose sum
+    is `prompt_tokens`: hits are inside the input count, as in ours (DeepSeek API docs).
+    """
+    if usage.cached_input_tokens or usage.raw is None:
+        return usage
+    hits = as_count(usage.raw.get("prompt_cache_hit_tokens"))
+    return replace(usage, cached_input_tokens=hits) if hits else usage

@@ -15,6 +15,7 @@ from common.errors.codes import ErrorCode, WorkerError
 from common.errors.facts import ErrorFacts
 from common.providers.base import Message, ModelRequest, ModelResponse, Provider
 from common.providers.settings import ProviderSettings
+from common.providers.usage import Usage
 
 # Gemini's canonical status strings (INVALID_ARGUMENT, RESOURCE_EXHAUSTED, ...). For a
 # non-JSON error body the SDK puts the HTTP reason phrase ("Bad Gateway") there instead.
@@ -59,16 +60,6 @@ def _error_info_reason(body: Any) -> str | None:
 
 class GoogleProvider(Provider):
     name: ClassVar[str] = "google"
-    # GenerateContentConfig field names, so `paramsSent` records what the SDK was given.
-    PARAM_NAMES: ClassVar[dict[str, str | None]] = {
-        "temperature": "temperature",
-        "top_p": "top_p",
-        "frequency_penalty": "frequency_penalty",
-        "presence_penalty": "presence_penalty",
-        "stop_sequences": "stop_sequences",
-        "seed": "seed",
-    }
-    MAX_TOKENS_PARAM: ClassVar[str] = "max_output_tokens"
 
     def __init__(self, settings: ProviderSettings) -> None:
         super().__init__(settings)
@@ -104,28 +95,10 @@ class GoogleProvider(Provider):
         return self.read_response(response)
 
     def read_response(self, response: types.GenerateContentResponse) -> ModelResponse:
-        usage = response.usage_metadata
-        input_tokens = output_tokens = None
-        reasoning = cached = 0
-        raw_usage: dict[str, Any] | None = None
-        if usage is not None:
-            raw_usage = usage.model_dump(mode="json", exclude_none=True, by_alias=True) or None
-            reasoning = usage.thoughts_token_count or 0
-            cached = usage.cached_content_token_count or 0
-            if usage.prompt_token_count is not None:
-                # promptTokenCount already includes cached content. Zero counts are left out
-                # of the JSON, so a missing candidatesTokenCount beside a prompt count is 0.
-                input_tokens = usage.prompt_token_count
-                # Gemini reports thinking tokens beside candidate tokens; ours include them.
-                output_tokens = (usage.candidates_token_count or 0) + reasoning
         common: dict[str, Any] = {
             "model_version": response.model_version or None,
             "response_id": response.response_id or None,
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-            "reasoning_tokens": reasoning,
-            "cached_input_tokens": cached,
-            "raw_usage": raw_usage,
+            "usage": self.usage_of(response.usage_metadata),
         }
         candidates = response.candidates or []
         if not candidates:
@@ -150,6 +123,27 @@ class GoogleProvider(Provider):
         # Thought-summary parts (`thought: true`) are the model's reasoning, not its answer.
         text = "".join(part.text for part in parts or [] if part.text and not part.thought)
         return ModelResponse(text=text, raw_finish_reason=_enum_text(candidate.finish_reason), **common)
+
+    @staticmethod
+    def usage_of(usage: types.GenerateContentResponseUsageMetadata | None) -> Usage:
+        """Gemini reports thinking tokens (`thoughtsTokenCount`) beside candidate tokens.
+
+        `promptTokenCount` already includes cached content. Zero counts are left out of
+        the JSON, so a missing `candidatesTokenCount` beside a prompt count is 0; without
+        a prompt count the usage is unreported (`raw` keeps what there was).
+        """
+        if usage is None:
+            return Usage.unreported()
+        raw = usage.model_dump(mode="json", exclude_none=True, by_alias=True) or None
+        if usage.prompt_token_count is None:
+            return Usage.unreported(raw)
+        return Usage.reasoning_beside_output(
+            input_tokens=usage.prompt_token_count,
+            output_tokens=usage.candidates_token_count,
+            reasoning_tokens=usage.thoughts_token_count,
+            cached_input_tokens=usage.cached_content_token_count,
+            raw=raw,
+        )
 
     async def list_models(self, timeout_s: float) -> list[str]:
         pager = await self.client.aio.models.list(

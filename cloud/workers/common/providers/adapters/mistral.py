@@ -25,17 +25,14 @@ from pydantic import ValidationError
 
 from common.errors.codes import ErrorCode, WorkerError
 from common.errors.facts import ErrorFacts
-from common.providers.base import CHAT_COMPLETIONS_PARAM_NAMES, ModelRequest, ModelResponse, Provider
+from common.providers.base import ModelRequest, ModelResponse, Provider
 from common.providers.settings import ProviderSettings
+from common.providers.usage import Usage, as_count
 
 # The SDK appends /v1/... to its server URL; people often write the base URL with /v1.
 _API_SUFFIX = "/v1"
 # Mistral's own error bodies can be long (a 422 echoes the input); keep what is useful.
 _MAX_BODY_CHARS = 4000
-
-
-def _int(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
 def server_url(base_url: str | None) -> str | None:
@@ -141,8 +138,6 @@ def completion_without_usage(exc: ResponseValidationError) -> ChatCompletionResp
 
 class MistralProvider(Provider):
     name: ClassVar[str] = "mistral"
-    PARAM_NAMES: ClassVar[dict[str, str | None]] = {**CHAT_COMPLETIONS_PARAM_NAMES, "seed": "random_seed"}
-    MAX_TOKENS_PARAM: ClassVar[str] = "max_tokens"
 
     def __init__(self, settings: ProviderSettings) -> None:
         super().__init__(settings)
@@ -189,47 +184,43 @@ class MistralProvider(Provider):
         choice = completion.choices[0]
         message = choice.message
         text = answer_text(message.content) if message is not None else ""
-        input_tokens, output_tokens, reasoning, cached, raw_usage = self.read_usage(completion.usage)
         return ModelResponse(
             text=text,
             model_version=completion.model or None,
             response_id=completion.id or None,
             raw_finish_reason=str(choice.finish_reason) if choice.finish_reason else None,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            reasoning_tokens=reasoning,
-            cached_input_tokens=cached,
-            raw_usage=raw_usage,
+            usage=self.usage_of(completion.usage),
         )
 
     @staticmethod
-    def read_usage(usage: UsageInfo | None) -> tuple[int | None, int | None, int, int, dict[str, Any] | None]:
-        """(input, output, reasoning, cached input, raw) tokens.
+    def usage_of(usage: UsageInfo | None) -> Usage:
+        """Mistral counts reasoning inside `completion_tokens` (and rarely reports it apart).
 
-        Mistral counts reasoning inside `completion_tokens` and, in current responses,
-        does not report it apart. Cache hits come as `prompt_tokens_details.cached_tokens`
+        When it does report reasoning tokens, the total says whether they are inside or
+        beside `completion_tokens`. Cache hits come as `prompt_tokens_details.cached_tokens`
         (older responses: `num_cached_tokens` or `prompt_token_details`), which the SDK
         keeps only as extra fields.
         """
         if usage is None:
-            return None, None, 0, 0, None
+            return Usage.unreported()
         raw: dict[str, Any] = usage.model_dump(mode="json", exclude_none=True)
         reported = usage.model_fields_set | set(usage.additional_properties or {})
         if not {"prompt_tokens", "completion_tokens"} <= reported:
-            return None, None, 0, 0, raw or None
-        input_tokens = _int(usage.prompt_tokens)
-        output_tokens = _int(usage.completion_tokens)
+            return Usage.unreported(raw or None)
         details = raw.get("completion_tokens_details")
-        reasoning = _int(details.get("reasoning_tokens")) if isinstance(details, dict) else 0
-        if reasoning and _int(usage.total_tokens) == input_tokens + output_tokens + reasoning:
-            output_tokens += reasoning  # reported beside completion tokens: ours are inside
         cached = 0
         for key in ("prompt_tokens_details", "prompt_token_details"):
             block = raw.get(key)
             if isinstance(block, dict):
-                cached = cached or _int(block.get("cached_tokens"))
-        cached = cached or _int(raw.get("num_cached_tokens"))
-        return input_tokens, output_tokens, reasoning, cached, raw
+                cached = cached or as_count(block.get("cached_tokens"))
+        return Usage.reasoning_placed_by_total(
+            input_tokens=usage.prompt_tokens,
+            output_tokens=usage.completion_tokens,
+            reasoning_tokens=details.get("reasoning_tokens") if isinstance(details, dict) else 0,
+            total_tokens=usage.total_tokens,
+            cached_input_tokens=cached or raw.get("num_cached_tokens"),
+            raw=raw,
+        )
 
     async def list_models(self, timeout_s: float) -> list[str]:
         page = await self.client.models.list_async(timeout_ms=_timeout_ms(timeout_s))

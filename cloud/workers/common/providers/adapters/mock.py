@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from common.errors.codes import ErrorCode, WorkerError
-from common.providers.base import CHAT_COMPLETIONS_PARAM_NAMES, ModelRequest, ModelResponse, Provider
+from common.providers.base import ModelRequest, ModelResponse, Provider
 from common.providers.settings import ProviderSettings
+from common.providers.usage import Usage
 from common.tokens import count_with_chars
 
 MOCK_MODEL_VERSION = "mock-1.0"
@@ -127,7 +128,6 @@ def _answer(request: ModelRequest, turn: int) -> str:
 
 class MockProvider(Provider):
     name: ClassVar[str] = "mock"
-    PARAM_NAMES: ClassVar[dict[str, str | None]] = dict(CHAT_COMPLETIONS_PARAM_NAMES)
 
     def __init__(self, settings: ProviderSettings) -> None:
         super().__init__(settings)
@@ -161,14 +161,17 @@ class MockProvider(Provider):
             text, finish = "", "content_filter"
         prompt_chars = sum(len(m.content) for m in request.messages) + len(request.system or "")
         input_tokens = max(1, -(-prompt_chars // 4)) + 3 * len(request.messages)
+        output_tokens = count_with_chars(text)
         return ModelResponse(
             text=text,
             model_version=MOCK_MODEL_VERSION,
             response_id="mock-" + hashlib.sha256(text.encode() + str(turn).encode()).hexdigest()[:16],
             raw_finish_reason=finish,
-            input_tokens=input_tokens,
-            output_tokens=count_with_chars(text),
-            raw_usage={"input_tokens": input_tokens, "output_tokens": count_with_chars(text)},
+            usage=Usage.reasoning_inside_output(
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                raw={"input_tokens": input_tokens, "output_tokens": output_tokens},
+            ),
         )
 
     async def list_models(self, timeout_s: float) -> list[str]:

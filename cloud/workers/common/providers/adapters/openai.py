@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar
 
 import openai
+from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletion
 
-from common.contract.probe import FinishReason, ParamNote
+from common.contract.probe import FinishReason
 from common.errors.codes import ErrorCode, WorkerError
 from common.errors.facts import ErrorFacts
-from common.providers.base import CHAT_COMPLETIONS_PARAM_NAMES, ModelRequest, ModelResponse, Provider
+from common.providers.base import ModelRequest, ModelResponse, Provider
 from common.providers.settings import ProviderSettings
-
-# o-series and gpt-5 reject max_tokens and want max_completion_tokens.
-_COMPLETION_TOKENS_FAMILIES = re.compile(r"^(ft:)?(o\d|gpt-5)")
-
-
-def _int(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) else 0
+from common.providers.usage import Usage
 
 
 class OpenAIProvider(Provider):
     name: ClassVar[str] = "openai"
-    PARAM_NAMES: ClassVar[dict[str, str | None]] = dict(CHAT_COMPLETIONS_PARAM_NAMES)
     PLACEHOLDER_KEY: ClassVar[str] = "unused"  # SDK demands a key even where the server wants none
 
     def __init__(self, settings: ProviderSettings) -> None:
@@ -35,13 +28,6 @@ class OpenAIProvider(Provider):
             max_retries=0,  # common.errors.retry owns retries
             timeout=600.0,  # replaced per request by the time left before the deadline
         )
-
-    def max_tokens_param(self, model: str, requested: str | None) -> tuple[str, ParamNote | None]:
-        if requested:
-            return requested, None
-        if self.name == "openai" and _COMPLETION_TOKENS_FAMILIES.match(model):
-            return "max_completion_tokens", None
-        return "max_tokens", None
 
     async def complete(self, request: ModelRequest, timeout_s: float) -> ModelResponse:
         kwargs = dict(request.params.sent)
@@ -82,34 +68,31 @@ class OpenAIProvider(Provider):
         if not text and refusal:
             text, finish = refusal, "refusal"
         usage = completion.usage
-        input_tokens = output_tokens = None
-        reasoning = cached = 0
-        raw_usage: dict[str, Any] | None = None
-        if usage is not None:
-            raw_usage = usage.model_dump(exclude_none=True)
-            input_tokens = _int(usage.prompt_tokens)
-            output_tokens = _int(usage.completion_tokens)
-            details = usage.completion_tokens_details
-            reasoning = _int(details.reasoning_tokens) if details is not None else 0
-            prompt_details = usage.prompt_tokens_details
-            cached = _int(prompt_details.cached_tokens) if prompt_details is not None else 0
-            cached = cached or _int(raw_usage.get("prompt_cache_hit_tokens"))  # DeepSeek's name
-            # xAI reports reasoning tokens beside completion tokens (total = prompt +
-            # completion + reasoning); OpenAI counts them inside. Ours are always inside.
-            if reasoning and _int(usage.total_tokens) == input_tokens + output_tokens + reasoning:
-                output_tokens += reasoning
         return ModelResponse(
             text=text,
             model_version=completion.model or None,
             response_id=completion.id or None,
             raw_finish_reason=choice.finish_reason,
             finish_reason=finish,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            reasoning_tokens=reasoning,
-            cached_input_tokens=cached,
+            usage=self.usage_of(usage) if usage is not None else Usage.unreported(),
             system_fingerprint=getattr(completion, "system_fingerprint", None),
-            raw_usage=raw_usage,
+        )
+
+    def usage_of(self, usage: CompletionUsage) -> Usage:
+        """Our Usage from a completion's `usage`, in OpenAI's documented fields only.
+
+        OpenAI counts reasoning inside `completion_tokens` and cache hits inside
+        `prompt_tokens`, as we do. Compatible providers with other fields or another
+        convention override this (DeepSeekProvider, XAIProvider).
+        """
+        reasoning = usage.completion_tokens_details
+        prompt = usage.prompt_tokens_details
+        return Usage.reasoning_inside_output(
+            input_tokens=usage.prompt_tokens,
+            output_tokens=usage.completion_tokens,
+            reasoning_tokens=reasoning.reasoning_tokens if reasoning is not None else 0,
+            cached_input_tokens=prompt.cached_tokens if prompt is not None else 0,
+            raw=usage.model_dump(exclude_none=True),
         )
 
     async def list_models(self, timeout_s: float) -> list[str]:
@@ -127,20 +110,28 @@ class OpenAIProvider(Provider):
         if isinstance(exc, openai.APIResponseValidationError):
             return ErrorFacts(self.name, kind="invalid_response", status=exc.status_code, message=str(exc))
         if isinstance(exc, openai.APIStatusError):
-            body = exc.body
-            message = exc.message
-            if isinstance(body, dict) and isinstance(body.get("message"), str):
-                message = body["message"]
-            elif isinstance(body, str):
-                message = body  # xAI puts the message in a bare "error" string
             return ErrorFacts(
                 self.name,
                 status=exc.status_code,
                 error_type=exc.type if isinstance(exc.type, str) else None,
                 error_code=exc.code,
                 param=exc.param if isinstance(exc.param, str) else None,
-                message=message,
+                message=self.error_message(exc),
                 headers=dict(exc.response.headers),
-                body=body,
+                body=exc.body,
             )
         return super().error_facts(exc)
+
+    def error_message(self, exc: openai.APIStatusError) -> str:
+        """The provider's own message: `error.message` (the SDK keeps `error` as `body`).
+
+        A body that is not JSON (a gateway's page) is its own message; the SDK's
+        "Error code: <status>" otherwise.
+        """
+        body = exc.body
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            message: str = body["message"]
+            return message
+        if isinstance(body, str) and body == exc.response.text.strip():
+            return body
+        return exc.message

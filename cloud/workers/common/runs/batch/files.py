@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from common.contract.probe import ProbeSuccess, Turn, WorkerFailure
 from common.errors.codes import WorkerError
 from common.providers.registry import resolve_model
 from common.runs.lines import JobId, JobLineError, ResultLine, parse_job_line
@@ -32,16 +33,21 @@ class BatchJob:
     line: int
     raw: bytes  # the job line as read; parsed again when the job runs, to keep memory small
     provider: str
-    prior_turns: list[dict[str, Any]] | None = None
+    prior_turns: list[Turn] | None = None  # paid-for turns a retry goes on from
     attempts: int = 0
-    last_result: dict[str, Any] | None = None
+    last_result: ProbeSuccess | WorkerFailure | None = None
 
 
 @dataclass(frozen=True)
 class PreviousResult:
     final: bool  # a success or a non-retryable failure: nothing more to do
     code: str | None
-    prior_turns: list[dict[str, Any]] | None
+    prior_turns: list[Turn] | None
+
+    @classmethod
+    def of(cls, result: ProbeSuccess | WorkerFailure) -> PreviousResult:
+        code = result.error.code.value if isinstance(result, WorkerFailure) else None
+        return cls(final=not result.retryable, code=code, prior_turns=result.turns_to_resume())
 
 
 class JobsFileError(Exception):
@@ -111,19 +117,6 @@ def _cut_partial_last_line(path: Path) -> None:
         handle.truncate(0)
 
 
-def _previous(result: dict[str, Any]) -> PreviousResult:
-    if result.get("success") is True:
-        return PreviousResult(True, None, None)
-    raw_error = result.get("error")
-    error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
-    code = error.get("code") if isinstance(error.get("code"), str) else None
-    if error.get("retryable") is not True:
-        return PreviousResult(True, code, None)
-    partial = result.get("partialTranscript")
-    turns = partial.get("turns") if isinstance(partial, dict) else None
-    return PreviousResult(False, code, turns if isinstance(turns, list) and turns else None)
-
-
 def read_previous(path: Path) -> tuple[dict[JobId, PreviousResult], int]:
     """The last result of every id in an earlier output (and how many lines were unreadable)."""
     if not path.exists():
@@ -140,7 +133,7 @@ def read_previous(path: Path) -> tuple[dict[JobId, PreviousResult], int]:
             unreadable += 1
             continue
         if line.id is not None:
-            previous[line.id] = _previous(line.result)
+            previous[line.id] = PreviousResult.of(line.result)
     return previous, unreadable
 
 

@@ -3,7 +3,7 @@
     python3 cloud/workers/batch.py jobs.jsonl -o results.jsonl [--concurrency 16]
         [--rpm openai=500 --tpm openai=200000 ...] [--limits limits.toml]
 
-A limits file names providers as in `config.PROVIDER_ENV`:
+A limits file names providers by their record names (`common.providers.records`):
 
     [openai]
     rpm = 500
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
-from common.providers.settings import PROVIDER_ENV
+from common.providers.records import BY_NAME
 from common.runs.batch.rate_limit import Limits
 
 DEFAULT_CONCURRENCY = 16
@@ -57,8 +57,8 @@ class BatchOptions:
 
 
 def _check_provider(name: str, where: str) -> str:
-    if name not in PROVIDER_ENV:
-        raise ConfigError(f"{where}: unknown provider {name!r}; use one of {', '.join(PROVIDER_ENV)}")
+    if name not in BY_NAME:
+        raise ConfigError(f"{where}: unknown provider {name!r}; use one of {', '.join(BY_NAME)}")
     return name
 
 

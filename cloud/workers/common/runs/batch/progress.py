@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
+from common.contract.probe import ProbeSuccess, WorkerFailure
 from common.runs.batch.spend import Spend
 
 
@@ -56,16 +57,14 @@ class BatchStats:
         self.cost += spend.cost
         self.rate_limited += spend.rate_limited
 
-    def finished(self, result: dict[str, Any], *, cost_known: bool) -> None:
+    def finished(self, result: ProbeSuccess | WorkerFailure, *, cost_known: bool) -> None:
         if not cost_known:
             self.jobs_without_cost += 1
-        if result.get("success") is True:
+        if isinstance(result, ProbeSuccess):
             self.succeeded += 1
             return
-        raw_error = result.get("error")
-        error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
-        self.codes[str(error.get("code"))] += 1
-        if error.get("retryable") is True:
+        self.codes[result.error.code.value] += 1
+        if result.retryable:
             self.left_retryable += 1
         else:
             self.failed += 1

@@ -18,41 +18,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from pydantic import BaseModel
 
-from common.errors.retry import Clock, SystemClock
+from common.contract.probe import ProbeJob, ProbeSuccess, WorkerFailure
+from common.errors.codes import ErrorCode
+from common.errors.retry import Clock, RetryPolicy, SystemClock
 from common.io.log import get_logger
+from common.providers.pool import ProviderPool
 from common.runs.batch.files import UNROUTED, BatchJob, ResultWriter, compact, read_jobs, read_previous
 from common.runs.batch.options import BatchOptions
 from common.runs.batch.progress import BatchStats, Progress
 from common.runs.batch.rate_limit import LimiterSet, ProviderLimiter
 from common.runs.batch.spend import DEFAULT_EXPECTED_OUTPUT_TOKENS, Estimate, Spend, estimate_job, spend_of
 from common.runs.lines import parse_job_line, render_result_line
-from common.runs.run_path import run_job_document
+from common.runs.probe_worker import PROBE
+from common.runs.run_path import parse_job, run_parsed
 
 EXIT_DONE = 0
 EXIT_RETRYABLE_LEFT = 3  # finished, but some results are retryable failures: run the command again
-MAX_RETRY_DELAY_S = 60.0
+# A batch waits longer between runs of a job than a job waits between its requests: the
+# job itself already retried within its deadline (common.errors.retry).
+BATCH_RETRY_POLICY = RetryPolicy(base_delay_s=2.0, max_delay_s=60.0, jitter=0.0)
 
-RunDocument = Callable[[dict[str, Any]], Awaitable[BaseModel]]
-
-
-def _error(result: dict[str, Any]) -> dict[str, Any]:
-    error = result.get("error")
-    return error if isinstance(error, dict) else {}
+ProbeResult = ProbeSuccess | WorkerFailure
+RunProbe = Callable[[ProbeJob], Awaitable[ProbeResult]]
 
 
-def _prior_turns_rejected(result: dict[str, Any]) -> bool:
+def _prior_turns_rejected(result: ProbeResult) -> bool:
     """The resumed job's scenario no longer matches its earlier partial transcript."""
-    error = _error(result)
-    field = error.get("details", {}).get("field") if isinstance(error.get("details"), dict) else None
-    return error.get("code") == "VALIDATION_ERROR" and isinstance(field, str) and field.startswith("priorTurns")
+    if not isinstance(result, WorkerFailure) or result.error.code is not ErrorCode.VALIDATION_ERROR:
+        return False
+    field = result.error.details.get("field")
+    return isinstance(field, str) and field.startswith("priorTurns")
 
 
 class BatchRunner:
@@ -61,11 +64,13 @@ class BatchRunner:
         options: BatchOptions,
         *,
         clock: Clock | None = None,
-        run_document: RunDocument = run_job_document,
+        run_probe: RunProbe | None = None,
     ) -> None:
         self.options = options
         self.clock = clock or SystemClock()
-        self.run_document = run_document
+        self.pool = ProviderPool()  # SDK clients shared by this run's jobs, closed when it ends
+        self.run_probe: RunProbe = run_probe or self._run_probe
+        self.rng = random.Random()
         self.limiters = LimiterSet(options.limits, clock=self.clock)
         self.stats = BatchStats()
         self.log = get_logger(worker="batch")
@@ -129,6 +134,7 @@ class BatchRunner:
                 loop.remove_signal_handler(sig)
             self.writer.close()
             self.progress.close()
+            await self.pool.aclose()
         if self.stats.resumed:  # a resumed id now has its earlier line and a new one
             dropped = compact(self.options.output)
             self.log.info("results file compacted", droppedLines=dropped)
@@ -162,9 +168,14 @@ class BatchRunner:
             await self.slots.acquire()
             try:
                 _, document = parse_job_line(job.raw, job.line)
+                parsed = parse_job(PROBE, document)
+                if isinstance(parsed, WorkerFailure):  # an invalid job: its answer needs no provider
+                    self._write_final(job, parsed, cost_known=True)
+                    self.slots.release()
+                    continue
                 if job.prior_turns:
-                    document["priorTurns"] = job.prior_turns
-                estimate = estimate_job(document, self._expected_output(provider))
+                    parsed.prior_turns = job.prior_turns
+                estimate = estimate_job(parsed, self._expected_output(provider))
                 if limiter is not None:
                     waited = await limiter.acquire(estimate.requests, estimate.tokens)
                     if waited:
@@ -173,7 +184,7 @@ class BatchRunner:
                 self.slots.release()
                 raise
             self.stats.in_flight += 1
-            task = asyncio.create_task(self.run_job(job, document, limiter, estimate), name=f"job-{job.id}")
+            task = asyncio.create_task(self.run_job(job, parsed, limiter, estimate), name=f"job-{job.id}")
             self.in_flight.add(task)
             task.add_done_callback(self._job_task_done)
 
@@ -183,10 +194,10 @@ class BatchRunner:
         self.slots.release()
 
     async def run_job(
-        self, job: BatchJob, document: dict[str, Any], limiter: ProviderLimiter | None, estimate: Estimate
+        self, job: BatchJob, probe: ProbeJob, limiter: ProviderLimiter | None, estimate: Estimate
     ) -> None:
         try:
-            await self._run_job(job, document, limiter, estimate)
+            await self._run_job(job, probe, limiter, estimate)
         except Exception as exc:  # e.g. the results file or stderr broke: never leave the run waiting
             self.unfinished -= 1
             self.stats.crashed += 1
@@ -198,33 +209,31 @@ class BatchRunner:
                 self.log.error("job could not finish; it runs again next time", exc_info=exc)
 
     async def _run_job(
-        self, job: BatchJob, document: dict[str, Any], limiter: ProviderLimiter | None, estimate: Estimate
+        self, job: BatchJob, probe: ProbeJob, limiter: ProviderLimiter | None, estimate: Estimate
     ) -> None:
         structlog.contextvars.bind_contextvars(jobId=job.id)
         job.attempts += 1
         prior = len(job.prior_turns or [])
-        result = await self._result(document)
+        result = await self.run_probe(probe)
         if prior and _prior_turns_rejected(result):
             self.log.warning("earlier partial transcript no longer matches the scenario; starting over")
-            document.pop("priorTurns", None)
+            probe = probe.model_copy(update={"prior_turns": None})
             job.prior_turns, prior = None, 0
-            result = await self._result(document)
-        spend = spend_of(result, prior, document.get("modelCost"))
+            result = await self.run_probe(probe)
+        spend = spend_of(result, prior, probe.model_cost)
         self._account(job.provider, limiter, estimate, spend)
-        error = _error(result)
-        if result.get("success") is not True and error.get("retryable") is True:
-            partial = result.get("partialTranscript")
-            turns = partial.get("turns") if isinstance(partial, dict) else None
-            job.prior_turns = turns if isinstance(turns, list) and turns else None
+        if isinstance(result, WorkerFailure) and result.retryable:
+            job.prior_turns = result.turns_to_resume()
             job.last_result = result
             if not self.stopping and job.attempts < self.options.max_attempts:
-                self._retry_later(job, error, spend)
+                self._retry_later(job, result, spend)
                 return
         self._write_final(job, result, spend.cost_known)
 
-    async def _result(self, document: dict[str, Any]) -> dict[str, Any]:
-        model = await self.run_document(dict(document))
-        return model.model_dump(mode="json", by_alias=True)
+    async def _run_probe(self, probe: ProbeJob) -> ProbeResult:
+        result = await run_parsed(PROBE, probe, self.pool)
+        assert isinstance(result, ProbeSuccess | WorkerFailure)
+        return result
 
     def _account(self, provider: str, limiter: ProviderLimiter | None, estimate: Estimate, spend: Spend) -> None:
         self.stats.add_spend(spend)
@@ -248,11 +257,11 @@ class BatchRunner:
         total, turns = self.output_means.get(provider, (0, 0))
         return total / turns if turns else DEFAULT_EXPECTED_OUTPUT_TOKENS
 
-    def _retry_later(self, job: BatchJob, error: dict[str, Any], spend: Spend) -> None:
-        hint = error.get("retryAfterMs")
-        delay = hint / 1000 if isinstance(hint, int) else min(MAX_RETRY_DELAY_S, 2.0 * 2 ** (job.attempts - 1))
+    def _retry_later(self, job: BatchJob, failure: WorkerFailure, spend: Spend) -> None:
+        hint = failure.error.retry_after_ms
+        delay = BATCH_RETRY_POLICY.wait_s(job.attempts, hint, self.rng)
         self.stats.retrying += 1
-        self.log.info("will run again", attempt=job.attempts, code=error.get("code"), delayS=delay)
+        self.log.info("will run again", attempt=job.attempts, code=failure.error.code.value, delayS=delay)
         task = asyncio.create_task(self._requeue(job, delay, spend.cost_known), name=f"retry-{job.id}")
         self.waiting.add(task)
         task.add_done_callback(self.waiting.discard)
@@ -270,7 +279,7 @@ class BatchRunner:
         self.stats.retrying -= 1
         self.queues[job.provider].put_nowait(job)
 
-    def _write_final(self, job: BatchJob, result: dict[str, Any], cost_known: bool) -> None:
+    def _write_final(self, job: BatchJob, result: ProbeResult, cost_known: bool) -> None:
         assert self.writer is not None
         self.writer.write(render_result_line(job.id, result))
         self.stats.finished(result, cost_known=cost_known)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
-from common.contract.probe import DEFAULT_MAX_TOKENS, DEFAULT_MAX_TURNS
+from common.contract.probe import ModelCost, ProbeJob, ProbeSuccess, WorkerFailure
 from common.errors.codes import ErrorCode
+from common.probe.conversation import plan_conversation
+from common.probe.job_params import resolve_params
 from common.tokens import CHARS_PER_TOKEN
 
 DEFAULT_EXPECTED_OUTPUT_TOKENS = 300
@@ -25,29 +26,15 @@ class Estimate:
     tokens: int
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def estimate_job(document: dict[str, Any], expected_output_tokens: float) -> Estimate:
+def estimate_job(job: ProbeJob, expected_output_tokens: float) -> Estimate:
     """Requests and tokens of the turns this job still has to run (a rough, cheap guess)."""
-    scenario = _dict(document.get("scenario"))
-    config = _dict(document.get("config"))
-    turns_setting, tokens_setting = config.get("maxTurns"), config.get("maxTokens")
-    max_turns = turns_setting if isinstance(turns_setting, int) else DEFAULT_MAX_TURNS
-    max_tokens = tokens_setting if isinstance(tokens_setting, int) else DEFAULT_MAX_TOKENS
-    prompts = [_text(scenario.get("preamble")) + _text(scenario.get("prompt"))]
-    prompts += [_text(_dict(f).get("prompt")) for f in scenario.get("followups") or []]
-    prompts = prompts[: max(1, max_turns)]
-    prior = document.get("priorTurns") or []
+    plan = plan_conversation(job)
+    prompts = [turn.prompt for turn in plan.turns]
+    prior = job.prior_turns or []
     done = min(len(prior), len(prompts))
-    answer = min(float(max_tokens), expected_output_tokens)
-    history = sum(len(_text(_dict(t).get("probePrompt"))) + len(_text(_dict(t).get("targetResponse"))) for t in prior)
-    history_tokens = history / CHARS_PER_TOKEN
+    answer = min(float(resolve_params(job).max_tokens), expected_output_tokens)
+    history_chars = len(plan.system or "") + sum(len(t.probe_prompt) + len(t.target_response) for t in prior[:done])
+    history_tokens = history_chars / CHARS_PER_TOKEN
     tokens = 0.0
     for prompt in prompts[done:]:
         history_tokens += len(prompt) / CHARS_PER_TOKEN
@@ -74,38 +61,37 @@ class Spend:
     def tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
+    def saw_rate_limit(self, waited_ms: int | None) -> None:
+        self.rate_limited += 1
+        if waited_ms is not None:
+            self.retry_after_s = max(self.retry_after_s or 0.0, waited_ms / 1000)
 
-def spend_of(result: dict[str, Any], prior_turns: int, model_cost: Any) -> Spend:
-    """Reads a result document (success or failure) for the turns run after `prior_turns`."""
+
+def spend_of(result: ProbeSuccess | WorkerFailure, prior_turns: int, model_cost: ModelCost | None) -> Spend:
+    """Reads a result (success or failure) for the turns run after `prior_turns`."""
     spend = Spend()
-    transcript = _dict(result.get("transcript") or result.get("partialTranscript"))
-    turns = [t for t in transcript.get("turns") or [] if isinstance(t, dict)][prior_turns:]
+    transcript = result.transcript if isinstance(result, ProbeSuccess) else result.partial_transcript
+    turns = transcript.turns[prior_turns:] if transcript is not None else []
     for turn in turns:
-        meta = _dict(turn.get("providerMetadata"))
-        spend.requests += int(meta.get("attempts") or 1)
-        spend.input_tokens += int(turn.get("inputTokens") or 0)
-        output = int(turn.get("outputTokens") or 0)
-        spend.output_tokens += output
-        spend.output_tokens_per_turn.append(output)
-        for retry in meta.get("retries") or []:
-            if _dict(retry).get("code") == ErrorCode.RATE_LIMIT.value:
-                spend.rate_limited += 1
-                spend.retry_after_s = max(spend.retry_after_s or 0.0, int(_dict(retry).get("waitedMs") or 0) / 1000)
+        meta = turn.provider_metadata
+        spend.requests += meta.attempts or 1
+        spend.input_tokens += turn.input_tokens
+        spend.output_tokens += turn.output_tokens
+        spend.output_tokens_per_turn.append(turn.output_tokens)
+        for retry in meta.retries:
+            if retry.code is ErrorCode.RATE_LIMIT:
+                spend.saw_rate_limit(retry.waited_ms)
     spend.new_turns = len(turns)
-    error = _dict(result.get("error"))
-    if error:
-        details = _dict(error.get("details"))
-        attempts = details.get("attempts")
+    if isinstance(result, WorkerFailure):
+        attempts = result.error.details.get("attempts")
         spend.requests += attempts if isinstance(attempts, int) else 0
-        if error.get("code") == ErrorCode.RATE_LIMIT.value:
-            spend.rate_limited += 1
-            hint = error.get("retryAfterMs")
-            if isinstance(hint, int):
-                spend.retry_after_s = max(spend.retry_after_s or 0.0, hint / 1000)
-    rates = _dict(model_cost)
-    per_in, per_out = rates.get("costInputPerMillion"), rates.get("costOutputPerMillion")
-    if isinstance(per_in, int | float) and isinstance(per_out, int | float):
-        spend.cost = spend.input_tokens * per_in / 1e6 + spend.output_tokens * per_out / 1e6
+        if result.error.code is ErrorCode.RATE_LIMIT:
+            spend.saw_rate_limit(result.error.retry_after_ms)
+    if model_cost is not None:
+        spend.cost = (
+            spend.input_tokens * model_cost.cost_input_per_million / 1e6
+            + spend.output_tokens * model_cost.cost_output_per_million / 1e6
+        )
     else:
         spend.cost_known = spend.tokens == 0
     return spend

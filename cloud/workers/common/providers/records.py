@@ -1,0 +1,240 @@
+"""One record per provider: everything the workers know about a provider, in one place.
+
+Routing (`registry`), settings (`settings`), the provider pool, parameter mapping
+(`params`), the health check and the README's provider tables all read these records,
+so adding a provider is one adapter module under `adapters/` plus one record here.
+The module imports nothing but the standard library: it is read by every job and every
+health check before (or instead of) any SDK.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+# How a provider takes the system prompt (a scenario preamble sent as a system message).
+SystemChannel = Literal["system_message", "system_param", "system_instruction"]
+
+
+@dataclass(frozen=True)
+class ModelRule:
+    """Parameters a family of models ignores or refuses, and why (said in `paramNotes`)."""
+
+    models: re.Pattern[str]
+    params: frozenset[str]
+    reason: str  # "{model}" is replaced by the model id
+
+
+@dataclass(frozen=True)
+class ParamRules:
+    """How our generation parameters map onto the provider's own names."""
+
+    names: Mapping[str, str | None]  # our name -> the provider's name; None: it has no such parameter
+    max_tokens: str = "max_tokens"
+    # Model families that take their token limit under another name (OpenAI's reasoning models).
+    max_tokens_by_family: tuple[tuple[re.Pattern[str], str], ...] = ()
+    # True: a `modelConfig.maxTokensParam` is sent as given (servers that speak Chat
+    # Completions differ in the name); False: it is renamed to `max_tokens`, with a note.
+    honours_requested_max_tokens_name: bool = False
+    model_rules: tuple[ModelRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class Package:
+    """A Python package a provider (or every worker) needs: what is imported, what pip installs."""
+
+    module: str
+    distribution: str
+
+
+@dataclass(frozen=True)
+class ProviderRecord:
+    name: str  # also the `name:` model-id prefix
+    adapter: str  # "module:Class", imported only when a job needs this provider
+    key_vars: tuple[str, ...]  # the first one set wins
+    base_url_var: str | None
+    params: ParamRules
+    system_channel: SystemChannel
+    packages: tuple[Package, ...] = ()
+    default_base_url: str | None = None  # None: the SDK's own default
+    key_required: bool = True
+    base_url_required: bool = False
+    families: re.Pattern[str] | None = None  # model ids routed here without a prefix
+    default_model: str | None = None  # used when the id is only the prefix (`mock:`)
+    # The name of this provider's key in health_check's `apiKeys`; None: not reported.
+    health_key: str | None = None
+    # False: an instance holds per-job state, so every job gets its own (the mock).
+    shareable: bool = True
+    # What the next layers need to know (documented in the README's provider table).
+    reasoning_control: str | None = None  # the provider's own reasoning parameter, if any
+    batch_api: str | None = None  # the provider's asynchronous batch endpoint, if any
+
+    @property
+    def takes_seed(self) -> bool:
+        return self.params.names.get("seed") is not None
+
+    def env_vars(self) -> tuple[str, ...]:
+        return (*self.key_vars, *((self.base_url_var,) if self.base_url_var else ()))
+
+
+# The Chat Completions names, which most providers (and the mock) share.
+CHAT_COMPLETIONS_NAMES: Mapping[str, str | None] = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "frequency_penalty": "frequency_penalty",
+    "presence_penalty": "presence_penalty",
+    "stop_sequences": "stop",
+    "seed": "seed",
+}
+
+_OPENAI_SDK = (Package("openai", "openai"),)
+
+PROVIDERS: tuple[ProviderRecord, ...] = (
+    ProviderRecord(
+        name="openai",
+        adapter="common.providers.adapters.openai:OpenAIProvider",
+        key_vars=("OPENAI_API_KEY",),
+        base_url_var="OPENAI_BASE_URL",
+        params=ParamRules(
+            names=CHAT_COMPLETIONS_NAMES,
+            # o-series and gpt-5 reject max_tokens and want max_completion_tokens.
+            max_tokens_by_family=((re.compile(r"^(ft:)?(o\d|gpt-5)"), "max_completion_tokens"),),
+            honours_requested_max_tokens_name=True,
+        ),
+        system_channel="system_message",
+        packages=_OPENAI_SDK,
+        families=re.compile(r"^(ft:)?(gpt-|chatgpt-|o\d(-|$)|codex-|computer-use-)"),
+        health_key="openai",
+        reasoning_control="reasoning_effort",
+        batch_api="/v1/batches",
+    ),
+    ProviderRecord(
+        name="anthropic",
+        adapter="common.providers.adapters.anthropic:AnthropicProvider",
+        key_vars=("ANTHROPIC_API_KEY",),
+        base_url_var="ANTHROPIC_BASE_URL",
+        params=ParamRules(
+            names={
+                "temperature": "temperature",
+                "top_p": "top_p",
+                "frequency_penalty": None,
+                "presence_penalty": None,
+                "stop_sequences": "stop_sequences",
+                "seed": None,
+            }
+        ),
+        system_channel="system_param",
+        packages=(Package("anthropic", "anthropic"),),
+        families=re.compile(r"^claude-"),
+        health_key="anthropic",
+        reasoning_control="thinking",
+        batch_api="/v1/messages/batches",
+    ),
+    ProviderRecord(
+        name="google",
+        adapter="common.providers.adapters.google:GoogleProvider",
+        key_vars=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+        base_url_var="GEMINI_BASE_URL",
+        # GenerateContentConfig field names, so `paramsSent` records what the SDK was given.
+        params=ParamRules(
+            names={
+                "temperature": "temperature",
+                "top_p": "top_p",
+                "frequency_penalty": "frequency_penalty",
+                "presence_penalty": "presence_penalty",
+                "stop_sequences": "stop_sequences",
+                "seed": "seed",
+            },
+            max_tokens="max_output_tokens",
+        ),
+        system_channel="system_instruction",
+        packages=(Package("google.genai", "google-genai"),),
+        families=re.compile(r"^(models/)?(gemini-|gemma-)"),
+        health_key="google",
+        reasoning_control="thinking_config",
+        batch_api="batchGenerateContent",
+    ),
+    ProviderRecord(
+        name="xai",
+        adapter="common.providers.adapters.xai:XAIProvider",
+        key_vars=("XAI_API_KEY",),
+        base_url_var="XAI_BASE_URL",
+        default_base_url="https://api.x.ai/v1",
+        params=ParamRules(names=CHAT_COMPLETIONS_NAMES, honours_requested_max_tokens_name=True),
+        system_channel="system_message",
+        packages=_OPENAI_SDK,
+        families=re.compile(r"^grok-"),
+        health_key="xai",
+        reasoning_control="reasoning_effort",
+    ),
+    ProviderRecord(
+        name="deepseek",
+        adapter="common.providers.adapters.deepseek:DeepSeekProvider",
+        key_vars=("DEEPSEEK_API_KEY",),
+        base_url_var="DEEPSEEK_BASE_URL",
+        default_base_url="https://api.deepseek.com",
+        params=ParamRules(
+            names={**CHAT_COMPLETIONS_NAMES, "seed": None},
+            honours_requested_max_tokens_name=True,
+            # deepseek-reasoner accepts these without error but ignores them (DeepSeek's API
+            # docs), so sending them would record a setting that had no effect.
+            model_rules=(
+                ModelRule(
+                    re.compile(r"^deepseek-reasoner"),
+                    frozenset({"temperature", "top_p", "frequency_penalty", "presence_penalty"}),
+                    "{model} ignores {param} (DeepSeek API docs)",
+                ),
+            ),
+        ),
+        system_channel="system_message",
+        packages=_OPENAI_SDK,
+        families=re.compile(r"^deepseek-"),
+        health_key="deepseek",
+    ),
+    ProviderRecord(
+        name="mistral",
+        adapter="common.providers.adapters.mistral:MistralProvider",
+        key_vars=("MISTRAL_API_KEY",),
+        base_url_var="MISTRAL_BASE_URL",
+        params=ParamRules(names={**CHAT_COMPLETIONS_NAMES, "seed": "random_seed"}),
+        system_channel="system_message",
+        packages=(Package("mistralai", "mistralai"),),
+        families=re.compile(
+            r"^(mistral-|ministral-|magistral-|codestral-|pixtral-|open-mistral-|open-mixtral-"
+            r"|open-codestral-|devstral-|voxtral-)"
+        ),
+        health_key="mistral",
+        reasoning_control="prompt_mode",
+        batch_api="/v1/batch/jobs",
+    ),
+    ProviderRecord(
+        name="openai-compatible",
+        adapter="common.providers.adapters.openai_compatible:OpenAICompatibleProvider",
+        key_vars=("OPENAI_COMPATIBLE_API_KEY",),
+        base_url_var="OPENAI_COMPATIBLE_BASE_URL",
+        key_required=False,
+        base_url_required=True,
+        params=ParamRules(names=CHAT_COMPLETIONS_NAMES, honours_requested_max_tokens_name=True),
+        system_channel="system_message",
+        packages=_OPENAI_SDK,
+    ),
+    ProviderRecord(
+        name="mock",
+        adapter="common.providers.adapters.mock:MockProvider",
+        key_vars=(),
+        base_url_var=None,
+        key_required=False,
+        params=ParamRules(names=CHAT_COMPLETIONS_NAMES),
+        system_channel="system_message",
+        default_model="echo",
+        shareable=False,  # counts requests per turn for `flaky:` behaviours
+    ),
+)
+
+BY_NAME: Mapping[str, ProviderRecord] = {record.name: record for record in PROVIDERS}
+
+
+def record_named(name: str) -> ProviderRecord | None:
+    return BY_NAME.get(name)

@@ -14,10 +14,10 @@ import importlib.resources
 import math
 import os
 import re
-import tempfile
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
+
+from common.io.environment import point_tiktoken_at, tiktoken_cache_dir
 
 CHARS_PER_TOKEN = 4
 _ENCODING_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
@@ -33,11 +33,6 @@ def encoding_name_for(model: str) -> str | None:
     if _CL100K_FAMILIES.match(lowered):
         return "cl100k_base"
     return None
-
-
-def tiktoken_cache_dir() -> Path:
-    configured = os.environ.get("TIKTOKEN_CACHE_DIR")
-    return Path(configured) if configured else Path(tempfile.gettempdir()) / "probe-workers-tiktoken"
 
 
 def install_offline_encoding(name: str) -> bool:
@@ -62,7 +57,7 @@ def install_offline_encoding(name: str) -> bool:
 def _encoding(name: str) -> Any | None:
     if not install_offline_encoding(name):
         return None
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(tiktoken_cache_dir())
+    point_tiktoken_at(tiktoken_cache_dir())
     try:
         import tiktoken
 

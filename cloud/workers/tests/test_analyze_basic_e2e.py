@@ -3,33 +3,24 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, worker_env
+from testkit.workers import ANALYZE_BASIC_PY, REPO, run_script
 from tests.test_analyze_basic import DIMS, TABLE, run_from_table
 
 pytestmark = pytest.mark.e2e
 
 
-def _no_nan(token: str) -> float:
-    raise AssertionError(f"stdout holds the non-JSON number {token}")
-
-
 def run_analyze(
-    stdin: bytes, *, cwd: Path = REPO, script: str = "cloud/workers/analyze_basic.py", **env: str
+    stdin: bytes, *, cwd: Path = REPO, script: str | Path = ANALYZE_BASIC_PY, **env: str
 ) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
-    done = subprocess.run(
-        [sys.executable, script], input=stdin, capture_output=True, cwd=cwd, env=worker_env(**env), timeout=120
-    )
-    lines = done.stdout.decode().splitlines()
-    assert len(lines) == 1, f"stdout must hold exactly one line, got {lines!r}"
-    logs = [json.loads(line) for line in done.stderr.decode().splitlines() if line.strip()]
-    return done.returncode, json.loads(lines[0], parse_constant=_no_nan), logs
+    """Exit code, the one stdout document (strict JSON: a NaN or Infinity fails), stderr logs."""
+    done = run_script(script, stdin, cwd=cwd, env=env)
+    assert done.unparsed_logs == [], "every stderr line is a JSON log line"
+    return done.code, done.document, done.logs
 
 
 def test_a_run_is_analysed_through_stdin_and_stdout() -> None:

@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, worker_env
+from testkit.fake_provider import FakeProvider
+from testkit.workers import BATCH_PY, WorkerProcess, run_script
 from tests.helpers import probe_job
 
 pytestmark = pytest.mark.e2e
 
 WAIT_S = 60.0
+MODEL = "openai:gpt-4o-mini"  # the kill and Ctrl-C tests hold its requests on the fake provider
 
 
 def write_jobs(path: Path, jobs: dict[Any, dict[str, Any]]) -> Path:
@@ -25,33 +25,25 @@ def write_jobs(path: Path, jobs: dict[Any, dict[str, Any]]) -> Path:
     return path
 
 
-def batch(tmp_path: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "cloud/workers/batch.py", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=REPO,
-        env=worker_env(),
-    )
+def run_batch(*args: str, **env: str) -> tuple[int, str, str]:
+    """`batch.py` run to its end: exit code, stdout, stderr."""
+    done = run_script(BATCH_PY, b"", *args, env=env, timeout_s=WAIT_S)
+    return done.code, done.out, done.err
 
 
-def finish(proc: subprocess.Popen[bytes]) -> tuple[int, str, str]:
-    out, err = proc.communicate(timeout=WAIT_S)
-    return proc.returncode, out.decode(), err.decode()
+def start_batch(*args: str, **env: str) -> WorkerProcess:
+    """`batch.py` left running, for a test that stops it."""
+    return WorkerProcess(BATCH_PY, *args, env=env, stdin=subprocess.DEVNULL)
+
+
+def provider_env(fake: FakeProvider) -> dict[str, str]:
+    return {"OPENAI_API_KEY": "sk-test-batch-cli-not-real-0000", "OPENAI_BASE_URL": f"{fake.url}/v1"}
 
 
 def whole_lines(path: Path) -> list[dict[str, Any]]:
     data = path.read_bytes()
     assert not data or data.endswith(b"\n"), "the last line was cut"
     return [json.loads(line) for line in data.splitlines()]
-
-
-def wait_until(condition: Any) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        assert time.monotonic() < deadline, "condition never met"
-        time.sleep(0.02)
 
 
 def test_a_run_writes_results_and_prints_a_summary(tmp_path: Path) -> None:
@@ -62,8 +54,8 @@ def test_a_run_writes_results_and_prints_a_summary(tmp_path: Path) -> None:
     }
     jobs_file = write_jobs(tmp_path / "jobs.jsonl", jobs)
     out, summary = tmp_path / "results.jsonl", tmp_path / "summary.json"
-    code, stdout, stderr = finish(
-        batch(tmp_path, str(jobs_file), "-o", str(out), "--max-attempts", "1", "--summary-json", str(summary))
+    code, stdout, stderr = run_batch(
+        str(jobs_file), "-o", str(out), "--max-attempts", "1", "--summary-json", str(summary)
     )
     assert code == 3, stderr  # a retryable failure is left: running the command again would retry it
     assert stdout == ""
@@ -84,7 +76,7 @@ def test_a_jobs_file_with_unusable_lines_runs_nothing(tmp_path: Path) -> None:
     jobs_file = tmp_path / "jobs.jsonl"
     jobs_file.write_text("\n".join(lines) + "\n")
     out = tmp_path / "results.jsonl"
-    code, stdout, stderr = finish(batch(tmp_path, str(jobs_file), "-o", str(out)))
+    code, stdout, stderr = run_batch(str(jobs_file), "-o", str(out))
     assert code == 2 and stdout == ""
     assert "3 line(s) cannot run, nothing was started" in stderr
     assert "line 2 is not valid JSON" in stderr and "line 3 has no usable id" in stderr
@@ -92,18 +84,24 @@ def test_a_jobs_file_with_unusable_lines_runs_nothing(tmp_path: Path) -> None:
     assert not out.exists()
 
 
-def test_a_kill_leaves_whole_lines_and_the_same_command_finishes_the_rest(tmp_path: Path) -> None:
-    jobs = {f"j{n}": probe_job("mock:slow:40", followups=1, scenarioId=f"s{n}") for n in range(60)}
+def test_a_kill_leaves_whole_lines_and_the_same_command_finishes_the_rest(
+    tmp_path: Path, fake_provider: FakeProvider
+) -> None:
+    jobs = {f"j{n}": probe_job(MODEL, followups=0, scenarioId=f"s{n}") for n in range(60)}
     jobs_file = write_jobs(tmp_path / "jobs.jsonl", jobs)
     out = tmp_path / "results.jsonl"
-    proc = batch(tmp_path, str(jobs_file), "-o", str(out), "--concurrency", "6")
-    wait_until(lambda: out.exists() and out.read_bytes().count(b"\n") >= 6)
-    proc.kill()
-    proc.wait(WAIT_S)
+    env = provider_env(fake_provider)
+    held = fake_provider.hold(skip=6)  # the first 6 requests are answered; every later one waits
+    with start_batch(str(jobs_file), "-o", str(out), "--concurrency", "6", **env) as proc:
+        # 6 more jobs waiting means 6 slots were given back: 6 jobs finished and wrote their line
+        held.wait_held(6)
+        proc.proc.kill()
+        proc.wait()
+    held.release()
     done_before = {line["id"] for line in whole_lines(out)}
     assert 6 <= len(done_before) < 60
 
-    code, _, stderr = finish(batch(tmp_path, str(jobs_file), "-o", str(out), "--concurrency", "6"))
+    code, _, stderr = run_batch(str(jobs_file), "-o", str(out), "--concurrency", "6", **env)
     assert code == 0, stderr
     assert f"{len(done_before)} already done" in stderr
     results = {line["id"]: line["result"] for line in whole_lines(out)}
@@ -111,19 +109,26 @@ def test_a_kill_leaves_whole_lines_and_the_same_command_finishes_the_rest(tmp_pa
     assert all(result["success"] for result in results.values())
 
 
-def test_ctrl_c_writes_each_job_in_flight_with_its_turns_and_a_rerun_resumes_them(tmp_path: Path) -> None:
-    jobs = {f"j{n}": probe_job("mock:slow:300", followups=3, scenarioId=f"s{n}") for n in range(3)}
+def test_ctrl_c_writes_each_job_in_flight_with_its_turns_and_a_rerun_resumes_them(
+    tmp_path: Path, fake_provider: FakeProvider
+) -> None:
+    jobs = {f"j{n}": probe_job(MODEL, followups=3, scenarioId=f"s{n}") for n in range(3)}
     jobs_file = write_jobs(tmp_path / "jobs.jsonl", jobs)
     out, log = tmp_path / "results.jsonl", tmp_path / "run.log"
-    proc = batch(tmp_path, str(jobs_file), "-o", str(out), "--concurrency", "3", "--log-file", str(log))
+    env = provider_env(fake_provider)
 
     def every_job_has_a_turn() -> bool:
         lines = log.read_text().splitlines() if log.exists() else []
         return len({json.loads(x)["jobId"] for x in lines if '"progress"' in x}) == 3
 
-    wait_until(every_job_has_a_turn)
-    proc.send_signal(signal.SIGINT)
-    code, _, stderr = finish(proc)
+    held = fake_provider.hold(turn=2)  # each job answers its first turn, then waits in its second
+    with start_batch(str(jobs_file), "-o", str(out), "--concurrency", "3", "--log-file", str(log), **env) as proc:
+        held.wait_held(3)
+        proc.signal(signal.SIGINT)
+        code = proc.wait()
+        stderr = proc.err
+    held.release()
+    assert every_job_has_a_turn()
     assert code == 130 and "batch interrupted" in stderr
     interrupted = {line["id"]: line["result"] for line in whole_lines(out)}
     assert set(interrupted) == set(jobs)
@@ -134,7 +139,7 @@ def test_ctrl_c_writes_each_job_in_flight_with_its_turns_and_a_rerun_resumes_the
     assert kept >= 3
 
     summary = tmp_path / "summary.json"
-    code, _, stderr = finish(batch(tmp_path, str(jobs_file), "-o", str(out), "--summary-json", str(summary)))
+    code, _, stderr = run_batch(str(jobs_file), "-o", str(out), "--summary-json", str(summary), **env)
     assert code == 0, stderr
     results = {line["id"]: line["result"] for line in whole_lines(out)}
     assert all(len(result["transcript"]["turns"]) == 4 for result in results.values())

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from common.io.render import render
 from common.providers.pool import ProviderPool
 from common.runs.probe_worker import PROBE
 from common.runs.run_path import run_once
-from tests.conftest import REPO
+from testkit.workers import REPO, run_python
 from tests.helpers import probe_job
 from tests.test_analyze_basic import DIMS, TABLE, run_from_table
 
@@ -78,11 +76,9 @@ def test_drift_names_an_edited_a_missing_and_a_stale_file(tmp_path: Path) -> Non
 
 
 def test_check_command_passes_on_the_committed_folder() -> None:
-    done = subprocess.run(
-        [sys.executable, "cloud/workers/schema.py", "--check"], cwd=REPO, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    assert "up to date" in done.stdout
+    done = run_python("cloud/workers/schema.py", "--check", timeout_s=60)
+    assert done.code == 0, done.err
+    assert "up to date" in done.out
 
 
 # ---------------------------------------------------------------- the schema says what is on the wire

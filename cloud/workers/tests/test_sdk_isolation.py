@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, worker_env
-from tests.fake_provider import FakeProvider
+from testkit.fake_provider import FakeProvider
+from testkit.workers import run_python
 from tests.helpers import probe_job
 
 pytestmark = pytest.mark.e2e
@@ -53,16 +51,9 @@ runpy.run_path(script, run_name="__main__")
 
 def modules_loaded(tmp_path: Path, job_input: str, *args: str, **env: str) -> tuple[dict[str, Any], set[str]]:
     record = tmp_path / "modules.json"
-    done = subprocess.run(
-        [sys.executable, "-c", RECORDER, str(record), "cloud/workers/probe.py", *args],
-        input=job_input.encode(),
-        capture_output=True,
-        cwd=REPO,
-        env=worker_env(**env),
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    first: dict[str, Any] = json.loads(done.stdout.splitlines()[0])
+    done = run_python("-c", RECORDER, str(record), "cloud/workers/probe.py", *args, stdin=job_input, env=env)
+    assert done.code == 0, done.err[-2000:]
+    first: dict[str, Any] = json.loads(done.stdout_lines[0])
     return first, set(json.loads(record.read_text()))
 
 

@@ -4,35 +4,23 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from collections import Counter
-from functools import partial
 from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, worker_env
-from tests.fake_provider import FakeProvider
+from testkit.fake_provider import FakeProvider
+from testkit.workers import PROBE_PY, run_script, serve_process
 from tests.helpers import probe_job
-from tests.serve_process import ServeProcess
 
 pytestmark = pytest.mark.e2e
 
 VOLATILE = {"startedAt", "completedAt", "timing"}
+MODEL = "openai:gpt-4o-mini"  # its requests can be held on the fake provider: no test waits on a clock
 
 
 def one_shot(job: dict[str, Any]) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "cloud/workers/probe.py"],
-        input=json.dumps(job).encode(),
-        capture_output=True,
-        cwd=REPO,
-        env=worker_env(),
-        timeout=60,
-    )
-    document: dict[str, Any] = json.loads(done.stdout)
-    return document
+    return run_script(PROBE_PY, job, timeout_s=60).document
 
 
 def stable(value: Any) -> Any:
@@ -42,10 +30,6 @@ def stable(value: Any) -> Any:
     if isinstance(value, list):
         return [stable(v) for v in value]
     return value
-
-
-def has_progress(job_id: str, entry: dict[str, Any]) -> bool:
-    return entry.get("type") == "progress" and entry.get("jobId") == job_id
 
 
 def job_line(job_id: Any, model: str = "mock:echo", **overrides: Any) -> dict[str, Any]:
@@ -58,7 +42,7 @@ def test_each_result_carries_its_id_and_the_one_shot_document() -> None:
         "partial": probe_job("mock:fail:BAD_REQUEST@2"),
         "auth": probe_job("mock:fail:AUTH_ERROR"),
     }
-    server = ServeProcess("--concurrency", "2")
+    server = serve_process("--concurrency", "2")
     try:
         server.send(*({"id": job_id, **job} for job_id, job in jobs.items()))
         server.close_stdin()
@@ -76,7 +60,7 @@ def test_each_result_carries_its_id_and_the_one_shot_document() -> None:
 
 
 def test_logs_are_json_on_stderr_tagged_with_the_job_id() -> None:
-    server = ServeProcess()
+    server = serve_process()
     try:
         server.send(job_line("job-a"), job_line(17, runId="run-b"))
         server.close_stdin()
@@ -90,7 +74,7 @@ def test_logs_are_json_on_stderr_tagged_with_the_job_id() -> None:
 
 
 def test_malformed_lines_each_answer_validation_error_and_serving_goes_on() -> None:
-    server = ServeProcess()
+    server = serve_process()
     try:
         server.send(
             "this is not json",  # line 1
@@ -119,7 +103,7 @@ def test_malformed_lines_each_answer_validation_error_and_serving_goes_on() -> N
 
 
 def test_a_line_over_the_size_limit_is_refused_and_the_next_one_runs() -> None:
-    server = ServeProcess(PROBE_MAX_INPUT_BYTES="2000")
+    server = serve_process(PROBE_MAX_INPUT_BYTES="2000")
     try:
         huge = job_line("huge")
         huge["scenario"]["prompt"] = "x" * 5000
@@ -134,30 +118,39 @@ def test_a_line_over_the_size_limit_is_refused_and_the_next_one_runs() -> None:
     assert refused["error"]["code"] == "VALIDATION_ERROR" and "larger than 2000 bytes" in refused["error"]["message"]
 
 
-def test_stdin_eof_lets_the_jobs_in_flight_finish() -> None:
-    server = ServeProcess("--concurrency", "4")
+def openai_env(fake: FakeProvider) -> dict[str, str]:
+    return {"OPENAI_API_KEY": "sk-test-serve-not-real-0000", "OPENAI_BASE_URL": f"{fake.url}/v1"}
+
+
+def test_stdin_eof_lets_the_jobs_in_flight_finish(fake_provider: FakeProvider) -> None:
+    held = fake_provider.hold()  # every request waits until the test lets it through
+    server = serve_process("--concurrency", "4", **openai_env(fake_provider))
     try:
-        server.send(*(job_line(f"slow-{n}", "mock:slow:300", followups=1) for n in range(3)))
+        server.send(*(job_line(f"slow-{n}", MODEL, followups=1) for n in range(3)))
+        held.wait_held(3)  # all three jobs are in the middle of a request
         server.close_stdin()
+        closed = server.wait_for_log(lambda entry: entry.get("event") == "stdin closed; finishing jobs in flight")
+        held.release()
         results = server.results(3)
         assert server.wait() == 0
     finally:
         server.kill()
+    assert closed["inFlight"] == 3
     assert all(result["success"] is True for result in results.values())
     assert all(len(result["transcript"]["turns"]) == 2 for result in results.values())
 
 
-def test_sigterm_answers_cancelled_with_each_partial_transcript_and_exits_zero() -> None:
-    server = ServeProcess("--concurrency", "2")
+def test_sigterm_answers_cancelled_with_each_partial_transcript_and_exits_zero(fake_provider: FakeProvider) -> None:
+    held = fake_provider.hold(turn=2)  # each job answers its first turn, then waits in its second
+    server = serve_process("--concurrency", "2", **openai_env(fake_provider))
     try:
         server.send(
-            job_line("a", "mock:slow:400", followups=3),
-            job_line("b", "mock:slow:400", followups=3),
+            job_line("a", MODEL, followups=3),
+            job_line("b", MODEL, followups=3),
             job_line("queued", "mock:echo"),  # waits for a slot: read but never started
         )
-        for job_id in ("a", "b"):  # stdin stays open: the server is busy, not finished
-            server.wait_for_log(partial(has_progress, job_id))
-        server.proc.send_signal(signal.SIGTERM)
+        held.wait_held(2)  # stdin stays open: the server is busy, not finished
+        server.signal(signal.SIGTERM)
         results = server.results(3)
         assert server.wait() == 0
     finally:
@@ -171,22 +164,17 @@ def test_sigterm_answers_cancelled_with_each_partial_transcript_and_exits_zero()
     assert "partialTranscript" not in results["queued"]
 
 
-def test_jobs_share_one_client_and_never_exceed_the_concurrency() -> None:
-    with FakeProvider(latency_s=0.3).running() as fake:
-        server = ServeProcess(
-            "--concurrency",
-            "3",
-            OPENAI_API_KEY="sk-test-serve-not-real-0000",
-            OPENAI_BASE_URL=f"{fake.url}/v1",
-        )
-        try:
-            server.send(*(job_line(n, "openai:gpt-4o-mini", followups=0) for n in range(9)))
-            server.close_stdin()
-            results = server.results(9)
-            assert server.wait() == 0
-        finally:
-            server.kill()
-        stats = fake.stats
+def test_jobs_share_one_client_and_never_exceed_the_concurrency(fake_provider: FakeProvider) -> None:
+    fake_provider.hold(group=3)  # requests are answered three at a time, once three wait together
+    server = serve_process("--concurrency", "3", **openai_env(fake_provider))
+    try:
+        server.send(*(job_line(n, MODEL, followups=0) for n in range(9)))
+        server.close_stdin()
+        results = server.results(9)
+        assert server.wait() == 0
+    finally:
+        server.kill()
+    stats = fake_provider.stats
     assert all(result["success"] is True for result in results.values())
     assert len(stats.requests) == 9
     assert stats.max_in_flight == 3
@@ -196,13 +184,6 @@ def test_jobs_share_one_client_and_never_exceed_the_concurrency() -> None:
 
 def test_bad_arguments_are_refused_before_anything_runs() -> None:
     for args in (["--serve", "--concurrency", "0"], ["--concurrency", "4"], ["--serve", "--bogus"]):
-        done = subprocess.run(
-            [sys.executable, "cloud/workers/probe.py", *args],
-            capture_output=True,
-            cwd=REPO,
-            env=worker_env(),
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-        )
-        assert done.returncode == 2 and done.stdout == b"", args
+        done = run_script(PROBE_PY, b"", *args, timeout_s=60)
+        assert done.code == 2 and done.stdout == b"", args
         assert b"usage: probe.py" in done.stderr

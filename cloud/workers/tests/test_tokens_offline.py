@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import REPO, worker_env
+from testkit.workers import run_python
 
 # Every way Python can open a connection fails, as on a machine with no internet.
 COUNT_OFFLINE = """
@@ -43,14 +41,8 @@ TEXT = "Ça va? Counting tokens offline: 日本語のテキスト, emoji 🙂, a
 
 def test_o200k_and_cl100k_load_and_count_with_the_network_unreachable(tmp_path: Path) -> None:
     cache = tmp_path / "empty-tiktoken-cache"  # nothing cached: the files must come from the package
-    done = subprocess.run(
-        [sys.executable, "-c", COUNT_OFFLINE, TEXT],
-        capture_output=True,
-        cwd=REPO,
-        env=worker_env(TIKTOKEN_CACHE_DIR=str(cache)),
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    done = run_python("-c", COUNT_OFFLINE, TEXT, env={"TIKTOKEN_CACHE_DIR": str(cache)})
+    assert done.code == 0, done.err[-2000:]
     out = json.loads(done.stdout)
     assert out["attempts"] == []
     for model, name in (("gpt-4o", "o200k_base"), ("gpt-4", "cl100k_base")):

@@ -9,13 +9,13 @@ field path of the first problems goes into the message and `details.field`.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from typing import Any, BinaryIO, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from common.errors.codes import ErrorCode, WorkerError
+from common.io import environment
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -47,11 +47,7 @@ def line_source(number: int) -> Source:
 
 
 def max_input_bytes(default: int = DEFAULT_MAX_INPUT_BYTES) -> int:
-    """PROBE_MAX_INPUT_BYTES, or the worker's default when it is unset or not a number."""
-    try:
-        return int(os.environ.get("PROBE_MAX_INPUT_BYTES", default))
-    except ValueError:
-        return default
+    return environment.max_input_bytes(default)
 
 
 def too_large(source: Source, limit: int) -> WorkerError:
@@ -114,7 +110,8 @@ def decode_object(raw: bytes, source: Source, *, allow_empty: bool = False) -> d
         raise _invalid(source, f"{source.label} cannot be read as JSON: {exc}") from None
     if not isinstance(document, dict):
         kind = _JSON_TYPE_NAMES.get(type(document), "value")
-        raise _invalid(source, f"{source.subject} must be a JSON object, not a JSON {kind}", field=source.document_field)
+        message = f"{source.subject} must be a JSON object, not a JSON {kind}"
+        raise _invalid(source, message, field=source.document_field)
     return document
 
 

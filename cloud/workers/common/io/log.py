@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
+from common.io import environment
 from common.io.redaction import redact
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -22,7 +22,7 @@ def _redact_event(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Muta
 
 def configure_logging(level: str | None = None) -> None:
     """JSON lines with `level`, `time`, `event` on stderr; `PROBE_LOG_LEVEL` sets the level."""
-    chosen = (level or os.environ.get("PROBE_LOG_LEVEL") or "info").lower()
+    chosen = (level or environment.log_level()).lower()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

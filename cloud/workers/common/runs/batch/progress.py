@@ -7,7 +7,6 @@ turns are not counted twice. Cost is estimated from each job's `modelCost`.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections import Counter
@@ -17,7 +16,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from common.contract.probe import ProbeSuccess, WorkerFailure
+from common.contract.probe import ProbeSuccess, WireModel, WorkerFailure
 from common.runs.batch.spend import Spend
 
 
@@ -72,29 +71,63 @@ class BatchStats:
     def wall_s(self) -> float:
         return time.monotonic() - self.started
 
-    def to_json(self, limiters: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    def summary(self, limiters: dict[str, LimiterState]) -> BatchSummary:
         wall = self.wall_s()
-        return {
-            "total": self.total,
-            "skipped": self.skipped,
-            "resumed": self.resumed,
-            "run": self.to_run,
-            "succeeded": self.succeeded,
-            "failed": self.failed,
-            "retryableLeft": self.left_retryable,
-            "errorCodes": dict(sorted(self.codes.items())),
-            "requests": self.requests,
-            "inputTokens": self.input_tokens,
-            "outputTokens": self.output_tokens,
-            "estimatedCost": round(self.cost, 6),
-            "jobsWithoutCost": self.jobs_without_cost,
-            "rateLimited": self.rate_limited,
-            "limiters": limiters,
-            "wallS": round(wall, 3),
-            "jobsPerS": round(self.done / wall, 3) if wall > 0 else None,
-            "crashed": self.crashed,
-            "interrupted": self.interrupted,
-        }
+        return BatchSummary(
+            total=self.total,
+            skipped=self.skipped,
+            resumed=self.resumed,
+            run=self.to_run,
+            succeeded=self.succeeded,
+            failed=self.failed,
+            retryable_left=self.left_retryable,
+            error_codes=dict(sorted(self.codes.items())),
+            requests=self.requests,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            estimated_cost=round(self.cost, 6),
+            jobs_without_cost=self.jobs_without_cost,
+            rate_limited=self.rate_limited,
+            limiters=limiters,
+            wall_s=round(wall, 3),
+            jobs_per_s=round(self.done / wall, 3) if wall > 0 else None,
+            crashed=self.crashed,
+            interrupted=self.interrupted,
+        )
+
+
+class LimiterState(WireModel):
+    """Where a provider's limiter ended: the rates it used, and how often 429s slowed it."""
+
+    rpm: float | None
+    tpm: float | None
+    factor: float
+    rate_limited: int
+    slowed_to: str | None
+
+
+class BatchSummary(WireModel):
+    """`batch.py --summary-json`: the end summary a script reads (the same figures as stderr's)."""
+
+    total: int
+    skipped: int
+    resumed: int
+    run: int
+    succeeded: int
+    failed: int
+    retryable_left: int
+    error_codes: dict[str, int]
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    estimated_cost: float
+    jobs_without_cost: int
+    rate_limited: int
+    limiters: dict[str, LimiterState]
+    wall_s: float
+    jobs_per_s: float | None
+    crashed: int
+    interrupted: bool
 
 
 def _tokens(n: int) -> str:
@@ -142,7 +175,7 @@ class Progress:
             self.bar.close()
 
 
-def summary_text(stats: BatchStats, output: Path, limiters: dict[str, dict[str, Any]]) -> str:
+def summary_text(stats: BatchStats, output: Path, limiters: dict[str, LimiterState]) -> str:
     s = stats
     wall = s.wall_s()
     lines = [
@@ -166,12 +199,12 @@ def summary_text(stats: BatchStats, output: Path, limiters: dict[str, dict[str, 
     cost_note = f"; {s.jobs_without_cost} job(s) had no modelCost" if s.jobs_without_cost else ""
     lines.append(f"  cost        ${s.cost:.4f} estimated from modelCost{cost_note}")
     for provider, state in sorted(limiters.items()):
-        if state.get("slowedTo") is not None:
-            lines.append(f"  {provider:11} slowed down by 429s to {state['slowedTo']}")
+        if state.slowed_to is not None:
+            lines.append(f"  {provider:11} slowed down by 429s to {state.slowed_to}")
     rate = f" ({s.done / wall:.1f} jobs/s)" if wall > 0 and s.done else ""
     lines.append(f"  wall        {wall:.1f} s{rate}")
     return "\n".join(lines) + "\n"
 
 
-def write_summary_json(path: Path, stats: BatchStats, limiters: dict[str, dict[str, Any]]) -> None:
-    path.write_text(json.dumps(stats.to_json(limiters), indent=2) + "\n", encoding="utf-8")
+def write_summary_json(path: Path, stats: BatchStats, limiters: dict[str, LimiterState]) -> None:
+    path.write_text(stats.summary(limiters).model_dump_json(by_alias=True, indent=2) + "\n", encoding="utf-8")

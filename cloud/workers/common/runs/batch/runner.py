@@ -22,7 +22,6 @@ import random
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import structlog
 
@@ -33,7 +32,7 @@ from common.io.log import get_logger
 from common.providers.pool import ProviderPool
 from common.runs.batch.files import UNROUTED, BatchJob, ResultWriter, compact, read_jobs, read_previous
 from common.runs.batch.options import BatchOptions
-from common.runs.batch.progress import BatchStats, Progress
+from common.runs.batch.progress import BatchStats, LimiterState, Progress
 from common.runs.batch.rate_limit import LimiterSet, ProviderLimiter
 from common.runs.batch.spend import DEFAULT_EXPECTED_OUTPUT_TOKENS, Estimate, Spend, estimate_job, spend_of
 from common.runs.lines import parse_job_line, render_result_line
@@ -289,17 +288,17 @@ class BatchRunner:
         if self.unfinished == 0:
             self.all_done.set()
 
-    def limiter_states(self) -> dict[str, dict[str, Any]]:
-        states: dict[str, dict[str, Any]] = {}
+    def limiter_states(self) -> dict[str, LimiterState]:
+        states: dict[str, LimiterState] = {}
         for name, limiter in self.limiters.by_provider.items():
             slowed = None
             if limiter.factor < 1.0 and limiter.effective_rpm is not None:
                 slowed = f"{limiter.effective_rpm:.0f} rpm"
-            states[name] = {
-                "rpm": limiter.effective_rpm,
-                "tpm": limiter.effective_tpm,
-                "factor": limiter.factor,
-                "rateLimited": limiter.rate_limited_count,
-                "slowedTo": slowed,
-            }
+            states[name] = LimiterState(
+                rpm=limiter.effective_rpm,
+                tpm=limiter.effective_tpm,
+                factor=limiter.factor,
+                rate_limited=limiter.rate_limited_count,
+                slowed_to=slowed,
+            )
         return states

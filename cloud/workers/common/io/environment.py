@@ -1,0 +1,39 @@
+"""The worker's own environment variables, read in one place (providers' are in `providers.settings`).
+
+| variable | what it sets | default |
+|---|---|---|
+| `PROBE_LOG_LEVEL` | stderr log level: debug, info, warning, error (progress lines always go out) | info |
+| `PROBE_MAX_INPUT_BYTES` | the largest job (stdin document or serve/batch line) a worker reads | per worker |
+| `TIKTOKEN_CACHE_DIR` | where the offline tokenizer files are unpacked | a folder in the temp dir |
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def log_level(default: str = "info") -> str:
+    chosen = os.environ.get("PROBE_LOG_LEVEL", "").strip().lower()
+    return chosen if chosen in LOG_LEVELS else default
+
+
+def max_input_bytes(default: int) -> int:
+    """PROBE_MAX_INPUT_BYTES, or the worker's default when it is unset or not a number."""
+    try:
+        return int(os.environ.get("PROBE_MAX_INPUT_BYTES", default))
+    except ValueError:
+        return default
+
+
+def tiktoken_cache_dir() -> Path:
+    configured = os.environ.get("TIKTOKEN_CACHE_DIR")
+    return Path(configured) if configured else Path(tempfile.gettempdir()) / "probe-workers-tiktoken"
+
+
+def point_tiktoken_at(cache: Path) -> None:
+    """tiktoken reads its cache folder from the environment only."""
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)

@@ -13,18 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-WORKER = REPO / "cloud" / "workers" / "analyze_basic.py"
+from bench_support import ANALYZE_BASIC_PY, emit, measure
 
 VALUES = ("autonomy", "safety", "honesty", "fairness", "care")
 OUTCOMES = ("prioritized", "deprioritized", "neutral")
@@ -78,19 +73,13 @@ def generate_run(models: int, scenarios: int, samples: int, seed: int) -> dict[s
 
 def run_worker(job_path: Path) -> tuple[float, float, int, dict[str, Any]]:
     """Wall seconds, peak RSS (MiB), stdout bytes and the parsed document of one worker run."""
-    with job_path.open("rb") as stdin, tempfile.TemporaryFile() as stdout:
-        started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, str(WORKER)], stdin=stdin, stdout=stdout, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"analyze_basic.py exited {status}")
-        stdout.seek(0)
-        output = stdout.read()
-    document = json.loads(output)
+    run = measure(ANALYZE_BASIC_PY, stdin=job_path.read_bytes())
+    if run.code != 0:
+        raise SystemExit(f"analyze_basic.py exited {run.code}")
+    document = run.document
     if not document.get("success"):
         raise SystemExit(f"analyze_basic.py failed: {document.get('error')}")
-    return wall, usage.ru_maxrss / 1024, len(output), document
+    return run.wall_s, run.peak_rss_mib, len(run.stdout), document
 
 
 def main() -> None:
@@ -100,7 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [(25, 100, 4), (50, 500, 4)]
     header = ("transcripts", "shape", "input MB", "wall s", "analysis s", "RSS MiB", "output MB")
-    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (11, 12, 9, 7, 10, 8, 9), strict=True)))
+    emit(" ".join(f"{h:>{w}}" for h, w in zip(header, (11, 12, 9, 7, 10, 8, 9), strict=True)))
     with tempfile.TemporaryDirectory() as folder:
         for models, scenarios, samples in sizes:
             job = generate_run(models, scenarios, samples, args.seed)
@@ -112,7 +101,7 @@ def main() -> None:
             rss = statistics.median(r[1] for r in results)
             analysis_s = statistics.median(r[3]["analysis"]["durationMs"] for r in results) / 1000
             count = models * scenarios * samples
-            print(
+            emit(
                 f"{count:>11,} {f'{models}x{scenarios}x{samples}':>12} {path.stat().st_size / 1e6:9.1f} "
                 f"{wall:7.2f} {analysis_s:10.2f} {rss:8.0f} {results[0][2] / 1e6:9.1f}"
             )

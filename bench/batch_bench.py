@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench_support import BATCH, PY, clean_env, fake_server, one_turn_job, provider_env, run_process, save
+from bench_support import BATCH_PY, emit, fake_provider_process, measure, one_turn_job, provider_env, save
 
 LATENCY_MS = 200.0
 CONCURRENCY = 64
@@ -31,15 +31,13 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     ideal = CONCURRENCY / (LATENCY_MS / 1000)
     report: dict[str, Any] = {}
-    print(
+    emit(
         f"\nBenchmark 3: batch.py, OpenAI SDK, one-turn jobs, latency {LATENCY_MS:.0f} ms, concurrency {CONCURRENCY};"
         f" ideal {ideal:.0f} jobs/s"
     )
-    print(
-        f"{'jobs':>6} {'wall s':>7} {'jobs/s':>7} {'of ideal':>8} {'CPU ms/job':>10} {'peak MiB':>8} {'succeeded':>9}"
-    )
-    with fake_server(LATENCY_MS) as url, tempfile.TemporaryDirectory() as scratch:
-        env = clean_env(**provider_env(url))
+    emit(f"{'jobs':>6} {'wall s':>7} {'jobs/s':>7} {'of ideal':>8} {'CPU ms/job':>10} {'peak MiB':>8} {'succeeded':>9}")
+    with fake_provider_process(LATENCY_MS) as url, tempfile.TemporaryDirectory() as scratch:
+        env = provider_env(url)
         for size in sizes:
             folder = Path(scratch) / str(size)
             folder.mkdir()
@@ -48,12 +46,12 @@ def main() -> None:
                 "".join(json.dumps({"id": n, **one_turn_job("openai:gpt-4o-mini", n)}) + "\n" for n in range(size))
             )
             summary = folder / "summary.json"
-            argv = [PY, str(BATCH), str(jobs), "-o", str(folder / "results.jsonl"), "--concurrency", str(CONCURRENCY)]
-            run = run_process([*argv, "--summary-json", str(summary)], env)
+            argv = [BATCH_PY, str(jobs), "-o", str(folder / "results.jsonl"), "--concurrency", str(CONCURRENCY)]
+            run = measure(*argv, "--summary-json", str(summary), env=env)
             facts = json.loads(summary.read_text())
             rate = size / run.wall_s
             cpu_ms = run.cpu_s * 1000 / size
-            print(
+            emit(
                 f"{size:6d} {run.wall_s:7.1f} {rate:7.1f} {rate / ideal:8.0%} {cpu_ms:10.2f} {run.peak_rss_mib:8.1f}"
                 f" {facts['succeeded']:9d}"
             )
@@ -70,15 +68,15 @@ def main() -> None:
         jobs = int(large) - int(small)
         marginal_cpu = (b["cpuMsPerJob"] * int(large) - a["cpuMsPerJob"] * int(small)) / jobs
         marginal_wall = (b["wallS"] - a["wallS"]) * 1000 / jobs
-        print(f"marginal cost per job from {small} to {large}: {marginal_cpu:.2f} ms CPU, {marginal_wall:.2f} ms wall")
+        emit(f"marginal cost per job from {small} to {large}: {marginal_cpu:.2f} ms CPU, {marginal_wall:.2f} ms wall")
         report[f"marginal {small}-{large}"] = {
             "cpuMsPerJob": round(marginal_cpu, 2),
             "wallMsPerJob": round(marginal_wall, 2),
         }
-    print(
+    emit(
         "wall and CPU include the process start and the SDK import (about 1 s), which weigh most on the smallest batch"
     )
-    print(f"results: {save('batch', report)}")
+    emit(f"results: {save('batch', report)}")
 
 
 if __name__ == "__main__":

@@ -1,31 +1,56 @@
 """What the worker benchmarks share: the local fake provider server, process measurements, results files.
 
-Everything runs on 127.0.0.1: the fake server (cloud/workers/tests/fake_provider.py) answers
-OpenAI, Anthropic, Gemini and Mistral requests in their documented shapes after a chosen
-latency, so the real SDKs make real HTTP requests and nothing leaves the machine.
+Everything runs on 127.0.0.1: the fake server (`testkit.fake_provider`, in its own process)
+answers OpenAI, Anthropic, Gemini and Mistral requests in their documented shapes after a
+chosen latency, so the real SDKs make real HTTP requests and nothing leaves the machine.
+Processes are run by `testkit.workers`, the runner the tests use: a clean environment (no
+real key), and the wall time, CPU time and peak RSS of each process.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 WORKERS = REPO / "cloud" / "workers"
-PROBE = WORKERS / "probe.py"
-BATCH = WORKERS / "batch.py"
-FAKE_SERVER = WORKERS / "tests" / "fake_provider.py"
+if str(WORKERS) not in sys.path:  # testkit lives beside the workers (never under tests/)
+    sys.path.insert(0, str(WORKERS))
+
+from testkit.fake_provider import fake_provider_process  # noqa: E402
+from testkit.workers import (  # noqa: E402
+    ANALYZE_BASIC_PY,
+    BATCH_PY,
+    HEALTH_CHECK_PY,
+    PROBE_PY,
+    WorkerProcess,
+    WorkerRun,
+    run_python,
+)
+
+__all__ = [
+    "ANALYZE_BASIC_PY",
+    "BATCH_PY",
+    "FAKE_KEYS",
+    "HEALTH_CHECK_PY",
+    "PROBE_PY",
+    "REPO",
+    "WORKERS",
+    "WorkerProcess",
+    "WorkerRun",
+    "emit",
+    "fake_provider_process",
+    "measure",
+    "median",
+    "one_turn_job",
+    "provider_env",
+    "save",
+]
+
 RESULTS = REPO / "bench" / "results"
-PY = sys.executable
 
 FAKE_KEYS = {
     "OPENAI_API_KEY": "sk-bench-not-a-real-key-000000",
@@ -33,14 +58,6 @@ FAKE_KEYS = {
     "GEMINI_API_KEY": "bench-gemini-not-a-real-key-0000",
     "MISTRAL_API_KEY": "bench-mistral-not-a-real-key-000",
 }
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment with no provider keys or base URLs but those given."""
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
-    env.pop("PROBE_LOG_LEVEL", None)
-    env.update(extra)
-    return env
 
 
 def provider_env(url: str) -> dict[str, str]:
@@ -54,53 +71,25 @@ def provider_env(url: str) -> dict[str, str]:
     }
 
 
-@contextmanager
-def fake_server(latency_ms: float) -> Iterator[str]:
-    """A fake provider server in its own process; yields its base URL."""
-    proc = subprocess.Popen(
-        [PY, str(FAKE_SERVER), "--latency-ms", str(latency_ms)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert proc.stdout is not None
-        port = json.loads(proc.stdout.readline())["port"]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if proc.stdin is not None:
-            proc.stdin.close()  # the server exits when its stdin closes
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def measure(*argv: str | Path, env: dict[str, str] | None = None, stdin: bytes = b"") -> WorkerRun:
+    """One fresh `python <argv>` process fed `stdin`, in a clean environment plus `env`.
+
+    Exit 0 and 3 (a batch with retryable failures left) are results; anything else stops the bench.
+    """
+    run = run_python(*argv, stdin=stdin, env=env, timeout_s=3600)
+    if run.code not in (0, 3):
+        raise SystemExit(f"{[str(a) for a in argv]} exited {run.code}: {run.err[-2000:]}")
+    return run
 
 
-@dataclass(frozen=True)
-class ProcessRun:
-    wall_s: float
-    peak_rss_mib: float
-    cpu_s: float
-    stdout: bytes
+def emit(line: str = "") -> None:
+    """Writes one line of a benchmark's report to stdout: the figures are what a bench is run for.
 
-
-def run_process(argv: list[str], env: dict[str, str], stdin: bytes = b"") -> ProcessRun:
-    """Wall time, peak RSS and CPU time of one fresh process, fed `stdin`."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=REPO
-    )
-    assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(stdin)
-    proc.stdin.close()
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)  # wait4 reaped it
-    if proc.returncode not in (0, 3):
-        raise SystemExit(f"{argv} exited {proc.returncode}")
-    return ProcessRun(wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, out)
+    (The print ban is for the workers, whose stdout is one JSON document; a bench's stdout is
+    its table, so every bench writes it through this one function.)
+    """
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def median(values: list[float]) -> float:

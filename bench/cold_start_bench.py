@@ -18,16 +18,15 @@ from typing import Any
 
 from bench_support import (
     FAKE_KEYS,
-    PROBE,
-    PY,
+    PROBE_PY,
     WORKERS,
-    ProcessRun,
-    clean_env,
-    fake_server,
+    WorkerRun,
+    emit,
+    fake_provider_process,
+    measure,
     median,
     one_turn_job,
     provider_env,
-    run_process,
     save,
 )
 
@@ -87,7 +86,7 @@ KEY_VARS = {
 }
 
 
-def med(runs: list[ProcessRun]) -> tuple[float, float]:
+def med(runs: list[WorkerRun]) -> tuple[float, float]:
     return median([r.wall_s for r in runs]), median([r.peak_rss_mib for r in runs])
 
 
@@ -96,47 +95,47 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     rows: list[tuple[str, tuple[float, float], tuple[float, float] | None, tuple[float, float]]] = []
-    with fake_server(latency_ms=0) as url:
-        env = clean_env(**provider_env(url))
-        floor = med([run_process([PY, "-c", "pass"], env) for _ in range(args.runs)])
+    with fake_provider_process(latency_ms=0) as url:
+        env = provider_env(url)
+        floor = med([measure("-c", "pass", env=env) for _ in range(args.runs)])
         mock_job = json.dumps(one_turn_job("mock:echo")).encode()
         rows.append(
             (
                 "mock (no SDK)",
                 floor,
                 None,
-                med([run_process([PY, str(PROBE)], env, mock_job) for _ in range(args.runs)]),
+                med([measure(PROBE_PY, env=env, stdin=mock_job) for _ in range(args.runs)]),
             )
         )
         for case in CASES:
-            if not (WORKERS / "common" / "providers" / f"{case.provider}.py").exists():
-                print(f"{case.provider}: no provider module yet, skipped")
+            if not (WORKERS / "common" / "providers" / "adapters" / f"{case.provider}.py").exists():
+                emit(f"{case.provider}: no provider module yet, skipped")
                 continue
             job = json.dumps(one_turn_job(case.model)).encode()
             request_env = {**env, "URL": url, "KEY": FAKE_KEYS[KEY_VARS[case.provider]]}
             sdk_runs, request_runs, job_runs = [], [], []
             for _ in range(args.runs):
-                sdk_runs.append(run_process([PY, "-c", case.sdk_import], env))
-                request_runs.append(run_process([PY, "-c", case.sdk_request], request_env))
-                run = run_process([PY, str(PROBE)], env, job)
+                sdk_runs.append(measure("-c", case.sdk_import, env=env))
+                request_runs.append(measure("-c", case.sdk_request, env=request_env))
+                run = measure(PROBE_PY, env=env, stdin=job)
                 if not json.loads(run.stdout).get("success"):
                     raise SystemExit(f"{case.provider} job failed: {run.stdout[:500]!r}")
                 job_runs.append(run)
             rows.append((case.provider, med(sdk_runs), med(request_runs), med(job_runs)))
 
-    print(
+    emit(
         f"\nBenchmark 1: one-shot cold start, a one-turn job against the local fake server, median of {args.runs}"
         f"\nfloor (python3 -c pass): {floor[0] * 1000:.0f} ms, {floor[1]:.1f} MiB"
     )
     header = f"{'provider':14} {'import ms':>9} {'+request':>9} {'job ms':>7} {'job/import':>10} {'target':>7}"
-    print(header + f" {'ours ms':>8} {'import MiB':>10} {'job MiB':>8}")
+    emit(header + f" {'ours ms':>8} {'import MiB':>10} {'job MiB':>8}")
     report: dict[str, Any] = {"floorMs": round(floor[0] * 1000, 1), "floorMiB": round(floor[1], 1), "providers": {}}
     for name, base, request, job_m in rows:
         ratio = job_m[0] / base[0]
         verdict = "-" if request is None else ("met" if ratio <= TARGET else "MISSED")
         ours = job_m[0] - (request or base)[0]
         request_ms = f"{request[0] * 1000:9.0f}" if request else f"{'-':>9}"
-        print(
+        emit(
             f"{name:14} {base[0] * 1000:9.0f} {request_ms} {job_m[0] * 1000:7.0f} {ratio:10.2f} {verdict:>7}"
             f" {ours * 1000:8.0f} {base[1]:10.1f} {job_m[1]:8.1f}"
         )
@@ -149,11 +148,11 @@ def main() -> None:
             "importMiB": round(base[1], 1),
             "jobMiB": round(job_m[1], 1),
         }
-    print(
+    emit(
         "import = the SDK import alone (the floor for mock), interpreter start included; +request = the SDK alone"
         f" making the same one request;\nours = job - (+request): what our code adds; target job/import <= {TARGET}"
     )
-    print(f"results: {save('cold_start', report)}")
+    emit(f"results: {save('cold_start', report)}")
 
 
 if __name__ == "__main__":

@@ -19,13 +19,12 @@ import argparse
 import http.client
 import json
 import os
-import subprocess
 import threading
 import time
 from typing import Any
 from urllib.parse import urlparse
 
-from bench_support import PROBE, PY, REPO, clean_env, fake_server, median, one_turn_job, provider_env, save
+from bench_support import PROBE_PY, WorkerProcess, emit, fake_provider_process, median, one_turn_job, provider_env, save
 
 TARGET_OVERHEAD_MS = 5.0
 TARGET_SHARE = 0.90
@@ -34,17 +33,11 @@ LATENCY_C64_MS = 200.0
 
 
 class Server:
+    """A warm `probe.py --serve` (testkit's `WorkerProcess`: stdout and stderr read on threads)."""
+
     def __init__(self, concurrency: int, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [PY, str(PROBE), "--serve", "--concurrency", str(concurrency)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            cwd=REPO,
-        )
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
+        self.worker = WorkerProcess(PROBE_PY, "--serve", "--concurrency", str(concurrency), env=env)
+        self.proc = self.worker.proc
 
     def cpu_s(self) -> float:
         with open(f"/proc/{self.proc.pid}/stat") as stat:
@@ -53,17 +46,16 @@ class Server:
 
     def round_trip(self, job: dict[str, Any]) -> float:
         started = time.perf_counter()
-        self.stdin.write(json.dumps(job).encode() + b"\n")
-        self.stdin.flush()
-        line = self.stdout.readline()
+        self.worker.send(job)
+        line = self.worker.result()
         elapsed = time.perf_counter() - started
-        if not json.loads(line)["result"]["success"]:
-            raise SystemExit(f"job failed: {line[:400]!r}")
+        if not line["result"]["success"]:
+            raise SystemExit(f"job failed: {json.dumps(line)[:400]!r}")
         return elapsed
 
     def close(self) -> None:
-        self.stdin.close()
-        self.proc.wait(60)
+        self.worker.close_stdin()
+        self.worker.wait(60)
 
 
 def bare_http_round_trips(url: str, count: int) -> list[float]:
@@ -105,12 +97,14 @@ def throughput_case(model: str, env: dict[str, str], jobs: int, processes: int) 
     started = time.perf_counter()
 
     def feed(server: Server, data: bytes) -> None:
-        server.stdin.write(data)
-        server.stdin.flush()
+        stdin = server.proc.stdin
+        assert stdin is not None
+        stdin.write(data)
+        stdin.flush()
 
     def drain(server: Server) -> None:
         for _ in range(per_server):
-            server.stdout.readline()
+            server.worker.result()
 
     feeders = [threading.Thread(target=feed, args=(s, d)) for s, d in zip(servers, lines, strict=True)]
     drains = [threading.Thread(target=drain, args=(s,)) for s in servers]
@@ -135,48 +129,48 @@ def main() -> None:
     args = parser.parse_args()
     report: dict[str, Any] = {}
 
-    print(f"\nBenchmark 2a: serve mode, concurrency 1, fake provider latency {LATENCY_C1_MS:.0f} ms")
-    with fake_server(LATENCY_C1_MS) as url:
-        env = clean_env(**provider_env(url))
+    emit(f"\nBenchmark 2a: serve mode, concurrency 1, fake provider latency {LATENCY_C1_MS:.0f} ms")
+    with fake_provider_process(LATENCY_C1_MS) as url:
+        env = provider_env(url)
         bare = median(bare_http_round_trips(url, args.sequential))
         openai_rt = overhead_case("openai:gpt-4o-mini", env, args.sequential)
-    mock_rt = overhead_case(f"mock:slow:{LATENCY_C1_MS:.0f}", clean_env(), args.sequential)
+    mock_rt = overhead_case(f"mock:slow:{LATENCY_C1_MS:.0f}", {}, args.sequential)
     rows = [
         ("openai SDK", openai_rt, bare, f"bare HTTP round trip {bare * 1000:.1f} ms"),
         ("mock (ours)", mock_rt, LATENCY_C1_MS / 1000, "the mock's in-process sleep"),
     ]
-    print(f"{'case':12} {'round trip ms':>13} {'overhead ms':>11} {'target':>7}  baseline")
+    emit(f"{'case':12} {'round trip ms':>13} {'overhead ms':>11} {'target':>7}  baseline")
     for name, rt, base, note in rows:
         overhead = (rt - base) * 1000
         verdict = "met" if overhead <= TARGET_OVERHEAD_MS else "MISSED"
-        print(f"{name:12} {rt * 1000:13.2f} {overhead:11.2f} {verdict:>7}  {note}")
+        emit(f"{name:12} {rt * 1000:13.2f} {overhead:11.2f} {verdict:>7}  {note}")
         report[f"overhead {name}"] = {"roundTripMs": round(rt * 1000, 2), "overheadMs": round(overhead, 2)}
 
     ideal = 64 / (LATENCY_C64_MS / 1000)
-    print(
+    emit(
         f"\nBenchmark 2b: serve mode, 64 jobs in flight, latency {LATENCY_C64_MS:.0f} ms, {args.jobs} jobs;"
         f" ideal {ideal:.0f} jobs/s"
     )
-    print(f"{'case':26} {'jobs/s':>7} {'of ideal':>8} {'target':>7} {'CPU ms/job':>10}")
-    with fake_server(LATENCY_C64_MS) as url:
-        env = clean_env(**provider_env(url))
+    emit(f"{'case':26} {'jobs/s':>7} {'of ideal':>8} {'target':>7} {'CPU ms/job':>10}")
+    with fake_provider_process(LATENCY_C64_MS) as url:
+        env = provider_env(url)
         cases = [
             ("openai SDK, 1 process", "openai:gpt-4o-mini", env, 1),
             ("openai SDK, 2 processes", "openai:gpt-4o-mini", env, 2),
-            ("mock (ours), 1 process", f"mock:slow:{LATENCY_C64_MS:.0f}", clean_env(), 1),
+            ("mock (ours), 1 process", f"mock:slow:{LATENCY_C64_MS:.0f}", {}, 1),
         ]
         for name, model, case_env, processes in cases:
             rate, cpu_ms = throughput_case(model, case_env, args.jobs, processes)
             share = rate / ideal
             verdict = "met" if share >= TARGET_SHARE else "MISSED"
-            print(f"{name:26} {rate:7.1f} {share:8.0%} {verdict:>7} {cpu_ms:10.2f}")
+            emit(f"{name:26} {rate:7.1f} {share:8.0%} {verdict:>7} {cpu_ms:10.2f}")
             report[f"throughput {name}"] = {
                 "jobsPerS": round(rate, 1),
                 "ofIdeal": round(share, 3),
                 "cpuMsPerJob": round(cpu_ms, 2),
             }
-    print(f"targets: overhead <= {TARGET_OVERHEAD_MS:.0f} ms per job; throughput >= {TARGET_SHARE:.0%} of ideal")
-    print(f"results: {save('serve', report)}")
+    emit(f"targets: overhead <= {TARGET_OVERHEAD_MS:.0f} ms per job; throughput >= {TARGET_SHARE:.0%} of ideal")
+    emit(f"results: {save('serve', report)}")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Health-check worker: can this deployment run probes?
 
-    python3 cloud/workers/health_check.py < /dev/null          # Python, packages, keys
+    python3 cloud/workers/health_check.py < /dev/null          # Python, packages (metadata), keys
     echo '{"live": true}' | python3 cloud/workers/health_check.py   # + one cheap call per provider
-    python3 cloud/workers/health_check.py --live < /dev/null
+    echo '{"deep": true}' | python3 cloud/workers/health_check.py   # + every package really imported
+    python3 cloud/workers/health_check.py --live --deep < /dev/null
 
-Prints {success, contractVersion, health: {...}} (or success false with an
-ENVIRONMENT_ERROR when Python or a required package is unusable); exits 0.
+Prints {success, contractVersion, health: {..., workers: {probe, analyze_basic, batch, serve}}}
+(or success false with an ENVIRONMENT_ERROR when the probe worker cannot run: Python or a
+package probes need is unusable); exits 0. The default check imports no SDK, numpy or scipy.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from common.runs.run_path import Worker
 
 
 def main(argv: list[str] | None = None) -> int:
-    live_flag = "--live" in (argv if argv is not None else sys.argv[1:])
+    flags = argv if argv is not None else sys.argv[1:]
+    forced = {name: True for name in ("live", "deep") if f"--{name}" in flags}
 
     def parse(document: dict[str, object]) -> HealthJob:
         job = validate_job(document, HealthJob)
-        return job.model_copy(update={"live": True}) if live_flag else job
+        return job.model_copy(update=forced) if forced else job
 
     stdin = None if not sys.stdin or not sys.stdin.isatty() else open("/dev/null", "rb")  # noqa: SIM115
     worker = Worker(name="health_check", parse=parse, run=check_health, allow_empty_input=True)

@@ -266,10 +266,11 @@ class WorkerProcess:
         self.kill()
 
     def _pump_stdout(self, stream: IO[bytes]) -> None:
-        for raw in stream:
-            line = raw.decode()
-            self.raw_stdout.append(line)
-            self.stdout_lines.put(line)
+        with stream:  # closed at EOF: a pipe left open is a ResourceWarning (an error in the tests)
+            for raw in stream:
+                line = raw.decode()
+                self.raw_stdout.append(line)
+                self.stdout_lines.put(line)
 
     def _pump_stderr(self, stream: IO[bytes]) -> None:
         try:
@@ -284,6 +285,7 @@ class WorkerProcess:
                     self.logs.append(entry)
                     self._log_event.notify_all()
         finally:
+            stream.close()
             with self._log_event:
                 self._stderr_closed = True  # no line will ever come: waiters stop waiting
                 self._log_event.notify_all()

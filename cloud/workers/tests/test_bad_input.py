@@ -17,8 +17,8 @@ import pytest
 from common.io.log import configure_logging
 from common.providers.pool import ProviderPool
 from common.runs.oneshot import run_worker
-from common.runs.run_path import Worker
 from common.runs.probe_worker import PROBE
+from common.runs.run_path import Worker
 from testkit.workers import PROBE_PY, run_script
 from tests.helpers import probe_job
 

@@ -28,9 +28,12 @@ import httpx
 import pytest
 import respx
 
+from common.contract.probe import WorkerFailure
+from common.errors import retry_hints
 from common.errors.classify import RULES, classify_facts, to_worker_error
 from common.errors.codes import RETRYABLE, ErrorCode, WorkerError
 from common.errors.facts import ErrorFacts
+from common.io.render import render
 from common.providers.adapters.anthropic import AnthropicProvider
 from common.providers.adapters.deepseek import DeepSeekProvider
 from common.providers.adapters.google import GoogleProvider
@@ -46,6 +49,9 @@ PROVIDER_ERRORS: dict[str, dict[str, Any]] = json.loads((FIXTURES / "errors" / "
 EXPECTED: dict[str, dict[str, Any]] = json.loads((FIXTURES / "errors" / "classification.json").read_text())
 # The per-provider error bodies (kept beside each provider's other payloads).
 PROVIDER_FIXTURES = ("openai", "anthropic", "google", "mistral")
+# The wall clock every case is classified at: 2026-03-10 08:00 PDT (daylight saving time began
+# on March 8), so a per-day Gemini quota resets in 16 h, at 2026-03-11 07:00 UTC.
+NOW = 1_773_154_800.0
 
 
 def _provider_bodies(provider: str) -> dict[str, Any]:
@@ -144,6 +150,12 @@ def no_provider_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def pinned_wall_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hints measured against the wall clock (a quota's daily reset) are the same on every run."""
+    monkeypatch.setattr(retry_hints, "clock", lambda: NOW)
+
+
 def http_answer(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
     """The provider's answer: a JSON document, or (a str body) the bare text it sent."""
     if isinstance(body, str):
@@ -178,7 +190,7 @@ async def sdk_exception(
 async def classified(respx_mock: respx.MockRouter, provider: str, answer: httpx.Response | Exception) -> WorkerError:
     adapter, raised = await sdk_exception(respx_mock, provider, answer)
     error = adapter.classify(raised)
-    rendered = json.dumps({"message": error.message, "details": error.details})
+    rendered = render(WorkerFailure.from_error(error))  # what a host receives
     assert ENDPOINTS[provider].key not in rendered
     return error
 
@@ -445,7 +457,7 @@ async def test_a_key_echoed_in_the_body_or_headers_is_redacted(
     }
     answer = http_answer(401, body, {"www-authenticate": f"Bearer {key}"})
     error = await classified(respx_mock, "openai", answer)
-    rendered = json.dumps({"message": error.message, "details": error.details})
+    rendered = render(WorkerFailure.from_error(error))  # what a host receives
     assert key not in rendered
     assert "[REDACTED]" in rendered
     assert error.code is ErrorCode.AUTH_ERROR

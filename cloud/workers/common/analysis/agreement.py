@@ -19,12 +19,15 @@ from common.analysis.extract import FloatArray
 from common.analysis.json_numbers import finite
 from common.analysis.methods import ALPHA, MIN_MODELS_FOR_OUTLIERS, MIN_SHARED_SCENARIOS, OUTLIER_Z
 from common.contract.analysis import (
+    AnalysisWarning,
+    AnalysisWarningCode,
     EffectSizeLabel,
     ModelAgreement,
     ModelAgreementScore,
     OutlierModel,
     OverallAgreement,
     PairAgreement,
+    PairwiseAgreement,
 )
 
 _CHUNK_CELLS = 2_000_000  # pairs x scenarios per vectorised block, about 16 MB per array
@@ -120,11 +123,29 @@ def _reason(shared: int, rho: float, constant: bool) -> str | None:
     return None if np.isfinite(rho) else "rank correlation undefined"
 
 
-def model_agreement(models: list[str], matrix: FloatArray) -> tuple[ModelAgreement, list[str]]:
-    warnings_out: list[str] = []
+def empty_agreement() -> ModelAgreement:
+    return ModelAgreement(
+        pairwise={},
+        overall_agreement=None,
+        outlier_models=[],
+        pairs=[],
+        agreement_summary=None,
+        per_model={},
+        outlier_model_details=[],
+    )
+
+
+def model_agreement(models: list[str], matrix: FloatArray) -> tuple[ModelAgreement, list[AnalysisWarning]]:
+    warnings_out: list[AnalysisWarning] = []
     if len(models) < 2:
-        warnings_out.append(f"modelAgreement needs at least 2 models; the run has {len(models)}")
-        return ModelAgreement(pairs=[], overall_agreement=None, per_model={}, outlier_models=[]), warnings_out
+        warnings_out.append(
+            AnalysisWarning(
+                code=AnalysisWarningCode.TOO_FEW_MODELS,
+                message=f"modelAgreement needs at least 2 models; the run has {len(models)}",
+                recommendation="Add a second model to the run to compare how models rank the scenarios",
+            )
+        )
+        return empty_agreement(), warnings_out
     pairs = pair_stats(matrix)
     defined = ~np.isnan(pairs.rho)
     adjusted = np.full(pairs.rho.shape[0], np.nan)
@@ -132,6 +153,7 @@ def model_agreement(models: list[str], matrix: FloatArray) -> tuple[ModelAgreeme
     significant = defined & (adjusted < ALPHA)
 
     rows: list[PairAgreement] = []
+    pairwise: dict[str, PairwiseAgreement] = {}
     for a, b, shared, rho, p, p_adj, d, sig, const in zip(
         pairs.first.tolist(),
         pairs.second.tolist(),
@@ -145,30 +167,59 @@ def model_agreement(models: list[str], matrix: FloatArray) -> tuple[ModelAgreeme
         strict=True,
     ):
         d_value = finite(d)
+        label = effect_size_label(d_value) if d_value is not None else None
+        rho_value, p_raw, p_corrected = finite(rho), finite(p), finite(p_adj)
+        if rho_value is not None and p_raw is not None and p_corrected is not None and d_value is not None:
+            pairwise[f"{models[a]}:{models[b]}"] = PairwiseAgreement(
+                spearman_rho=rho_value,
+                p_value=p_raw,
+                p_value_corrected=p_corrected,
+                significant=sig,
+                effect_size=d_value,
+                effect_interpretation=effect_size_label(d_value),
+                scenario_count=shared,
+            )
         rows.append(
             PairAgreement(
                 model_a=models[a],
                 model_b=models[b],
                 scenario_count=shared,
-                spearman_rho=finite(rho),
-                p_value=finite(p),
-                p_value_adjusted=finite(p_adj),
+                spearman_rho=rho_value,
+                p_value=p_raw,
+                p_value_adjusted=p_corrected,
                 significant=sig,
                 cohens_d=d_value,
-                effect_size=effect_size_label(d_value) if d_value is not None else None,
+                effect_size=label,
                 reason=_reason(shared, rho, const),
             )
         )
     undefined = int((~defined).sum())
     if undefined:
         warnings_out.append(
-            f"{undefined} of {len(rows)} model pair(s) have no rank correlation (fewer than "
-            f"{MIN_SHARED_SCENARIOS} shared scored scenarios, or constant scores); see each pair's reason"
+            AnalysisWarning(
+                code=AnalysisWarningCode.PAIRS_WITHOUT_CORRELATION,
+                message=(
+                    f"{undefined} of {len(rows)} model pair(s) have no rank correlation (fewer than "
+                    f"{MIN_SHARED_SCENARIOS} shared scored scenarios, or constant scores); see each pair's reason"
+                ),
+                recommendation=(
+                    "Those pairs are left out of modelAgreement.pairwise and overallAgreement; score more "
+                    "shared scenarios for them"
+                ),
+            )
         )
-    overall = _overall(pairs.rho[defined], int(significant.sum()))
+    summary = _overall(pairs.rho[defined], int(significant.sum()))
     per_model, outliers, outlier_warnings = _model_scores(models, pairs, defined)
     warnings_out.extend(outlier_warnings)
-    agreement = ModelAgreement(pairs=rows, overall_agreement=overall, per_model=per_model, outlier_models=outliers)
+    agreement = ModelAgreement(
+        pairwise=pairwise,
+        overall_agreement=summary.mean_rho if summary is not None else None,
+        outlier_models=[outlier.model_id for outlier in outliers],
+        pairs=rows,
+        agreement_summary=summary,
+        per_model=per_model,
+        outlier_model_details=outliers,
+    )
     return agreement, warnings_out
 
 
@@ -187,7 +238,7 @@ def _overall(rho: FloatArray, significant_count: int) -> OverallAgreement | None
 
 def _model_scores(
     models: list[str], pairs: PairStats, defined: np.ndarray
-) -> tuple[dict[str, ModelAgreementScore], list[OutlierModel], list[str]]:
+) -> tuple[dict[str, ModelAgreementScore], list[OutlierModel], list[AnalysisWarning]]:
     """Each model's mean rho with the others, its z-score among models, and the |z| > 2 outliers."""
     count = len(models)
     rho = pairs.rho[defined]
@@ -198,12 +249,18 @@ def _model_scores(
     has_rho = partners > 0
     mean_rho = np.divide(totals, partners, out=np.full(count, np.nan), where=has_rho)
     z = np.full(count, np.nan)
-    notes: list[str] = []
+    notes: list[AnalysisWarning] = []
     rated = int(has_rho.sum())
     if rated < MIN_MODELS_FOR_OUTLIERS:
         notes.append(
-            f"outlier detection needs at least {MIN_MODELS_FOR_OUTLIERS} models with a rank correlation; "
-            f"the run has {rated}"
+            AnalysisWarning(
+                code=AnalysisWarningCode.OUTLIER_DETECTION_LIMITED,
+                message=(
+                    f"outlier detection needs at least {MIN_MODELS_FOR_OUTLIERS} models with a rank correlation; "
+                    f"the run has {rated}"
+                ),
+                recommendation="outlierModels is empty; run 3 or more models to detect an outlier",
+            )
         )
     else:
         spread = mean_rho[has_rho]
@@ -211,8 +268,14 @@ def _model_scores(
             z[has_rho] = stats.zscore(spread)
         if rated <= 5:
             notes.append(
-                f"with {rated} models no |z| can exceed {OUTLIER_Z:g} (the largest possible is sqrt({rated - 1})), "
-                "so no model can be flagged as an outlier"
+                AnalysisWarning(
+                    code=AnalysisWarningCode.OUTLIER_DETECTION_LIMITED,
+                    message=(
+                        f"with {rated} models no |z| can exceed {OUTLIER_Z:g} (the largest possible is "
+                        f"sqrt({rated - 1})), so no model can be flagged as an outlier"
+                    ),
+                    recommendation="outlierModels is empty by construction; run 6 or more models to detect one",
+                )
             )
     per_model = {
         models[m]: ModelAgreementScore(mean_rho=float(mean_rho[m]), z_score=finite(z[m]))

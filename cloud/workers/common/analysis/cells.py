@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from common.analysis.extract import Columns, FloatArray, IntArray
+from common.analysis.scoring import SCORED_BUCKETS
 
 
 @dataclass(frozen=True)
@@ -18,7 +20,9 @@ class Cells:
     """Aligned arrays, one entry per (model, scenario) that has at least one transcript.
 
     Sorted by model, then scenario. Statistics are over scored samples and NaN for a
-    cell with none; `variance` is the population variance (ddof=0) of the repeats.
+    cell with none; `variance` is the population variance (ddof=0) of the repeats,
+    `sample_variance` the sample variance (ddof=1; 0 for a single sample), the one the
+    host's fields report.
     """
 
     model: IntArray
@@ -27,11 +31,14 @@ class Cells:
     scored: IntArray
     mean: FloatArray
     variance: FloatArray
+    sample_variance: FloatArray
     min: FloatArray
     max: FloatArray
     positive: IntArray
     negative: IntArray
     zero: IntArray
+    buckets: IntArray  # cells x 5: scored samples per bucket, scoring.STRONG_FIRST..STRONG_SECOND
+    flipped: npt.NDArray[np.bool_]  # a scored sample of the cell was orientation-corrected by the host
     matrix: FloatArray  # models x scenarios, the cell mean or NaN
 
     @property
@@ -53,7 +60,9 @@ def build_cells(columns: Columns) -> Cells:
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.bincount(cell, weights=score, minlength=size) / scored
         deviation = score - mean[cell]
-        variance = np.bincount(cell, weights=deviation * deviation, minlength=size) / scored
+        squares = np.bincount(cell, weights=deviation * deviation, minlength=size)
+        variance = squares / scored
+        sample_variance = np.where(scored > 1, squares / np.maximum(scored - 1, 1), np.where(scored == 1, 0.0, np.nan))
     low = np.full(size, np.inf)
     high = np.full(size, -np.inf)
     np.minimum.at(low, cell, score)
@@ -64,6 +73,10 @@ def build_cells(columns: Columns) -> Cells:
 
     cell_model = keys // max(scenario_count, 1)
     cell_scenario = keys % max(scenario_count, 1)
+    buckets = np.bincount(
+        cell * SCORED_BUCKETS + columns.bucket[scored_rows], minlength=size * SCORED_BUCKETS
+    ).reshape(size, SCORED_BUCKETS)
+    flipped = np.bincount(cell, weights=columns.flipped[scored_rows], minlength=size) > 0
     matrix = np.full((model_count, scenario_count), np.nan)
     matrix[cell_model, cell_scenario] = mean
     return Cells(
@@ -73,10 +86,13 @@ def build_cells(columns: Columns) -> Cells:
         scored=scored,
         mean=mean,
         variance=variance,
+        sample_variance=sample_variance,
         min=low,
         max=high,
         positive=np.bincount(cell[score > 0], minlength=size).astype(np.int64),
         negative=np.bincount(cell[score < 0], minlength=size).astype(np.int64),
         zero=np.bincount(cell[score == 0], minlength=size).astype(np.int64),
+        buckets=buckets.astype(np.int64),
+        flipped=flipped,
         matrix=matrix,
     )

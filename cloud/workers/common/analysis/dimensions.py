@@ -2,6 +2,9 @@
 
 For each dimension, the (model, scenario) mean scores are grouped by the scenario's level
 and compared with a Kruskal-Wallis test; eta-squared from H ranks the dimensions.
+`varianceExplained` is the R-squared of all dimensions together (an additive least-squares
+fit on their levels), not the sum of the per-dimension effects, which double-counts
+dimensions that vary together.
 """
 
 from __future__ import annotations
@@ -12,7 +15,13 @@ from scipy import stats
 from common.analysis.cells import Cells
 from common.analysis.extract import Columns, FloatArray
 from common.analysis.methods import ALPHA
-from common.contract.analysis import DimensionResult, LevelStats
+from common.contract.analysis import (
+    AnalysisWarning,
+    AnalysisWarningCode,
+    DimensionAnalysis,
+    DimensionResult,
+    LevelStats,
+)
 
 _MIN_SCORES = 3
 
@@ -37,7 +46,7 @@ def _degenerate_reason(groups: list[FloatArray], scores: FloatArray) -> str | No
 
 def _test_dimension(
     name: str, scenario_levels: list[str | None], cells: Cells, scored: np.ndarray
-) -> tuple[DimensionResult, str | None]:
+) -> tuple[DimensionResult, AnalysisWarning | None]:
     labels = sorted({level for level in scenario_levels if level is not None})
     code_of = {label: code for code, label in enumerate(labels)}
     level_code = np.array([-1 if level is None else code_of[level] for level in scenario_levels], dtype=np.int64)
@@ -75,20 +84,76 @@ def _test_dimension(
         levels=levels,
         reason=reason,
     )
-    note = f"dimension {name!r} was not tested: {reason}" if reason else None
+    note = None
+    if reason:
+        note = AnalysisWarning(
+            code=AnalysisWarningCode.DIMENSION_NOT_TESTED,
+            message=f"dimension {name!r} was not tested: {reason}",
+            recommendation=f"Its effectSize is 0 and pValue 1; vary {name!r} across more scenarios to test it",
+        )
     return result, note
 
 
-def dimension_analysis(columns: Columns, cells: Cells) -> tuple[dict[str, DimensionResult], list[str]]:
-    notes: list[str] = []
+def variance_explained(columns: Columns, cells: Cells, names: list[str]) -> float | None:
+    """R-squared of the cell mean scores on every dimension's levels (one-hot, additive).
+
+    Over the scored cells whose scenario sets every dimension; null when there are no
+    such cells, their scores do not vary, or there are no more cells than parameters.
+    """
+    scored = np.flatnonzero(cells.scored > 0)
+    scenario_of_cell = cells.scenario[scored]
+    keep = np.ones(scored.shape[0], dtype=bool)
+    codes: list[np.ndarray] = []
+    for name in names:
+        labels = [dims.get(name) for dims in columns.scenario_dimensions]
+        known = sorted({label for label in labels if label is not None})
+        code_of = {label: code for code, label in enumerate(known)}
+        per_scenario = np.array([-1 if label is None else code_of[label] for label in labels], dtype=np.int64)
+        code = per_scenario[scenario_of_cell] if per_scenario.shape[0] else np.empty(0, dtype=np.int64)
+        keep &= code >= 0
+        codes.append(code)
+    y = cells.mean[scored][keep]
+    if y.shape[0] == 0:
+        return None
+    total = float(((y - y.mean()) ** 2).sum())
+    if total <= 1e-12:
+        return None
+    blocks = [np.ones((y.shape[0], 1))]
+    for code in codes:
+        kept = code[keep]
+        levels = int(kept.max()) + 1 if kept.shape[0] else 0
+        if levels > 1:
+            blocks.append((kept[:, None] == np.arange(1, levels)[None, :]).astype(np.float64))
+    design = np.hstack(blocks)
+    if y.shape[0] <= design.shape[1]:
+        return None
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    residual = float(((y - design @ coef) ** 2).sum())
+    return float(min(1.0, max(0.0, 1.0 - residual / total)))
+
+
+def dimension_analysis(columns: Columns, cells: Cells) -> tuple[DimensionAnalysis, list[AnalysisWarning]]:
+    notes: list[AnalysisWarning] = []
     names = sorted({dim for dims in columns.scenario_dimensions for dim in dims})
     if columns.size and not names:
-        notes.append("no transcript carries scenario.dimensions, so dimensionAnalysis is empty")
+        notes.append(
+            AnalysisWarning(
+                code=AnalysisWarningCode.NO_DIMENSIONS,
+                message="no transcript carries scenario.dimensions, so dimensionAnalysis.dimensions is empty",
+                recommendation="Variable impact analysis needs scenarios with dimension levels",
+            )
+        )
     if columns.conflicting_dimension_scenarios:
         shown = ", ".join(columns.conflicting_dimension_scenarios[:5])
         notes.append(
-            f"{len(columns.conflicting_dimension_scenarios)} scenario(s) carry different dimensions in different "
-            f"transcripts (e.g. {shown}); the first dimensions seen for a scenario are used"
+            AnalysisWarning(
+                code=AnalysisWarningCode.CONFLICTING_DIMENSIONS,
+                message=(
+                    f"{len(columns.conflicting_dimension_scenarios)} scenario(s) carry different dimensions in "
+                    f"different transcripts (e.g. {shown}); the first dimensions seen for a scenario are used"
+                ),
+                recommendation="Send the same scenario.dimensions with every transcript of a scenario",
+            )
         )
     scored = cells.scored > 0
     results: dict[str, DimensionResult] = {}
@@ -97,8 +162,14 @@ def dimension_analysis(columns: Columns, cells: Cells) -> tuple[dict[str, Dimens
         result, note = _test_dimension(name, scenario_levels, cells, scored)
         if result.scenarios_without_level:
             notes.append(
-                f"dimension {name!r} is missing from {result.scenarios_without_level} of {len(scenario_levels)} "
-                "scenario(s); they are left out of its test"
+                AnalysisWarning(
+                    code=AnalysisWarningCode.PARTIAL_DIMENSIONS,
+                    message=(
+                        f"dimension {name!r} is missing from {result.scenarios_without_level} of "
+                        f"{len(scenario_levels)} scenario(s); they are left out of its test"
+                    ),
+                    recommendation="Condition grouping and variable impact exclude the scenarios without a level",
+                )
             )
         if note:
             notes.append(note)
@@ -106,4 +177,5 @@ def dimension_analysis(columns: Columns, cells: Cells) -> tuple[dict[str, Dimens
     ranked = sorted(results, key=lambda dim: (-results[dim].effect_size, results[dim].p_value, dim))
     for rank, dim in enumerate(ranked, start=1):
         results[dim].rank = rank
-    return results, notes
+    analysis = DimensionAnalysis(dimensions=results, variance_explained=variance_explained(columns, cells, names))
+    return analysis, notes

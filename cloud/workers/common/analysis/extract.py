@@ -8,7 +8,7 @@ field and transcript id of every problem it finds, up to `MAX_PROBLEMS`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import numpy as np
@@ -23,7 +23,9 @@ from common.analysis.scoring import (
     VALUE_OUTCOME_CODE,
     VALUE_OUTCOMES,
 )
+from common.contract.analysis import AnalysisOptions
 from common.errors.codes import ErrorCode, WorkerError
+from common.io.json_input import validate_job
 
 MAX_PROBLEMS: Final = 20
 
@@ -50,14 +52,19 @@ class Columns:
     """The run as arrays: one entry per transcript, plus the sorted labels its codes index."""
 
     run_id: str
+    options: AnalysisOptions
     models: list[str]  # sorted; `model` holds indices into it
     scenarios: list[str]  # sorted; `scenario` holds indices into it
     scenario_names: list[str | None]
     scenario_dimensions: list[dict[str, str]]  # dimension -> level label, per scenario
+    scenario_levels: list[dict[str, str | int | float]]  # dimension -> level as sent, per scenario
     model: IntArray
     scenario: IntArray
     bucket: IntArray  # scoring.BUCKET_NAMES index
     score: FloatArray  # NaN when unscored
+    flipped: npt.NDArray[np.bool_]  # orientationFlipped
+    runs: list[str]  # sorted source run ids (transcript runId); `run` holds indices, -1 when absent
+    run: IntArray
     value_names: list[str]  # sorted; `value_code` holds indices into it
     value_row: IntArray  # transcript row of each value outcome
     value_code: IntArray
@@ -263,6 +270,14 @@ class _Reader:
             self.conflicts.add(scenario_code)
 
 
+_OPTION_FIELDS: Final = ("emitVignetteSemantics", "aggregateSemantics", "valuePair", "targetCompanionRunId")
+
+
+def _options(document: dict[str, Any]) -> AnalysisOptions:
+    """The job-level options, validated by their model (VALIDATION_ERROR naming the field)."""
+    return validate_job({key: document[key] for key in _OPTION_FIELDS if key in document}, AnalysisOptions)
+
+
 def _transcript_list(document: dict[str, Any], problems: _Problems) -> list[Any]:
     run_id = document.get("runId")
     if type(run_id) is not str or not run_id:
@@ -282,7 +297,11 @@ def extract(document: dict[str, Any]) -> Columns:
     """Validates the job and returns it as columns; raises VALIDATION_ERROR naming field and transcript."""
     problems = _Problems()
     transcripts = _transcript_list(document, problems)
+    run_required = document.get("aggregateSemantics") is not None
     reader = _Reader(problems)
+    runs = _Coder()
+    run_col: list[int] = []
+    flipped_col: list[bool] = []
     models = _Coder()
     scenarios = _Coder()
     model_col: list[int] = []
@@ -319,13 +338,35 @@ def extract(document: dict[str, Any]) -> Columns:
         sample_index = item.get("sampleIndex")
         if sample_index is not None and (type(sample_index) is not int or sample_index < 0):
             problems.add(f"transcripts[{row}].sampleIndex", "must be a non-negative integer or null", tid)
+        source_run = item.get("runId")
+        if type(source_run) is str and source_run:
+            run_col.append(runs.code(source_run))
+        elif source_run is None and not run_required:
+            run_col.append(-1)
+        else:
+            problem = "field required in aggregate mode (aggregateSemantics)" if source_run is None else None
+            problems.add(f"transcripts[{row}].runId", problem or _text_problem(source_run), tid)
+        flipped = item.get("orientationFlipped")
+        if flipped is None or type(flipped) is bool:
+            flipped_col.append(flipped is True)
+        else:
+            problems.add(f"transcripts[{row}].orientationFlipped", f"must be a boolean or null, not {json_type(flipped)}", tid)
         bucket_col.append(reader.bucket(item.get("decisionModelV2"), row, tid))
         reader.summary(item.get("summary"), row, tid)
         reader.scenario(item.get("scenario"), scenario_code, row, tid)
         if problems.full:
             break
     problems.raise_if_any()
-    return _columns(document["runId"], models, scenarios, model_col, scenario_col, bucket_col, reader, duplicates)
+    options = _options(document)
+    columns = _columns(document["runId"], models, scenarios, model_col, scenario_col, bucket_col, reader, duplicates)
+    run_labels, run_remap = runs.sorted_labels()
+    codes = np.asarray(run_col, dtype=np.int64)
+    run = np.full(codes.shape[0], -1, dtype=np.int64)
+    present = codes >= 0
+    run[present] = run_remap[codes[present]]
+    return replace(
+        columns, options=options, runs=run_labels, run=run, flipped=np.asarray(flipped_col, dtype=np.bool_)
+    )
 
 
 def _columns(
@@ -344,22 +385,29 @@ def _columns(
     bucket = np.asarray(bucket_col, dtype=np.int64)
     names: list[str | None] = [None] * len(scenario_labels)
     dimensions: list[dict[str, str]] = [{} for _ in scenario_labels]
+    levels: list[dict[str, str | int | float]] = [{} for _ in scenario_labels]
     for code, name in reader.scenario_names.items():
         names[int(scenario_remap[code])] = name
     for code, dims in reader.scenario_dims.items():
+        levels[int(scenario_remap[code])] = {dim: level for dim, level in dims.items() if level is not None}
         dimensions[int(scenario_remap[code])] = {
             dim: level_label(level) for dim, level in dims.items() if level is not None
         }
     return Columns(
         run_id=run_id,
+        options=AnalysisOptions(),
         models=model_labels,
         scenarios=scenario_labels,
         scenario_names=names,
         scenario_dimensions=dimensions,
+        scenario_levels=levels,
         model=model_remap[np.asarray(model_col, dtype=np.int64)],
         scenario=scenario_remap[np.asarray(scenario_col, dtype=np.int64)],
         bucket=bucket,
         score=BUCKET_SCORE[bucket],
+        flipped=np.zeros(bucket.shape[0], dtype=np.bool_),
+        runs=[],
+        run=np.full(bucket.shape[0], -1, dtype=np.int64),
         value_names=value_labels,
         value_row=np.asarray(reader.value_rows, dtype=np.int64),
         value_code=value_remap[np.asarray(reader.value_codes, dtype=np.int64)],

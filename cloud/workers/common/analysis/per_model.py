@@ -18,6 +18,7 @@ from common.contract.analysis import (
     ScoreSummary,
     UnscoredCounts,
     ValueWinRate,
+    WeightedOutcomeCounts,
 )
 
 _UNSCORED_REASONS = 3  # refusal, unknown, missing: bucket codes FIRST_UNSCORED..
@@ -56,7 +57,7 @@ def score_summary(scenario_means: np.ndarray) -> ScoreSummary | None:
 
 
 def win_rates(columns: Columns) -> list[dict[str, ValueWinRate]]:
-    """Per model: value -> win rate averaged over scenarios, with the raw outcome counts."""
+    """Per model: value -> win rate averaged over scenarios, condition-weighted and raw outcome counts."""
     model_count, value_count = len(columns.models), len(columns.value_names)
     result: list[dict[str, ValueWinRate]] = [{} for _ in range(model_count)]
     if columns.value_row.shape[0] == 0:
@@ -70,7 +71,8 @@ def win_rates(columns: Columns) -> list[dict[str, ValueWinRate]]:
     # rate of each (model, scenario, value), then its mean over scenarios per (model, value)
     group = (model * scenario_count + scenario) * value_count + value
     keys, inverse = np.unique(group, return_inverse=True)
-    rate = np.bincount(inverse, weights=outcome == PRIORITIZED) / np.bincount(inverse)
+    group_size = np.bincount(inverse)
+    rate = np.bincount(inverse, weights=outcome == PRIORITIZED) / group_size
     model_value_of_group = (keys // (scenario_count * value_count)) * value_count + keys % value_count
     pairs, pair_of_group = np.unique(model_value_of_group, return_inverse=True)
     scenarios_per_pair = np.bincount(pair_of_group)
@@ -81,15 +83,23 @@ def win_rates(columns: Columns) -> list[dict[str, ValueWinRate]]:
         (model * value_count + value) * outcomes + outcome, minlength=model_count * value_count * outcomes
     )
     counts = counts.reshape(model_count, value_count, outcomes)
+    # condition-weighted: each outcome counts 1 / (outcomes of its value in its scenario)
+    weighted = np.bincount(
+        (model * value_count + value) * outcomes + outcome,
+        weights=1.0 / group_size[inverse],
+        minlength=model_count * value_count * outcomes,
+    ).reshape(model_count, value_count, outcomes)
     for pair, rate_value, scenarios in zip(
         pairs.tolist(), mean_rate.tolist(), scenarios_per_pair.tolist(), strict=True
     ):
         m, v = divmod(pair, value_count)
         prioritized, deprioritized, neutral = (int(c) for c in counts[m, v])
+        share_p, share_d, share_n = (float(c) for c in weighted[m, v])
         result[m][columns.value_names[v]] = ValueWinRate(
             win_rate=rate_value,
             scenario_count=scenarios,
-            count=OutcomeCounts(prioritized=prioritized, deprioritized=deprioritized, neutral=neutral),
+            count=WeightedOutcomeCounts(prioritized=share_p, deprioritized=share_d, neutral=share_n),
+            raw_count=OutcomeCounts(prioritized=prioritized, deprioritized=deprioritized, neutral=neutral),
         )
     return result
 

@@ -33,6 +33,7 @@ BUCKET_NAMES: Final = (
 )
 BUCKET_COUNT: Final = len(BUCKET_NAMES)
 FIRST_UNSCORED: Final = REFUSAL
+SCORED_BUCKETS: Final = FIRST_UNSCORED  # buckets 0..4 carry a score
 
 # Score of each bucket; NaN for the unscored ones.
 BUCKET_SCORE: Final = np.array([2.0, 1.0, 0.0, -1.0, -2.0, np.nan, np.nan, np.nan])

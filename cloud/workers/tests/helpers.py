@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import respx
+from pydantic import BaseModel
 
 from common.contract.probe import ProbeJob, ProbeSuccess, WorkerFailure
 from common.io.render import render
@@ -66,7 +67,7 @@ def sent_bodies(route: respx.Route) -> list[dict[str, Any]]:
     return [json.loads(call.request.content) for call in route.calls]
 
 
-def wire(result: ProbeSuccess | WorkerFailure) -> dict[str, Any]:
+def wire(result: BaseModel) -> dict[str, Any]:
     """The document a host would receive for this result."""
     data: dict[str, Any] = json.loads(render(result))
     return data

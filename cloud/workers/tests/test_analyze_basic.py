@@ -150,13 +150,14 @@ def test_each_decision_scores_as_the_table_says(
     }
     analysis = wire({"runId": "r", "transcripts": [item]})
     buckets = analysis["visualizationData"]["decisionDistribution"]["m"]
-    assert buckets[bucket] == 1 and sum(buckets.values()) == 1
+    ours = ("strongFirst", "leanFirst", "neutral", "leanSecond", "strongSecond", "refusal", "unknown", "missing")
+    assert buckets[bucket] == 1 and sum(buckets[k] for k in ours) == 1
     model = analysis["perModel"]["m"]
     assert model["sampleSize"] == 1
     if score is None:
-        assert model["scoredCount"] == 0 and model["unscoredCount"] == 1 and model["overall"] is None
+        assert model["scoredCount"] == 0 and model["unscoredCount"] == 1 and "overall" not in model
         assert analysis["visualizationData"]["modelScenarioMatrix"]["m"] == {}
-        assert any("unscored" in w for w in analysis["warnings"])
+        assert any("unscored" in w["message"] for w in analysis["warnings"])
     else:
         assert model["scoredCount"] == 1
         assert analysis["visualizationData"]["modelScenarioMatrix"]["m"] == {"s": score}
@@ -216,12 +217,19 @@ def test_win_rate_is_averaged_per_scenario_not_pooled() -> None:
     analysis = wire({"runId": "r", "transcripts": items})
     autonomy = analysis["perModel"]["m"]["values"]["autonomy"]
     assert autonomy["winRate"] == pytest.approx((1 / 2 + 1 / 1 + 1 / 3) / 3)  # pooled would be 3/6
-    assert autonomy["count"] == {"prioritized": 3, "deprioritized": 1, "neutral": 2}
+    assert autonomy["rawCount"] == {"prioritized": 3, "deprioritized": 1, "neutral": 2}
+    # condition-weighted: s1 1/2 + 1/2, s2 1, s3 1/3 + 2/3
+    assert autonomy["count"] == pytest.approx({"prioritized": 1 / 2 + 1 + 1 / 3, "deprioritized": 1 / 2, "neutral": 2 / 3})
     assert autonomy["scenarioCount"] == 3
     safety = analysis["perModel"]["m"]["values"]["safety"]
     assert safety["winRate"] == pytest.approx((0 / 1 + 1 / 1 + 0 / 1) / 3)
     assert analysis["perModel"]["n"]["values"] == {
-        "autonomy": {"winRate": 0.0, "scenarioCount": 1, "count": {"prioritized": 0, "deprioritized": 1, "neutral": 0}}
+        "autonomy": {
+            "winRate": 0.0,
+            "scenarioCount": 1,
+            "count": {"prioritized": 0.0, "deprioritized": 1.0, "neutral": 0.0},
+            "rawCount": {"prioritized": 0, "deprioritized": 1, "neutral": 0},
+        }
     }
 
 
@@ -331,14 +339,14 @@ def test_fewer_than_three_models_warns_and_flags_no_outlier() -> None:
     analysis = wire(run_from_table(table))
     assert len(analysis["modelAgreement"]["pairs"]) == 1
     assert analysis["modelAgreement"]["outlierModels"] == []
-    assert any("outlier detection needs at least 3 models" in w for w in analysis["warnings"])
+    assert any("outlier detection needs at least 3 models" in w["message"] for w in analysis["warnings"])
 
 
 def test_one_model_has_no_pairs_and_says_why() -> None:
     analysis = wire(run_from_table({"model-a": TABLE["model-a"]}))
     agreement = analysis["modelAgreement"]
     assert agreement == {"pairs": [], "overallAgreement": None, "perModel": {}, "outlierModels": []}
-    assert any("at least 2 models" in w for w in analysis["warnings"])
+    assert any("at least 2 models" in w["message"] for w in analysis["warnings"])
     assert analysis["perModel"]["model-a"]["overall"]["scenarioCount"] == 6
 
 
@@ -418,7 +426,7 @@ def test_a_dimension_that_shifts_scores_has_a_positive_eta_squared_and_ranks_fir
 def test_missing_dimension_is_left_out_with_a_warning_and_dimensions_are_ranked(hand: dict[str, Any]) -> None:
     framing = hand["dimensionAnalysis"]["framing"]
     assert framing["scenarioCount"] == 4 and framing["scenariosWithoutLevel"] == 2
-    assert any("'framing' is missing from 2 of 6" in w for w in hand["warnings"])
+    assert any("'framing' is missing from 2 of 6" in w["message"] for w in hand["warnings"])
     dims = hand["dimensionAnalysis"]
     by_effect = sorted(dims, key=lambda d: (-dims[d]["effectSize"], dims[d]["pValue"], d))
     assert [dims[d]["rank"] for d in by_effect] == [1, 2]
@@ -440,13 +448,13 @@ def test_degenerate_dimension_has_effect_zero_p_one_and_a_reason(
     result = analysis["dimensionAnalysis"]["d"]
     assert result["effectSize"] == 0.0 and result["pValue"] == 1.0 and result["significant"] is False
     assert result["statistic"] is None and reason in result["reason"]
-    assert any("'d' was not tested" in w for w in analysis["warnings"])
+    assert any("'d' was not tested" in w["message"] for w in analysis["warnings"])
 
 
 def test_no_dimensions_anywhere_is_an_empty_section_with_a_warning() -> None:
     analysis = wire(run_from_table(TABLE))
     assert analysis["dimensionAnalysis"] == {}
-    assert any("no transcript carries scenario.dimensions" in w for w in analysis["warnings"])
+    assert any("no transcript carries scenario.dimensions" in w["message"] for w in analysis["warnings"])
 
 
 def test_numeric_levels_group_3_and_3_0_together() -> None:
@@ -519,7 +527,7 @@ def test_single_samples_have_no_consistency_and_say_so() -> None:
         "groupsWithRepeats": 0,
     }
     assert analysis["varianceAnalysis"]["mostVariableScenarios"] == []
-    assert any("2 or more scored samples" in w for w in analysis["warnings"])
+    assert any("2 or more scored samples" in w["message"] for w in analysis["warnings"])
 
 
 # ---------------------------------------------------------------- contested, visualization
@@ -575,7 +583,7 @@ def test_all_unscored_run_is_a_success_with_warnings() -> None:
     }
     assert analysis["perModel"]["a"]["overall"] is None
     assert analysis["mostContestedScenarios"] == []
-    assert any("no transcript has a scorable decision" in w for w in analysis["warnings"])
+    assert any("no transcript has a scorable decision" in w["message"] for w in analysis["warnings"])
 
 
 def test_empty_run_is_a_success_with_empty_sections_and_a_warning() -> None:
@@ -611,4 +619,4 @@ def test_methods_timestamps_and_duplicate_ids(hand: dict[str, Any]) -> None:
     items = [transcript("same", "m", "s", 1), transcript("same", "m", "s", 2)]
     analysis = wire({"runId": "r", "transcripts": items})
     assert analysis["perModel"]["m"]["sampleSize"] == 2
-    assert any("1 transcript id(s) occur more than once" in w for w in analysis["warnings"])
+    assert any("1 transcript id(s) occur more than once" in w["message"] for w in analysis["warnings"])

@@ -88,34 +88,26 @@ CASES: list[tuple[str, bytes, str]] = [
     ("prompt a list", job_with(scenario__prompt=["a", "b"]), "scenario.prompt"),
     ("followups not a list", job_with(scenario__followups="and then?"), "scenario.followups"),
     ("followup not an object", job_with(scenario__followups=[{"prompt": "ok"}, "and then?"]), "scenario.followups[1]"),
-    (
-        "followup without prompt",
-        job_with(scenario__followups=[{"prompt": "ok"}, {"label": "x"}]),
-        "scenario.followups[1].prompt",
-    ),
-    (
-        "followup empty prompt",
-        job_with(scenario__followups=[{"label": "x", "prompt": "  "}]),
-        "scenario.followups[0].prompt",
-    ),
     ("maxTurns a word", job_with(config={"maxTurns": "ten"}), "config.maxTurns"),
-    ("maxTurns zero", job_with(config={"maxTurns": 0}), "config.maxTurns"),
-    ("maxTurns negative", job_with(config={"maxTurns": -3}), "config.maxTurns"),
     ("maxTurns fractional", job_with(config={"maxTurns": 2.5}), "config.maxTurns"),
-    ("maxTokens zero", job_with(config={"maxTokens": 0}), "config.maxTokens"),
     ("temperature a word", job_with(config={"temperature": "warm"}), "config.temperature"),
-    ("temperature negative", job_with(config={"temperature": -0.1}), "config.temperature"),
     ("preambleMode unknown", job_with(config={"preambleMode": "append"}), "config.preambleMode"),
     ("config a list", job_with(config=[1]), "config"),
     ("modelConfig a string", job_with(modelConfig="fast"), "modelConfig"),
-    ("modelConfig maxTokens zero", job_with(modelConfig={"maxTokens": 0}), "modelConfig.maxTokens"),
-    ("modelConfig topP above 1", job_with(modelConfig={"topP": 1.5}), "modelConfig.topP"),
-    ("modelConfig stopSequences a string", job_with(modelConfig={"stopSequences": "END"}), "modelConfig.stopSequences"),
     (
         "modelCost without output rate",
         job_with(modelCost={"costInputPerMillion": 2.5}),
         "modelCost.costOutputPerMillion",
     ),
+    # Empty followups, maxTurns/maxTokens below 1 and out-of-range or oddly shaped modelConfig
+    # values run, with warnings (tests/test_lenient_params.py). Non-finite numbers do not:
+    (
+        "modelCost rate 1e400",
+        job_with(modelCost={"costInputPerMillion": 1e400, "costOutputPerMillion": 1}),
+        "modelCost.costInputPerMillion",
+    ),
+    ("modelConfig topP 1e400", job_with(modelConfig={"topP": 1e400}), "modelConfig.topP"),
+    ("config temperature -1e400", job_with(config={"temperature": -1e400}), "config.temperature"),
     (
         "modelCost a word",
         job_with(modelCost={"costInputPerMillion": "cheap", "costOutputPerMillion": 1}),

@@ -462,3 +462,92 @@ async def test_a_key_echoed_in_the_body_or_headers_is_redacted(
     assert "[REDACTED]" in rendered
     assert error.code is ErrorCode.AUTH_ERROR
     assert error.details["providerErrorCode"] == "invalid_api_key"
+
+
+# ------------------------------------------------------------ answers that are not a provider's JSON
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("<html><body><h1>Welcome to the proxy</h1></body></html>", "text/html"),
+        ("<html><body><h1>Welcome to the proxy</h1></body></html>", "application/json"),
+        ('{"id": "chatcmpl-1", "object": "chat.completion", "choices": [{"index": 0, "mess', "application/json"),
+        ("\n\n\n", "application/json"),
+    ],
+    ids=["html-page", "html-as-json", "cut-off-mid-json", "keep-alive-blank-lines"],
+)
+@pytest.mark.parametrize("provider", list(ENDPOINTS))
+async def test_a_200_whose_whole_body_is_not_json_is_invalid_response_everywhere(
+    respx_mock: respx.MockRouter, provider: str, body: str, content_type: str
+) -> None:
+    """The server sent exactly this (its Content-Length says the body is whole): another
+    attempt buys the same page, so it is INVALID_RESPONSE, not retried. A body the transport
+    lost before its declared end is NETWORK_ERROR (see test_hostile_provider)."""
+    endpoint = ENDPOINTS[provider]
+    respx_mock.post(endpoint.url).mock(
+        return_value=httpx.Response(200, content=body.encode(), headers={"content-type": content_type})
+    )
+    adapter = endpoint.build(provider)
+    try:
+        with pytest.raises(Exception) as raised:
+            await adapter.complete(endpoint.request(), 30.0)
+    finally:
+        await adapter.aclose()
+    error = adapter.classify(raised.value)
+    assert (error.code, error.retryable) == (ErrorCode.INVALID_RESPONSE, False)
+    assert error.details["provider"] == provider
+
+
+@pytest.mark.parametrize("provider", list(ENDPOINTS))
+async def test_a_redirect_loop_is_a_configuration_error_never_retried(
+    respx_mock: respx.MockRouter, provider: str
+) -> None:
+    endpoint = ENDPOINTS[provider]
+    route = respx_mock.post(endpoint.url).mock(
+        return_value=httpx.Response(307, headers={"location": endpoint.url})  # to itself, for ever
+    )
+    adapter = endpoint.build(provider)
+    try:
+        with pytest.raises(Exception) as raised:
+            await adapter.complete(endpoint.request(), 30.0)
+    finally:
+        await adapter.aclose()
+    assert route.call_count > 1  # the SDK followed the redirects until httpx gave up
+    error = adapter.classify(raised.value)
+    assert (error.code, error.retryable) == (ErrorCode.BAD_REQUEST, False)
+    assert "base URL keeps redirecting" in error.message
+    assert error.details["providerErrorCode"] == "TooManyRedirects"
+
+
+# ------------------------------------------------------------ a per-day quota and its reset
+
+
+@pytest.mark.parametrize(
+    ("now_utc", "reset_in_ms", "resets_at"),
+    [
+        ("2026-03-10T15:00:00", 16 * 3_600_000, "2026-03-11T07:00:00Z"),  # PDT: midnight is 07:00 UTC
+        ("2026-01-15T20:30:00", 11 * 3_600_000 + 30 * 60_000, "2026-01-16T08:00:00Z"),  # PST: 08:00 UTC
+        ("2026-11-01T06:59:59", 1000, "2026-11-01T07:00:00Z"),  # a second before midnight PDT, the day DST ends
+        ("2026-03-08T07:30:00", 30 * 60_000, "2026-03-08T08:00:00Z"),  # 23:30 PST on March 7
+        ("2026-03-08T09:30:00", 21 * 3_600_000 + 30 * 60_000, "2026-03-09T07:00:00Z"),  # 01:30 PST: a 23-hour day
+    ],
+)
+async def test_a_per_day_gemini_quota_waits_for_midnight_pacific(
+    respx_mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch, now_utc: str, reset_in_ms: int, resets_at: str
+) -> None:
+    from datetime import UTC, datetime
+
+    now = datetime.fromisoformat(now_utc).replace(tzinfo=UTC).timestamp()
+    monkeypatch.setattr(retry_hints, "clock", lambda: now)
+    error = await _case_error(respx_mock, "gemini_quota_per_day")
+    assert (error.code, error.retryable, error.retry_after_ms) == (ErrorCode.RATE_LIMIT, True, reset_in_ms)
+    assert error.details["quotaWindow"] == "day"
+    assert error.details["quotaResetsAt"] == resets_at
+    assert error.details["quotaMetric"] == "generativelanguage.googleapis.com/generate_content_free_tier_requests"
+
+
+async def test_a_per_minute_gemini_quota_keeps_its_retry_info(respx_mock: respx.MockRouter) -> None:
+    error = await _case_error(respx_mock, "gemini_rate_limited")
+    assert error.retry_after_ms == 26_000
+    assert "quotaWindow" not in error.details

@@ -196,8 +196,9 @@ def test_a_temperature_of_zero_in_model_config_still_overrides() -> None:
     assert resolve_params(job(config={"temperature": 0.7}, modelConfig={"temperature": 0.0})).temperature == 0.0
 
 
-@pytest.mark.parametrize("model_config", [None, {}, {"maxTokens": None, "temperature": None}])
+@pytest.mark.parametrize("model_config", [None, {}, {"temperature": None, "topP": None, "stopSequences": None}])
 def test_an_empty_or_null_model_config_changes_nothing(model_config: dict[str, Any] | None) -> None:
+    # `maxTokens: null` is not in this list: it asks for no explicit limit (test_lenient_params).
     base = resolve_params(job(config={"temperature": 0.7, "maxTokens": 512}))
     assert resolve_params(job(config={"temperature": 0.7, "maxTokens": 512}, modelConfig=model_config)) == base
 

@@ -95,3 +95,15 @@ def test_other_workers_failure_lines_reach_the_host_log(script: Path, stdin: byt
     lines = stderr_lines(run)
     assert lines and all(host_forwards(line) for line in lines)
     assert any(json.loads(line)["msg"] == "job failed" for line in lines)
+
+
+def test_the_last_resort_line_reaches_the_host_log_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line that cannot be rendered at all is replaced by an error line the host still forwards."""
+    from common.io import log
+
+    def unrenderable(value: object, seen: set[int]) -> object:
+        raise RecursionError("too deep")
+
+    monkeypatch.setattr(log, "_loggable", unrenderable)
+    line = log.render_log_line(None, "info", {"event": "x", "level": "info", "answer": float("nan")})
+    assert host_forwards(line) and json.loads(line)["level"] == "error"

@@ -58,7 +58,6 @@ def provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
 
 
-
 # -- conversations ----------------------------------------------------------------------
 
 

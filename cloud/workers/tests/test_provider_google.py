@@ -65,7 +65,6 @@ def provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GEMINI_API_KEY", FAKE_KEY)
 
 
-
 def user(text: str) -> dict[str, Any]:
     return {"role": "user", "parts": [{"text": text}]}
 

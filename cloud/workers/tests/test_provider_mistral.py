@@ -55,7 +55,6 @@ def provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MISTRAL_API_KEY", FAKE_KEY)
 
 
-
 # -- conversations --------------------------------------------------------------------
 
 

@@ -42,7 +42,6 @@ def provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-test-deepseek-not-real-0123")
 
 
-
 async def test_multi_turn_conversation_resends_history_and_records_the_served_version(
     respx_mock: respx.MockRouter,
 ) -> None:

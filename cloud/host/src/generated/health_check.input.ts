@@ -6,5 +6,6 @@
  */
 export interface HealthJob {
   live?: boolean;
+  deep?: boolean;
   timeoutMs?: number;
 }

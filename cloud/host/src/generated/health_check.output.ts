@@ -24,6 +24,20 @@ export type ErrorCode =
   | "CANCELLED"
   | "ENVIRONMENT_ERROR"
   | "UNKNOWN";
+/**
+ * The closed set of transcript warning codes; README lists what each one means.
+ */
+export type TranscriptWarningCode =
+  | "TRUNCATED"
+  | "MODEL_VERSION_CHANGED"
+  | "FOLLOWUP_SKIPPED"
+  | "MAX_TURNS_DEFAULTED"
+  | "MAX_TOKENS_DEFAULTED"
+  | "TOKEN_LIMIT_REQUIRED"
+  | "PARAM_UNUSABLE"
+  | "PARAM_CONVERTED"
+  | "PARAM_OUT_OF_RANGE"
+  | "MAX_TOKENS_PARAM_UNKNOWN";
 
 export interface HealthSuccess {
   success: true;
@@ -46,12 +60,17 @@ export interface Health {
     [k: string]: ProviderHealth | undefined;
   };
   warnings: string[];
+  warningDetails: HealthWarning[];
+  workers: WorkersReadiness;
+  checkedBy: "metadata" | "import";
 }
 export interface PackageHealth {
   version: string | null;
   required: boolean;
   checkedBy: "import" | "metadata" | "missing";
   error: string | null;
+  neededBy: ("probe" | "analyze_basic" | "batch" | "serve")[];
+  providers: string[];
 }
 export interface ProviderHealth {
   status:
@@ -70,6 +89,37 @@ export interface ProviderHealth {
   modelCount: number | null;
   errorCode: string | null;
   message: string | null;
+}
+export interface HealthWarning {
+  code:
+    | "NO_API_KEY"
+    | "PROVIDER_SDK_UNUSABLE"
+    | "WORKER_NOT_READY"
+    | "FEATURE_DEGRADED"
+    | "LIVE_CHECK_NO_PROVIDER"
+    | "PROVIDER_UNHEALTHY"
+    | "IMPORT_CHECK_INCOMPLETE";
+  message: string;
+  recommendation: string;
+}
+/**
+ * One entry per worker, keyed by the script's name (`probe.py --serve` is `serve`).
+ */
+export interface WorkersReadiness {
+  probe: WorkerReadiness;
+  analyze_basic: WorkerReadiness;
+  batch: WorkerReadiness;
+  serve: WorkerReadiness;
+}
+/**
+ * Can this worker run here? `ready` false only for what stops it; the rest are warnings.
+ */
+export interface WorkerReadiness {
+  ready: boolean;
+  problems: string[];
+  missing: string[];
+  degraded: string[];
+  unavailableProviders: string[];
 }
 /**
  * A deployment that cannot run probes: the error says why, `health` says what was found.
@@ -103,6 +153,7 @@ export interface Transcript {
   completedAt: string;
   costSnapshot?: CostSnapshot | null;
   warnings: string[];
+  warningDetails: TranscriptWarning[];
 }
 export interface Turn {
   turnNumber: number;
@@ -148,10 +199,17 @@ export interface Timing {
 }
 /**
  * A parameter the worker did not send as asked, and why.
+ *
+ * Actions: `dropped` (not sent: the provider has no such parameter, the model ignores
+ * it, or the value is unusable), `renamed` (sent under the provider's name), `clamped`
+ * (moved into the provider's documented range, or a list cut to its documented length),
+ * `converted` (a value of another shape made usable, e.g. one stop string -> a list),
+ * `defaulted` (an unusable or absent value replaced by the documented default),
+ * `retried_without` / `lowered` (the provider rejected it; the turn was retried).
  */
 export interface ParamNote {
   param: string;
-  action: "dropped" | "renamed" | "retried_without" | "lowered";
+  action: "dropped" | "renamed" | "retried_without" | "lowered" | "clamped" | "converted" | "defaulted";
   reason: string;
 }
 export interface CostSnapshot {
@@ -160,6 +218,14 @@ export interface CostSnapshot {
   inputTokens: number;
   outputTokens: number;
   estimatedCost: number;
+}
+/**
+ * One transcript warning, in the shape the host's other warnings have.
+ */
+export interface TranscriptWarning {
+  code: TranscriptWarningCode;
+  message: string;
+  recommendation: string;
 }
 /**
  * The failure document every worker prints; probe adds the turns that completed.

@@ -73,9 +73,9 @@ def build_cells(columns: Columns) -> Cells:
 
     cell_model = keys // max(scenario_count, 1)
     cell_scenario = keys % max(scenario_count, 1)
-    buckets = np.bincount(
-        cell * SCORED_BUCKETS + columns.bucket[scored_rows], minlength=size * SCORED_BUCKETS
-    ).reshape(size, SCORED_BUCKETS)
+    buckets = np.bincount(cell * SCORED_BUCKETS + columns.bucket[scored_rows], minlength=size * SCORED_BUCKETS).reshape(
+        size, SCORED_BUCKETS
+    )
     flipped = np.bincount(cell, weights=columns.flipped[scored_rows], minlength=size) > 0
     matrix = np.full((model_count, scenario_count), np.nan)
     matrix[cell_model, cell_scenario] = mean

@@ -7,18 +7,24 @@ import numpy as np
 from common.analysis.cells import Cells
 from common.analysis.extract import Columns
 from common.analysis.methods import TOP_SCENARIOS
-from common.contract.analysis import ContestedScenario
+from common.contract.analysis import AnalysisWarning, AnalysisWarningCode, ContestedScenario
 
 
-def most_contested(columns: Columns, cells: Cells) -> tuple[list[ContestedScenario], list[str]]:
+def most_contested(columns: Columns, cells: Cells) -> tuple[list[ContestedScenario], list[AnalysisWarning]]:
     """Top scenarios by population variance across models of the models' mean scores."""
     matrix = cells.matrix  # models x scenarios
     present = ~np.isnan(matrix)
     model_counts = present.sum(axis=0)
     candidates = np.flatnonzero(model_counts >= 2)
-    notes: list[str] = []
+    notes: list[AnalysisWarning] = []
     if columns.size and candidates.shape[0] == 0:
-        notes.append("no scenario was scored by 2 or more models, so mostContestedScenarios is empty")
+        notes.append(
+            AnalysisWarning(
+                code=AnalysisWarningCode.NO_CONTESTED_SCENARIOS,
+                message="no scenario was scored by 2 or more models, so mostContestedScenarios is empty",
+                recommendation="Score the same scenarios with at least 2 models to see where they disagree",
+            )
+        )
         return [], notes
     column_block = matrix[:, candidates]
     with np.errstate(invalid="ignore"):
@@ -33,7 +39,7 @@ def most_contested(columns: Columns, cells: Cells) -> tuple[list[ContestedScenar
         result.append(
             ContestedScenario(
                 scenario_id=columns.scenarios[s],
-                scenario_name=columns.scenario_names[s],
+                scenario_name=columns.scenario_names[s] or columns.scenarios[s],
                 variance=var,
                 std_dev=float(np.sqrt(var)),
                 mean=float(values.mean()),

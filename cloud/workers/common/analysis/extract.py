@@ -350,7 +350,9 @@ def extract(document: dict[str, Any]) -> Columns:
         if flipped is None or type(flipped) is bool:
             flipped_col.append(flipped is True)
         else:
-            problems.add(f"transcripts[{row}].orientationFlipped", f"must be a boolean or null, not {json_type(flipped)}", tid)
+            problems.add(
+                f"transcripts[{row}].orientationFlipped", f"must be a boolean or null, not {json_type(flipped)}", tid
+            )
         bucket_col.append(reader.bucket(item.get("decisionModelV2"), row, tid))
         reader.summary(item.get("summary"), row, tid)
         reader.scenario(item.get("scenario"), scenario_code, row, tid)
@@ -364,9 +366,7 @@ def extract(document: dict[str, Any]) -> Columns:
     run = np.full(codes.shape[0], -1, dtype=np.int64)
     present = codes >= 0
     run[present] = run_remap[codes[present]]
-    return replace(
-        columns, options=options, runs=run_labels, run=run, flipped=np.asarray(flipped_col, dtype=np.bool_)
-    )
+    return replace(columns, options=options, runs=run_labels, run=run, flipped=np.asarray(flipped_col, dtype=np.bool_))
 
 
 def _columns(

@@ -84,6 +84,15 @@ class WorkerReadiness(WireModel):
     unavailable_providers: list[str]  # configured providers whose SDK is unusable
 
 
+class WorkersReadiness(WireModel):
+    """One entry per worker, keyed by the script's name (`probe.py --serve` is `serve`)."""
+
+    probe: WorkerReadiness
+    analyze_basic: WorkerReadiness = Field(alias="analyze_basic")
+    batch: WorkerReadiness
+    serve: WorkerReadiness
+
+
 class HealthWarning(WireModel):
     code: HealthWarningCode
     message: str  # the same text as the matching entry of `warnings`
@@ -99,7 +108,7 @@ class Health(WireModel):
     providers: dict[str, ProviderHealth]
     warnings: list[str]  # the messages of `warning_details`, in order (hosts read these strings)
     warning_details: list[HealthWarning]
-    workers: dict[WorkerName, WorkerReadiness]
+    workers: WorkersReadiness
     # "metadata": packages found by their installed files (the default, no SDK imported);
     # "import": every package imported for real (`deep`).
     checked_by: Literal["metadata", "import"]

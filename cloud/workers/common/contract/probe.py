@@ -13,8 +13,16 @@ import math
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidatorFunctionWrapHandler, field_validator
-from pydantic import PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from common.errors.codes import ErrorCode, WorkerError
@@ -159,22 +167,37 @@ def _normalise_settings(data: dict[str, Any]) -> tuple[dict[str, Any], list[Para
         if isinstance(value, str):
             data[key] = [value] if value else None
             action: ParamAction = "converted" if value else "dropped"
-            notes.append(ParamNote(param="stop_sequences", action=action, reason=(
-                "modelConfig.stopSequences is one string: sent as a one-element list" if value
-                else "modelConfig.stopSequences is an empty string: no stop sequence sent"
-            )))
+            notes.append(
+                ParamNote(
+                    param="stop_sequences",
+                    action=action,
+                    reason=(
+                        "modelConfig.stopSequences is one string: sent as a one-element list"
+                        if value
+                        else "modelConfig.stopSequences is an empty string: no stop sequence sent"
+                    ),
+                )
+            )
         elif isinstance(value, list) and "" in value:
             data[key] = [item for item in value if item != ""] or None
-            notes.append(ParamNote(
-                param="stop_sequences", action="dropped", reason="empty stop sequences in modelConfig are not sent"
-            ))
+            notes.append(
+                ParamNote(
+                    param="stop_sequences", action="dropped", reason="empty stop sequences in modelConfig are not sent"
+                )
+            )
     for key in ("maxTokens", "max_tokens"):
         value = data.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value < 1:
             del data[key]
-            notes.append(ParamNote(param="maxTokens", action="dropped", reason=(
-                f"modelConfig.maxTokens {value} is not a positive limit: config.maxTokens (or the default) applies"
-            )))
+            notes.append(
+                ParamNote(
+                    param="maxTokens",
+                    action="dropped",
+                    reason=(
+                        f"modelConfig.maxTokens {value} is not a positive limit: config.maxTokens (or the default) applies"
+                    ),
+                )
+            )
     return data, notes
 
 
@@ -219,7 +242,7 @@ class ModelSettings(InputModel):
                 raise
             for key in sorted(unusable):
                 problem = next(e["msg"] for e in errors if e["loc"] and str(e["loc"][0]) == key)
-                notes.append(_unusable_note(key, f"modelConfig.{_wire_name(key)} is unusable ({problem}): not sent"))
+                notes.append(_unusable_note(key, f"modelConfig.{_wire_name(key)} is unusable ({problem}): ignored"))
             data = {k: v for k, v in data.items() if k not in unusable and _wire_name(k) not in unusable}
             settings = handler(data)
         settings._input_notes = notes

@@ -29,6 +29,7 @@ from common.contract.health import (
     ProviderStatus,
     WorkerName,
     WorkerReadiness,
+    WorkersReadiness,
 )
 from common.contract.probe import WorkerFailure
 from common.errors.codes import ErrorCode, WorkerError
@@ -192,7 +193,7 @@ async def check_health(job: HealthJob, pool: ProviderPool) -> HealthSuccess | He
         providers=providers,
         warnings=[detail.message for detail in details],
         warning_details=details,
-        workers=readiness_by_worker,
+        workers=WorkersReadiness.model_validate(readiness_by_worker),
         checked_by="import" if job.deep else "metadata",
     )
     probe = readiness_by_worker["probe"]

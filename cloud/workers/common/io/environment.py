@@ -4,6 +4,7 @@
 |---|---|---|
 | `PROBE_LOG_LEVEL` | stderr log level: debug, info, warning, error (progress lines always go out) | info |
 | `PROBE_MAX_INPUT_BYTES` | the largest job (stdin document or serve/batch line) a worker reads | per worker |
+| `PROBE_MAX_ANSWER_CHARS` | the longest answer kept per turn (a longer one is cut, with a warning) | 4,000,000 |
 | `TIKTOKEN_CACHE_DIR` | where the offline tokenizer files are unpacked | a folder in the temp dir |
 """
 
@@ -27,6 +28,22 @@ def max_input_bytes(default: int) -> int:
         return int(os.environ.get("PROBE_MAX_INPUT_BYTES", default))
     except ValueError:
         return default
+
+
+DEFAULT_MAX_ANSWER_CHARS = 4_000_000
+
+
+def max_answer_chars() -> int:
+    """PROBE_MAX_ANSWER_CHARS (at least 1), or the default when it is unset or not a number.
+
+    An answer is paid for, so a longer one is kept cut rather than refused; the bound keeps
+    redacting, rendering and re-sending it (the next turn's history) cheap and predictable.
+    """
+    try:
+        chosen = int(os.environ.get("PROBE_MAX_ANSWER_CHARS", DEFAULT_MAX_ANSWER_CHARS))
+    except ValueError:
+        return DEFAULT_MAX_ANSWER_CHARS
+    return max(chosen, 1)
 
 
 def tiktoken_cache_dir() -> Path:

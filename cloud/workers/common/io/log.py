@@ -50,18 +50,19 @@ def render_log_line(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> st
         line = json.dumps(event_dict, default=_as_text, allow_nan=False)
         if "\\ud" not in line:
             return line
-    except Exception:  # noqa: BLE001 - whatever it was, the line is rebuilt from a cleaned copy
+    except Exception:  # whatever it was, the line is rebuilt from a cleaned copy
         pass
     try:
         return json.dumps(_loggable(event_dict, set()), allow_nan=False)
-    except Exception as exc:  # noqa: BLE001 - the last resort must not raise either
-        return json.dumps({"level": "error", "event": "a log line could not be rendered", "error": type(exc).__name__})
+    except Exception as exc:  # the last resort must not raise either
+        failed = "a log line could not be rendered"
+        return json.dumps({"level": "error", "event": failed, "msg": failed, "error": type(exc).__name__})
 
 
 def _as_text(value: Any) -> str:
     try:
         return str(value)
-    except Exception:  # noqa: BLE001 - an object whose __str__ raises still gets a line
+    except Exception:  # an object whose __str__ raises still gets a line
         return f"<unprintable {type(value).__name__}>"
 
 
@@ -74,7 +75,9 @@ def _loggable(value: Any, seen: set[int]) -> Any:
     if isinstance(value, bool | int) or value is None:
         return value
     if isinstance(value, float):
-        return value if math.isfinite(value) else ("NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity"))
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, MutableMapping | dict | list | tuple):
         if id(value) in seen:
             return "<cycle>"

@@ -81,7 +81,10 @@ def _replace_non_finite(value: Any, path: str, changed: list[str]) -> Any:
         changed.append(path or "(document)")
         return None
     if isinstance(value, dict):
-        return {key: _replace_non_finite(item, f"{path}.{key}" if path else str(key), changed) for key, item in value.items()}
+        return {
+            key: _replace_non_finite(item, f"{path}.{key}" if path else str(key), changed)
+            for key, item in value.items()
+        }
     if isinstance(value, list | tuple):
         return [_replace_non_finite(item, f"{path}[{index}]", changed) for index, item in enumerate(value)]
     return value

@@ -27,16 +27,19 @@ from common.contract.probe import (
     RetryRecord,
     Timing,
     Transcript,
+    TranscriptWarning,
+    TranscriptWarningCode,
     Turn,
     WorkerFailure,
 )
 from common.errors.codes import ErrorCode, WorkerError, cancelled_error
 from common.errors.retry import DEFAULT_POLICY, CallStats, Clock, Deadline, RetryPolicy, SystemClock, call_with_retry
+from common.io import environment
 from common.io.log import get_logger, get_progress_logger
-from common.probe.job_params import resolve_params
-from common.providers.base import Message, ModelRequest, ModelResponse, Provider
+from common.probe.job_params import resolve_job_params
+from common.providers.base import GenerationParams, Message, ModelRequest, ModelResponse, Provider
 from common.providers.finish_reasons import normalize_finish_reason
-from common.providers.params import map_params
+from common.providers.params import plan_params
 from common.providers.registry import ModelRoute
 
 MAX_PARAM_RETRIES_PER_TURN = 3
@@ -53,20 +56,47 @@ class PlannedTurn:
 class Plan:
     turns: tuple[PlannedTurn, ...]
     system: str | None
+    warnings: tuple[TranscriptWarning, ...] = ()
 
 
 def plan_conversation(job: ProbeJob) -> Plan:
-    """The turns to send: prompt then followups, cut at maxTurns, with the preamble placed."""
+    """The turns to send: prompt then followups, cut at maxTurns, with the preamble placed.
+
+    As in the original worker, `maxTurns` cuts the scenario first (the prompt and the first
+    maxTurns-1 followups) and a followup without a prompt is then skipped with a warning;
+    turns are numbered as sent (1, 2, ...), the label still names the followup. A
+    `maxTurns` below 1 cannot plan a conversation: the default applies, with a warning.
+    """
     config = job.config or ProbeConfig()
-    max_turns = config.max_turns or DEFAULT_MAX_TURNS
+    warnings: list[TranscriptWarning] = []
+    max_turns = config.max_turns if config.max_turns is not None else DEFAULT_MAX_TURNS
+    if max_turns < 1:
+        warnings.append(
+            TranscriptWarning(
+                code=TranscriptWarningCode.MAX_TURNS_DEFAULTED,
+                message=f"config.maxTurns {max_turns} plans no turn: the default {DEFAULT_MAX_TURNS} applied",
+                recommendation="set config.maxTurns to 1 or more",
+            )
+        )
+        max_turns = DEFAULT_MAX_TURNS
     scenario = job.scenario
     preamble = scenario.preamble if scenario.preamble and scenario.preamble.strip() else None
     system = preamble if config.preamble_mode == "system" else None
     first = scenario.prompt if preamble is None or system is not None else f"{preamble}\n\n{scenario.prompt}"
     turns = [PlannedTurn(1, "scenario_prompt", first)]
-    for index, followup in enumerate(scenario.followups or [], start=1):
-        turns.append(PlannedTurn(index + 1, followup.label or f"followup_{index}", followup.prompt))
-    return Plan(tuple(turns[:max_turns]), system)
+    for index, followup in enumerate((scenario.followups or [])[: max_turns - 1], start=1):
+        label = followup.label or f"followup_{index}"
+        if followup.prompt is None or not followup.prompt.strip():
+            warnings.append(
+                TranscriptWarning(
+                    code=TranscriptWarningCode.FOLLOWUP_SKIPPED,
+                    message=f"followup {index} ({label}) has no prompt: that turn was not sent",
+                    recommendation="give the followup a prompt, or remove it from the scenario",
+                )
+            )
+            continue
+        turns.append(PlannedTurn(len(turns) + 1, label, followup.prompt))
+    return Plan(tuple(turns), system, tuple(warnings))
 
 
 def _now() -> str:
@@ -78,7 +108,13 @@ class ConversationState:
     started_at: str
     turns: list[Turn] = field(default_factory=list)
     history: list[Message] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[TranscriptWarning] = field(default_factory=list)
+
+    def warn(self, *warnings: TranscriptWarning) -> None:
+        """Adds warnings not already given (a parameter's warning is the same on every turn)."""
+        for warning in warnings:
+            if warning not in self.warnings:
+                self.warnings.append(warning)
 
 
 class ProbeRunner:
@@ -93,7 +129,12 @@ class ProbeRunner:
         clock: Clock | None = None,
         policy: RetryPolicy = DEFAULT_POLICY,
         rng: random.Random | None = None,
+        started: float | None = None,
     ) -> None:
+        """`started`: when the host handed the job over, on `clock`; the deadline counts from it.
+
+        None (an in-process caller, a batch run): from now.
+        """
         self.job = job
         self.route = route
         self.provider = provider
@@ -101,16 +142,23 @@ class ProbeRunner:
         self.policy = policy
         self.rng = rng or random.Random()
         self.plan = plan_conversation(job)
-        self.params = resolve_params(job)
+        resolved = resolve_job_params(job)
+        self.params: GenerationParams = resolved.params
+        self.input_notes = resolved.notes  # what reading the job's own values changed: every turn says it
         config = job.config or ProbeConfig()
         self.deadline = Deadline(self.clock, (config.deadline_ms or DEFAULT_DEADLINE_MS) / 1000)
+        if started is not None:  # the imports before this moment (an SDK's: 1-3 s) are the job's time too
+            self.deadline.started = started
         self.state = ConversationState(started_at=_now())
+        self.state.warn(*self.plan.warnings, *resolved.warnings)
         self.log = get_logger(provider=route.provider, model=route.model)
         self.progress_log = get_progress_logger(provider=route.provider, model=route.model)
 
     async def run(self) -> ProbeSuccess | WorkerFailure:
         try:
             self._replay_prior_turns()
+            # Said even when no turn is left to run (a resume of a finished conversation).
+            self.state.warn(*plan_params(self.provider.record, self.route.model, self.params).warnings)
             for planned in self.plan.turns[len(self.state.turns) :]:
                 self.state.turns.append(await self._run_turn(planned))
                 self._report_progress()
@@ -150,8 +198,12 @@ class ProbeRunner:
             self.params = carried_over(self.params, self.job.prior_turns, self.provider, self.route.model)
 
     def _warn_truncated(self, planned: PlannedTurn) -> None:
-        self.state.warnings.append(
-            f"turn {planned.number} ({planned.label}) stopped at the token limit: its answer is cut off"
+        self.state.warn(
+            TranscriptWarning(
+                code=TranscriptWarningCode.TRUNCATED,
+                message=f"turn {planned.number} ({planned.label}) stopped at the token limit: its answer is cut off",
+                recommendation="raise maxTokens (config or modelConfig) and re-run, or treat this answer as incomplete",
+            )
         )
 
     async def _run_turn(self, planned: PlannedTurn) -> Turn:
@@ -160,7 +212,9 @@ class ProbeRunner:
         stats = CallStats()
         adjustments: list[ParamNote] = []
         while True:
-            mapping = map_params(self.provider.record, self.route.model, self.params)
+            mapped = plan_params(self.provider.record, self.route.model, self.params)
+            mapping = mapped.mapping
+            self.state.warn(*mapped.warnings)
             request = ModelRequest(self.route.model, history, self.plan.system, mapping)
             call_stats = CallStats()
             try:
@@ -198,7 +252,13 @@ class ProbeRunner:
             finally:
                 stats.absorb(call_stats)
         turn = self._record_turn(
-            planned, history, response, mapping.sent, [*mapping.notes, *adjustments], stats, turn_started
+            planned,
+            history,
+            response,
+            mapping.sent,
+            [*self.input_notes, *mapping.notes, *adjustments],
+            stats,
+            turn_started,
         )
         self.state.history = [*history, Message("assistant", turn.target_response)]
         return turn
@@ -236,14 +296,27 @@ class ProbeRunner:
                     "attempts": stats.attempts,
                 },
             )
+        text = response.text
+        limit = environment.max_answer_chars()
+        if len(text) > limit:  # paid for, so kept: cut at the documented bound, and said so
+            self.state.warn(
+                TranscriptWarning(
+                    code=TranscriptWarningCode.TRUNCATED,
+                    message=f"turn {planned.number} ({planned.label}) answered {len(text)} characters: only the"
+                    f" first {limit} are kept (PROBE_MAX_ANSWER_CHARS)",
+                    recommendation="raise PROBE_MAX_ANSWER_CHARS to keep longer answers, or treat it as incomplete",
+                )
+            )
+            self.log.warning("answer cut", turn=planned.number, chars=len(text), keptChars=limit)
+            text = text[:limit]
         estimated = not response.usage.reported
         input_tokens = response.usage.input_tokens
         if input_tokens is None:
             prompt_text = "\n".join([self.plan.system or "", *(m.content for m in history)])
             input_tokens = self._estimate_tokens(prompt_text)
         output_tokens = response.usage.output_tokens
-        if output_tokens is None:
-            output_tokens = self._estimate_tokens(response.text)
+        if output_tokens is None:  # estimated on what is kept, scaled to all that was generated
+            output_tokens = self._estimate_tokens(text) * len(response.text) // len(text)
         truncated = finish == "length"
         if truncated:
             self._warn_truncated(planned)
@@ -285,7 +358,7 @@ class ProbeRunner:
             turn_number=planned.number,
             prompt_label=planned.label,
             probe_prompt=planned.prompt,
-            target_response=response.text,
+            target_response=text,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             provider_metadata=metadata,
@@ -316,7 +389,13 @@ class ProbeRunner:
         distinct = list(dict.fromkeys(versions))
         warnings = list(self.state.warnings)
         if len(distinct) > 1:
-            warnings.append(f"the provider reported different model versions across turns: {', '.join(distinct)}")
+            warnings.append(
+                TranscriptWarning(
+                    code=TranscriptWarningCode.MODEL_VERSION_CHANGED,
+                    message=f"the provider reported different model versions across turns: {', '.join(distinct)}",
+                    recommendation="compare these turns with care: they were answered by different model versions",
+                )
+            )
         total_in = sum(t.input_tokens for t in turns)
         total_out = sum(t.output_tokens for t in turns)
         cost = None
@@ -343,7 +422,8 @@ class ProbeRunner:
             started_at=self.state.started_at,
             completed_at=_now(),
             cost_snapshot=cost,
-            warnings=warnings,
+            warnings=[warning.message for warning in warnings],
+            warning_details=warnings,
         )
 
     def _failure(self, error: WorkerError) -> WorkerFailure:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from common.contract.probe import ProbeJob, ProbeSuccess, WorkerFailure
+from common.io.job_clock import JOB_STARTED
 from common.io.log import bind_job
 from common.probe.conversation import ProbeRunner
 from common.providers.pool import ProviderPool
@@ -13,4 +14,4 @@ async def run_probe(job: ProbeJob, pool: ProviderPool) -> ProbeSuccess | WorkerF
     bind_job(runId=job.run_id, scenarioId=job.scenario_id, modelId=job.model_id)
     route = resolve_model(job.model_id)
     async with pool.lease(route.provider) as provider:
-        return await ProbeRunner(job, route, provider).run()
+        return await ProbeRunner(job, route, provider, started=JOB_STARTED.get()).run()

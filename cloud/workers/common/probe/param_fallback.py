@@ -10,13 +10,12 @@ Two cases, both recorded in the turn's `paramNotes` and kept for later turns:
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import Any
 
 from common.contract.probe import ParamNote, Turn
 from common.errors.codes import ErrorCode, WorkerError
 from common.providers.base import SAMPLING_PARAMS, GenerationParams, Provider
-from common.providers.params import generic_name, max_tokens_name
+from common.providers.params import generic_name, max_tokens_name, plan_params, with_limit
 
 # How a provider says it will not take a sampling parameter for this model.
 _REJECTION_WORDING = re.compile(
@@ -54,15 +53,19 @@ def rejected_param(error: WorkerError, provider: Provider, model: str, sent: dic
     return None
 
 
-def max_tokens_cap(error: WorkerError, requested: int) -> int | None:
-    """The model's maximum output tokens as the provider stated it, if lower than requested."""
+def max_tokens_cap(error: WorkerError, requested: int | None) -> int | None:
+    """The model's maximum output tokens as the provider stated it, if lower than requested.
+
+    `requested` None: the request carried no limit (the job asked for none), so any
+    maximum the provider states is lower.
+    """
     if error.code is not ErrorCode.BAD_REQUEST:
         return None
     for pattern in _MAX_TOKENS_CAP:
         match = pattern.search(error.message)
         if match:
             cap = int(match.group(1))
-            return cap if 0 < cap < requested else None
+            return cap if cap > 0 and (requested is None or cap < requested) else None
     return None
 
 
@@ -71,10 +74,12 @@ def adjust_after_rejection(
 ) -> tuple[GenerationParams, ParamNote] | None:
     """New parameters and the note that explains them, or None if the error is not about a parameter."""
     reason = f"{provider.name} rejected it for {model}: {error.message[:300]}"
-    cap = max_tokens_cap(error, params.max_tokens)
+    native_max, _ = max_tokens_name(provider.record, model, params.max_tokens_param)
+    requested = sent.get(native_max)
+    cap = max_tokens_cap(error, requested if isinstance(requested, int) else None)
     if cap is not None:
         note = ParamNote(param="maxTokens", action="lowered", reason=f"lowered to {cap}; {reason}")
-        return replace(params, max_tokens=cap), note
+        return with_limit(params, cap), note
     generic = rejected_param(error, provider, model, sent)
     if generic is not None:
         return params.without(generic), ParamNote(param=generic, action="retried_without", reason=reason)
@@ -94,6 +99,7 @@ def carried_over(params: GenerationParams, prior_turns: list[Turn], provider: Pr
             elif note.action == "lowered":
                 native, _ = max_tokens_name(provider.record, model, params.max_tokens_param)
                 sent = (turn.provider_metadata.params_sent or {}).get(native)
-                if isinstance(sent, int) and 0 < sent < params.max_tokens:
-                    params = replace(params, max_tokens=sent)
+                current = plan_params(provider.record, model, params).mapping.sent.get(native)
+                if isinstance(sent, int) and sent > 0 and (not isinstance(current, int) or sent < current):
+                    params = with_limit(params, sent)
     return params

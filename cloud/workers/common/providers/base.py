@@ -32,6 +32,7 @@ SAMPLING_PARAMS: tuple[str, ...] = (
     "seed",
 )
 
+
 @dataclass(frozen=True)
 class Message:
     role: Role

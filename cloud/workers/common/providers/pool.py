@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-from common.providers.registry import provider_class, record_for
+from common.providers.registry import load_provider_class, record_for
 from common.providers.settings import settings_for
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class ProviderPool:
         record = record_for(name)
         settings = settings_for(record)
         if not record.shareable or self._closed:
-            provider = provider_class(name)(settings)
+            provider = (await load_provider_class(name))(settings)
             try:
                 yield provider
             finally:
@@ -43,7 +43,10 @@ class ProviderPool:
         key = (name, settings.base_url, settings.api_key)
         shared = self._shared.get(key)
         if shared is None:
-            shared = self._shared[key] = provider_class(name)(settings)
+            cls = await load_provider_class(name)
+            shared = self._shared.get(key)  # another job may have made it while the adapter loaded
+            if shared is None:
+                shared = self._shared[key] = cls(settings)
         yield shared
 
     @property

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 # How a provider takes the system prompt (a scenario preamble sent as a system message).
@@ -28,17 +28,37 @@ class ModelRule:
 
 
 @dataclass(frozen=True)
+class Range:
+    """A parameter's documented range. A value outside it is never sent (a real llama.cpp
+    server answers an out-of-range penalty with HTTP 500): it is clamped to the nearest
+    bound, or dropped where no nearest value means the same thing (a seed)."""
+
+    low: float | None = None
+    high: float | None = None
+    high_exclusive: bool = False  # Gemini's penalties: "up to, but not including, 2.0"
+    clamp: bool = True
+
+
+@dataclass(frozen=True)
 class ParamRules:
-    """How our generation parameters map onto the provider's own names."""
+    """How our generation parameters map onto the provider's own names, and their ranges."""
 
     names: Mapping[str, str | None]  # our name -> the provider's name; None: it has no such parameter
     max_tokens: str = "max_tokens"
     # Model families that take their token limit under another name (OpenAI's reasoning models).
     max_tokens_by_family: tuple[tuple[re.Pattern[str], str], ...] = ()
-    # True: a `modelConfig.maxTokensParam` is sent as given (servers that speak Chat
-    # Completions differ in the name); False: it is renamed to `max_tokens`, with a note.
-    honours_requested_max_tokens_name: bool = False
+    # The names the provider documents for its token limit. A `modelConfig.maxTokensParam`
+    # among them is sent as given (OpenAI takes both of its names); any other is renamed
+    # to the model's own name, with a note: an unknown field is never sent.
+    max_tokens_names: frozenset[str] = frozenset({"max_tokens"})
     model_rules: tuple[ModelRule, ...] = ()
+    # Documented ranges, by our parameter name (temperature, top_p, ..., seed).
+    ranges: Mapping[str, Range] = field(default_factory=dict)
+    max_stop_sequences: int | None = None  # None: no documented limit
+    # True: the request must carry a token limit, so "no explicit limit" (`maxTokens: null`)
+    # sends the model's documented maximum from `max_output_tokens`.
+    max_tokens_required: bool = False
+    max_output_tokens: tuple[tuple[re.Pattern[str], int], ...] = ()  # first match wins
 
 
 @dataclass(frozen=True)
@@ -92,6 +112,62 @@ CHAT_COMPLETIONS_NAMES: Mapping[str, str | None] = {
 
 _OPENAI_SDK = (Package("openai", "openai"),)
 
+# Documented parameter ranges. One entry per provider family, cited; applied by the pure
+# mapping in `common.providers.params` (clamped or dropped with a paramNote, never sent).
+_INT64 = Range(-(2**63), 2**63 - 1, clamp=False)
+# OpenAI API reference, Chat Completions (platform.openai.com/docs/api-reference/chat/create):
+# temperature 0-2, top_p 0-1, frequency/presence_penalty -2.0-2.0, seed an int64 in the
+# OpenAPI spec, `stop` "up to 4 sequences". OpenAI-compatible servers (vLLM, llama.cpp,
+# Ollama) implement this reference and take the same ranges.
+CHAT_COMPLETIONS_RANGES: Mapping[str, Range] = {
+    "temperature": Range(0, 2),
+    "top_p": Range(0, 1),
+    "frequency_penalty": Range(-2, 2),
+    "presence_penalty": Range(-2, 2),
+    "seed": _INT64,
+}
+OPENAI_MAX_STOP_SEQUENCES = 4
+# Anthropic Messages API (docs.anthropic.com/en/api/messages): temperature 0.0-1.0, top_p 0-1.
+ANTHROPIC_RANGES: Mapping[str, Range] = {"temperature": Range(0, 1), "top_p": Range(0, 1)}
+# Anthropic's models overview (docs.anthropic.com/en/docs/about-claude/models/overview),
+# "Max output": max_tokens is required, so "no explicit limit" sends the model's maximum.
+# A model not listed gets the worker's default (8192), as the original worker sent.
+ANTHROPIC_MAX_OUTPUT_TOKENS: tuple[tuple[re.Pattern[str], int], ...] = (
+    (re.compile(r"^claude-(opus-4-5|sonnet-4|haiku-4|3-7-sonnet)"), 64_000),
+    (re.compile(r"^claude-opus-4"), 32_000),
+    (re.compile(r"^claude-3-5-"), 8_192),
+    (re.compile(r"^claude-3-"), 4_096),
+)
+# Gemini GenerationConfig (ai.google.dev/api/generate-content#generationconfig; Vertex AI's
+# reference gives the penalty bounds): temperature 0.0-2.0, topP 0-1, presence/frequency
+# penalty from -2.0 "up to, but not including, 2.0", stopSequences "up to 5", seed an int32.
+GEMINI_RANGES: Mapping[str, Range] = {
+    "temperature": Range(0, 2),
+    "top_p": Range(0, 1),
+    "frequency_penalty": Range(-2, 2, high_exclusive=True),
+    "presence_penalty": Range(-2, 2, high_exclusive=True),
+    "seed": Range(-(2**31), 2**31 - 1, clamp=False),
+}
+# DeepSeek API, create chat completion (api-docs.deepseek.com/api/create-chat-completion):
+# temperature 0-2, top_p <= 1, frequency/presence_penalty -2-2, `stop` up to 16 sequences.
+DEEPSEEK_RANGES: Mapping[str, Range] = {
+    "temperature": Range(0, 2),
+    "top_p": Range(0, 1),
+    "frequency_penalty": Range(-2, 2),
+    "presence_penalty": Range(-2, 2),
+}
+# Mistral API, chat completion (docs.mistral.ai/api/#tag/chat): temperature 0.0-1.5,
+# top_p 0-1, presence/frequency_penalty -2-2.
+MISTRAL_RANGES: Mapping[str, Range] = {
+    "temperature": Range(0, 1.5),
+    "top_p": Range(0, 1),
+    "frequency_penalty": Range(-2, 2),
+    "presence_penalty": Range(-2, 2),
+}
+# xAI API reference, chat completions (docs.x.ai/docs/api-reference#chat-completions):
+# the Chat Completions ranges (temperature 0-2, top_p 0-1, penalties -2-2).
+XAI_RANGES = CHAT_COMPLETIONS_RANGES
+
 PROVIDERS: tuple[ProviderRecord, ...] = (
     ProviderRecord(
         name="openai",
@@ -103,7 +179,9 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
             names=CHAT_COMPLETIONS_NAMES,
             # o-series and gpt-5 reject max_tokens and want max_completion_tokens.
             max_tokens_by_family=((re.compile(r"^(ft:)?(o\d|gpt-5)"), "max_completion_tokens"),),
-            honours_requested_max_tokens_name=True,
+            max_tokens_names=frozenset({"max_tokens", "max_completion_tokens"}),
+            ranges=CHAT_COMPLETIONS_RANGES,
+            max_stop_sequences=OPENAI_MAX_STOP_SEQUENCES,
         ),
         system_channel="system_message",
         packages=_OPENAI_SDK,
@@ -126,7 +204,10 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
                 "presence_penalty": None,
                 "stop_sequences": "stop_sequences",
                 "seed": None,
-            }
+            },
+            ranges=ANTHROPIC_RANGES,
+            max_tokens_required=True,
+            max_output_tokens=ANTHROPIC_MAX_OUTPUT_TOKENS,
         ),
         system_channel="system_param",
         packages=(Package("anthropic", "anthropic"),),
@@ -152,6 +233,9 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
                 "seed": "seed",
             },
             max_tokens="max_output_tokens",
+            max_tokens_names=frozenset({"max_output_tokens"}),
+            ranges=GEMINI_RANGES,
+            max_stop_sequences=5,
         ),
         system_channel="system_instruction",
         packages=(Package("google.genai", "google-genai"),),
@@ -167,7 +251,11 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
         key_vars=("XAI_API_KEY",),
         base_url_var="XAI_BASE_URL",
         default_base_url="https://api.x.ai/v1",
-        params=ParamRules(names=CHAT_COMPLETIONS_NAMES, honours_requested_max_tokens_name=True),
+        params=ParamRules(
+            names=CHAT_COMPLETIONS_NAMES,
+            max_tokens_names=frozenset({"max_tokens", "max_completion_tokens"}),
+            ranges=XAI_RANGES,
+        ),
         system_channel="system_message",
         packages=_OPENAI_SDK,
         families=re.compile(r"^grok-"),
@@ -183,7 +271,8 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
         default_base_url="https://api.deepseek.com",
         params=ParamRules(
             names={**CHAT_COMPLETIONS_NAMES, "seed": None},
-            honours_requested_max_tokens_name=True,
+            ranges=DEEPSEEK_RANGES,
+            max_stop_sequences=16,
             # deepseek-reasoner accepts these without error but ignores them (DeepSeek's API
             # docs), so sending them would record a setting that had no effect.
             model_rules=(
@@ -205,7 +294,7 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
         adapter="common.providers.adapters.mistral:MistralProvider",
         key_vars=("MISTRAL_API_KEY",),
         base_url_var="MISTRAL_BASE_URL",
-        params=ParamRules(names={**CHAT_COMPLETIONS_NAMES, "seed": "random_seed"}),
+        params=ParamRules(names={**CHAT_COMPLETIONS_NAMES, "seed": "random_seed"}, ranges=MISTRAL_RANGES),
         system_channel="system_message",
         packages=(Package("mistralai", "mistralai"),),
         families=re.compile(
@@ -224,7 +313,12 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
         base_url_var="OPENAI_COMPATIBLE_BASE_URL",
         key_required=False,
         base_url_required=True,
-        params=ParamRules(names=CHAT_COMPLETIONS_NAMES, honours_requested_max_tokens_name=True),
+        # The server's own limit on stop sequences varies (OpenAI's 4 is not theirs).
+        params=ParamRules(
+            names=CHAT_COMPLETIONS_NAMES,
+            max_tokens_names=frozenset({"max_tokens", "max_completion_tokens"}),
+            ranges=CHAT_COMPLETIONS_RANGES,
+        ),
         system_channel="system_message",
         packages=_OPENAI_SDK,
     ),
@@ -235,7 +329,12 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
         key_vars=(),
         base_url_var=None,
         key_required=False,
-        params=ParamRules(names=CHAT_COMPLETIONS_NAMES),
+        # It imitates Chat Completions, ranges included, so hosts can try them offline.
+        params=ParamRules(
+            names=CHAT_COMPLETIONS_NAMES,
+            ranges=CHAT_COMPLETIONS_RANGES,
+            max_stop_sequences=OPENAI_MAX_STOP_SEQUENCES,
+        ),
         system_channel="system_message",
         default_model="echo",
         shareable=False,  # counts requests per turn for `flaky:` behaviours

@@ -6,8 +6,13 @@ import each. Everything here is read from the provider records (`records.PROVIDE
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import importlib
+import sys
+import threading
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from common.errors.codes import ErrorCode, WorkerError
@@ -68,6 +73,63 @@ def provider_class(name: str) -> type[Provider]:
     module = importlib.import_module(module_name)
     cls: type[Provider] = getattr(module, class_name)
     return cls
+
+
+# Adapter modules being imported (or imported) off the event loop, by module name.
+_IMPORTS: dict[str, concurrent.futures.Future[ModuleType]] = {}
+_IMPORTS_LOCK = threading.Lock()
+
+
+def _import_on_thread(module_name: str, future: concurrent.futures.Future[ModuleType]) -> None:
+    try:
+        module = importlib.import_module(module_name)
+    except BaseException as exc:
+        with _IMPORTS_LOCK:
+            _IMPORTS.pop(module_name, None)  # a later job tries again (and fails the same way)
+        future.set_exception(exc)
+    else:
+        future.set_result(module)
+
+
+def _background_import(module_name: str) -> concurrent.futures.Future[ModuleType]:
+    with _IMPORTS_LOCK:
+        future = _IMPORTS.get(module_name)
+        if future is None:
+            future = _IMPORTS[module_name] = concurrent.futures.Future()
+            # Running: a waiting job that is cancelled cannot cancel the import for the others.
+            future.set_running_or_notify_cancel()
+            threading.Thread(
+                target=_import_on_thread, args=(module_name, future), name=f"import {module_name}", daemon=True
+            ).start()
+    return future
+
+
+async def load_provider_class(name: str) -> type[Provider]:
+    """`provider_class`, with a first import that never blocks the event loop.
+
+    An SDK takes 1-3 s to import (5 s under load). Imported on the loop, it would hold up
+    every other job of a serve process, and a signal would be answered only after it.
+    So the adapter module is imported on a daemon thread while the job waits: a signal
+    cancels the job at once, and the import, no longer needed, is left behind (a one-shot
+    process does not wait for it: `imports_in_progress`). An adapter already imported
+    costs no thread.
+    """
+    module_name, _, class_name = record_for(name).adapter.partition(":")
+    future = _IMPORTS.get(module_name)
+    if future is None and module_name in sys.modules:  # imported before, on the caller's thread
+        module = sys.modules[module_name]
+    elif future is not None and future.done():
+        module = future.result()
+    else:
+        module = await asyncio.wrap_future(future or _background_import(module_name))
+    cls: type[Provider] = getattr(module, class_name)
+    return cls
+
+
+def imports_in_progress() -> bool:
+    """Whether an adapter is still being imported on a background thread."""
+    with _IMPORTS_LOCK:
+        return any(not future.done() for future in _IMPORTS.values())
 
 
 def build_provider(name: str) -> Provider:

@@ -2,12 +2,18 @@
 
 The variable names are in the provider records; this module is the one place that reads
 them. Kept free of SDK imports so health checks and routing can use it for free.
+
+A base URL carrying credentials (`http://user:password@host/v1`) is refused for every
+provider: the SDKs' HTTP client turns URL userinfo into `Authorization: Basic ...`, which
+replaces the API key without a word, so a job would run with credentials nobody chose.
+The error names the variable and shows the URL without its userinfo, never the password.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from common.errors.codes import ErrorCode, WorkerError
 from common.providers.records import ProviderRecord
@@ -40,6 +46,30 @@ def base_url_for(record: ProviderRecord) -> str | None:
     return _env(record.base_url_var) or record.default_base_url
 
 
+def _without_userinfo(url: str) -> str | None:
+    """`url` with its `user:password@` removed, or None when it has none."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL at all; the SDK says so when it is used
+        return None
+    if "@" not in parts.netloc:
+        return None
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
+def _refuse_userinfo(record: ProviderRecord, base_url: str) -> None:
+    shown = _without_userinfo(base_url)
+    if shown is None:
+        return
+    raise WorkerError(
+        ErrorCode.VALIDATION_ERROR,
+        f"{record.base_url_var} carries credentials (user:password@); the {record.name} SDK would send them as"
+        f" Authorization: Basic instead of the API key. Remove them ({shown}) and set the key in"
+        f" {' or '.join(record.key_vars) or 'the key variable'}",
+        details={"provider": record.name, "envVars": [record.base_url_var]},
+    )
+
+
 def is_configured(record: ProviderRecord) -> bool:
     """A key is set, or (for a server that needs no key) its base URL is."""
     if record.key_vars and api_key_for(record) is not None:
@@ -48,7 +78,8 @@ def is_configured(record: ProviderRecord) -> bool:
 
 
 def settings_for(record: ProviderRecord) -> ProviderSettings:
-    """Reads the provider's settings, failing with MISSING_API_KEY if a required key is unset."""
+    """Reads the provider's settings: MISSING_API_KEY if a required key is unset, VALIDATION_ERROR
+    if a required base URL is unset or the base URL carries credentials."""
     key = api_key_for(record)
     if record.key_required and key is None:
         names = " or ".join(record.key_vars)
@@ -65,4 +96,6 @@ def settings_for(record: ProviderRecord) -> ProviderSettings:
             " (for example http://127.0.0.1:8000/v1)",
             details={"provider": record.name, "envVars": [record.base_url_var]},
         )
+    if base_url:
+        _refuse_userinfo(record, base_url)
     return ProviderSettings(provider=record.name, api_key=key, base_url=base_url)

@@ -4,12 +4,20 @@ One JSON job on stdin, exactly one JSON document on stdout, JSON log lines on st
 exit code 0 for every handled outcome. Anything else that tries to write to stdout while
 a worker runs (an SDK's print, a stray debug line) is sent to stderr instead, so the
 host's parser only ever sees the result document.
+
+A SIGTERM or SIGINT at any moment after the entry script's first statement
+(`process_start.begin()`) is answered CANCELLED in one document with exit code 0:
+recorded during the imports, it stops the job before it reads stdin; while waiting for
+stdin, it ends the wait; while the job runs, it cancels it (the conversation answers with
+its partial transcript); afterwards, it is ignored (the job's own document is printed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import os
 import signal
 import sys
 from collections.abc import Coroutine
@@ -19,8 +27,10 @@ import structlog
 from pydantic import BaseModel
 
 from common.io.json_input import STDIN, decode_object, max_input_bytes, read_limited
-from common.io.log import configure_logging
+from common.io.log import configure_logging, get_logger
 from common.io.render import render
+from common.providers.registry import imports_in_progress
+from common.runs import process_start
 from common.runs.run_path import Worker, bind_job_ids, failure_for, run_once
 
 J = TypeVar("J")
@@ -31,17 +41,39 @@ async def _run_cancellable(coro: Coroutine[Any, Any, BaseModel]) -> BaseModel:
     task = asyncio.ensure_future(coro)
     loop = asyncio.get_running_loop()
     installed = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in process_start.SIGNALS:
         try:
             loop.add_signal_handler(sig, task.cancel)
             installed.append(sig)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals
             pass
+    if process_start.received() is not None:  # came before the loop's handlers: stop at once
+        task.cancel()
     try:
         return await task
     finally:
+        _restore_handlers(loop, installed)
+
+
+def _restore_handlers(loop: asyncio.AbstractEventLoop, installed: list[signal.Signals]) -> None:
+    """Hands the signals back from the loop: to the recording handler when the script catches them.
+
+    The signals are blocked meanwhile, so none can meet Python's default (which would kill
+    the process before it prints its document); one that came is delivered just after.
+    """
+    if not installed:
+        return
+    if not process_start.caught():
         for sig in installed:
             loop.remove_signal_handler(sig)
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, installed)
+    try:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        process_start.catch()
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, installed)
 
 
 def run_worker(
@@ -58,13 +90,17 @@ def run_worker(
     out = stdout or sys.stdout
     source = stdin if stdin is not None else (sys.stdin.buffer if sys.stdin is not None else None)
     sys.stdout = sys.stderr  # from here on, only `out` reaches the real stdout
+    started = process_start.started()  # the deadline counts from the script's start
     document: BaseModel
     try:
-        raw = read_limited(source, max_input_bytes(worker.max_input_bytes))
+        with process_start.interrupting():  # a signal ends the wait for a host that has not written yet
+            raw = read_limited(source, max_input_bytes(worker.max_input_bytes))
         job = decode_object(raw, STDIN, allow_empty=worker.allow_empty_input)
         bind_job_ids(job)
-        document = asyncio.run(_run_cancellable(run_once(worker, job)))
+        document = asyncio.run(_run_cancellable(run_once(worker, job, started=started)))
     except (Exception, asyncio.CancelledError, KeyboardInterrupt) as exc:
+        if isinstance(exc, process_start.Stopped):
+            get_logger().info("stopped by a signal before the job ran", signal=exc.args[0])
         document = failure_for(exc)
     finally:
         sys.stdout = original_stdout
@@ -89,7 +125,15 @@ def freeze_heap() -> None:
 def exit_process(status: int) -> NoReturn:
     """Ends a one-shot script once its document is written, without the shutdown collections.
 
-    atexit handlers, stream flushing and module teardown still run as usual.
+    atexit handlers, stream flushing and module teardown still run as usual, except while a
+    provider's SDK is still being imported on a background thread (the job was cancelled
+    while it loaded): the streams are flushed and the process ends at once, rather than
+    wait seconds for an import nobody needs or tear modules down under it.
     """
     freeze_heap()
+    if imports_in_progress():
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(status)
     sys.exit(status)

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from common.contract.probe import WorkerFailure
 from common.errors.codes import WorkerError, cancelled_error, unexpected_error
+from common.io.job_clock import JOB_STARTED
 from common.io.json_input import DEFAULT_MAX_INPUT_BYTES
 from common.io.log import bind_job, get_logger
 from common.providers.pool import ProviderPool
@@ -65,26 +66,35 @@ def parse_job(worker: Worker[J], document: dict[str, Any]) -> J | WorkerFailure:
         return failure_for(exc)
 
 
-async def run_parsed(worker: Worker[J], job: J, pool: ProviderPool) -> BaseModel:
-    """Exactly one result document for a parsed job; never raises (except to exit the process)."""
+async def run_parsed(worker: Worker[J], job: J, pool: ProviderPool, *, started: float | None = None) -> BaseModel:
+    """Exactly one result document for a parsed job; never raises (except to exit the process).
+
+    `started` (monotonic) is when the host handed the job over; the job's deadline counts
+    from it (`common.io.job_clock`). None: from when the job's own work starts.
+    """
+    token = JOB_STARTED.set(started)
     try:
         return await worker.run(job, pool)
     except (Exception, asyncio.CancelledError) as exc:
         return failure_for(exc)
+    finally:
+        JOB_STARTED.reset(token)
 
 
-async def run_job(worker: Worker[J], document: dict[str, Any], pool: ProviderPool) -> BaseModel:
+async def run_job(
+    worker: Worker[J], document: dict[str, Any], pool: ProviderPool, *, started: float | None = None
+) -> BaseModel:
     """Exactly one result document for a decoded job: parse, then run."""
     parsed = parse_job(worker, document)
     if isinstance(parsed, WorkerFailure):
         return parsed
-    return await run_parsed(worker, parsed, pool)
+    return await run_parsed(worker, parsed, pool, started=started)
 
 
-async def run_once(worker: Worker[J], document: dict[str, Any]) -> BaseModel:
+async def run_once(worker: Worker[J], document: dict[str, Any], *, started: float | None = None) -> BaseModel:
     """One job with providers of its own, closed before its document is returned (one-shot mode)."""
     pool = ProviderPool()
     try:
-        return await run_job(worker, document, pool)
+        return await run_job(worker, document, pool, started=started)
     finally:
         await pool.aclose()

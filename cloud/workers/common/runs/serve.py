@@ -11,8 +11,11 @@ Logs stay on stderr, each line of a job tagged with its `jobId`.
 
 - stdin EOF: the jobs in flight finish, then the process exits 0.
 - SIGTERM or SIGINT: every job in flight stops waiting on its provider and answers
-  CANCELLED with its partial transcript; lines read but not yet started answer CANCELLED
-  too; then the process exits 0.
+  CANCELLED with its partial transcript. Every other line read answers exactly once too,
+  wherever it was (waiting for a slot, queued, in the reader's hands): CANCELLED, or
+  VALIDATION_ERROR with its id if it could never have run. What the host had already
+  written into the pipe is read and answered the same way, so every complete line written
+  before the signal gets its answer; then the process exits 0.
 - A line that cannot run (not JSON, no id, an invalid job) answers VALIDATION_ERROR with
   its id when one can be read, and serving goes on.
 """
@@ -22,17 +25,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import contextvars
 import os
+import select
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import structlog
+from pydantic import BaseModel
 
-from common.contract.probe import WorkerFailure
+from common.contract.probe import ProbeSuccess, Transcript, WorkerFailure
 from common.errors.codes import cancelled_error
 from common.io.json_input import line_source, max_input_bytes, too_large
 from common.io.log import configure_logging, get_logger
@@ -40,11 +47,17 @@ from common.providers.pool import ProviderPool
 from common.runs import event_loop
 from common.runs.lines import JobId, JobLineError, leading_id, parse_job_line, render_result_line
 from common.runs.probe_worker import PROBE
-from common.runs.run_path import run_job
+from common.runs.run_path import failure_for, parse_job, run_job
 
 DEFAULT_CONCURRENCY = 8
 _READ_CHUNK = 1 << 16
 _ID_SCAN_BYTES = 4096  # an oversize line keeps this much of its start, to answer with its id
+# When serving stops, what the host already wrote into the pipe is read and answered, up to
+# this much (a host that keeps writing after the signal cannot keep the process alive).
+_DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
+# How long a stopping server waits for the reader to hand over its last lines; only a stdin
+# that cannot be polled (none a host uses) would make it wait that long.
+_DRAIN_GRACE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,15 @@ class RawLine:
     number: int
     data: bytes  # the whole line, or only its start when it is oversize
     oversize: bool = False
+    cut: bool = False  # serving stopped before the line's newline arrived
+
+
+@dataclass
+class Running:
+    """A line being run by its own task; `answered` once its result line is written."""
+
+    line: RawLine
+    answered: bool = field(default=False)
 
 
 class _Eof:
@@ -69,6 +91,11 @@ class LineReader(threading.Thread):
     daemon thread, so the process can exit while it waits) and hands complete lines to
     the loop through a bounded queue, which makes a fast sender wait instead of filling
     memory. A line longer than the input limit is reported, and its bytes are dropped.
+
+    `stop()` (serving stops) wakes it from its wait for input: it then hands over every
+    line it holds, reads what the pipe already holds without waiting for more, hands over
+    a last line cut short (`cut`), and ends with EOF, so the loop can answer every line
+    that was read before the process exits.
     """
 
     def __init__(self, fd: int, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[QueueItem], limit: int) -> None:
@@ -77,6 +104,37 @@ class LineReader(threading.Thread):
         self.loop = loop
         self.queue = queue
         self.limit = limit
+        self.stopping = threading.Event()
+        self._wake_read, self._wake_write = os.pipe()
+
+    def stop(self) -> None:
+        """Called on the loop when serving stops; the reader finishes with EOF soon after."""
+        if not self.stopping.is_set():
+            self.stopping.set()
+            with contextlib.suppress(OSError):
+                os.write(self._wake_write, b"!")
+
+    def close(self) -> None:
+        """Releases the wake-up pipe once the reader has ended."""
+        for fd in (self._wake_read, self._wake_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _readable(self, drained: int) -> bool:
+        """Waits until stdin has bytes (or EOF); once stopping, only says whether it has them now."""
+        if self.stopping.is_set():
+            if drained >= _DRAIN_LIMIT_BYTES:
+                return False
+            try:
+                ready, _, _ = select.select([self.fd], [], [], 0)
+            except (OSError, ValueError):  # not pollable: read no further
+                return False
+            return bool(ready)
+        try:
+            ready, _, _ = select.select([self.fd, self._wake_read], [], [])
+        except (OSError, ValueError):  # a descriptor select cannot watch: block in os.read as before
+            return True
+        return self.fd in ready or self._readable(drained)
 
     def _emit(self, item: QueueItem) -> bool:
         try:
@@ -89,13 +147,18 @@ class LineReader(threading.Thread):
         pending = b""
         number = 0
         dropping = False  # inside an oversize line, until its newline
+        drained = 0  # bytes read after serving began to stop
         while True:
+            if not self._readable(drained):
+                break  # stopping, and the pipe holds nothing more
             try:
                 chunk = os.read(self.fd, _READ_CHUNK)
             except OSError:
                 chunk = b""
             if not chunk:
                 break
+            if self.stopping.is_set():
+                drained += len(chunk)
             *complete, pending = (pending + chunk).split(b"\n")
             for data in complete:
                 number += 1
@@ -116,9 +179,30 @@ class LineReader(threading.Thread):
                 pending = b""
         if pending.strip() and not dropping:
             number += 1
-            if not self._emit(RawLine(number, pending)):
+            # At EOF a last line needs no newline; when stopping, its rest may still be on its way.
+            if not self._emit(RawLine(number, pending, cut=self.stopping.is_set())):
                 return
         self._emit(EOF)
+
+
+# A result whose answer and prompt text is larger than this is rendered (JSON-encoded and
+# redacted) on a worker thread, so unrelated jobs keep running while it is written. Smaller
+# results, nearly all of them, are rendered on the loop: a thread hop per job would cost more
+# than the rendering itself.
+RENDER_OFF_LOOP_CHARS = 256 * 1024
+
+
+def text_chars(result: BaseModel) -> int:
+    """The characters of answer and prompt text a result carries: what rendering it costs."""
+    if isinstance(result, ProbeSuccess):
+        transcript: Transcript | None = result.transcript
+    elif isinstance(result, WorkerFailure):
+        transcript = result.partial_transcript
+    else:
+        return 0
+    if transcript is None:
+        return 0
+    return sum(len(turn.target_response) + len(turn.probe_prompt) for turn in transcript.turns)
 
 
 class Server:
@@ -130,10 +214,12 @@ class Server:
         self.stdin_fd = stdin_fd
         self.limit = limit
         self.log = get_logger(worker="probe", mode="serve")
-        self.in_flight: set[asyncio.Task[None]] = set()
+        self.in_flight: dict[asyncio.Task[None], Running] = {}
         self.stopping = False
         self.output_lost = False
         self.pool = ProviderPool()  # SDK clients shared by this process's jobs, closed when serving ends
+        self.dispatcher: asyncio.Task[None] | None = None
+        self.reader: LineReader | None = None
 
     def write(self, line: str) -> None:
         if self.output_lost:
@@ -159,26 +245,64 @@ class Server:
             self.write(render_result_line(bad.job_id, WorkerFailure.from_error(bad.error)))
             return None
 
-    async def run_line(self, line: RawLine) -> None:
+    async def run_line(self, running: Running) -> None:
+        line = running.line
+        started = time.monotonic()  # the job's deadline counts from here: the host is already waiting
         accepted = self.accept(line)
+        running.answered = True  # from here on this task writes the line's one answer
         if accepted is None:
             return
         job_id, document = accepted
         structlog.contextvars.bind_contextvars(jobId=job_id)  # this task's log lines only
-        result = await run_job(PROBE, document, self.pool)
-        self.write(render_result_line(job_id, result))
+        result = await run_job(PROBE, document, self.pool, started=started)
+        if text_chars(result) <= RENDER_OFF_LOOP_CHARS:
+            self.write(render_result_line(job_id, result))
+            return
+        rendering = asyncio.ensure_future(asyncio.to_thread(render_result_line, job_id, result))
+        try:
+            rendered = await asyncio.shield(rendering)
+        except asyncio.CancelledError:  # serving stops while a finished job is written: keep its answer
+            rendered = await rendering
+        self.write(rendered)
 
     def answer_unstarted(self, line: RawLine) -> None:
-        """A line read but never started when the server stops: CANCELLED (or why it could not run)."""
+        """A line read but never started when the server stops: CANCELLED, or why it could never run."""
+        if line.cut:
+            self.answer_cut(line)
+            return
         accepted = self.accept(line)
-        if accepted is not None:
-            self.write(render_result_line(accepted[0], WorkerFailure.from_error(cancelled_error())))
+        if accepted is None:
+            return
+        job_id, document = accepted
+        # An invalid job says so (sending it again would not help); its log lines name it, not the dispatcher's.
+        parsed = contextvars.copy_context().run(parse_job, PROBE, document)
+        failure = parsed if isinstance(parsed, WorkerFailure) else WorkerFailure.from_error(cancelled_error())
+        self.write(render_result_line(job_id, failure))
+
+    def answer_cut(self, line: RawLine) -> None:
+        """The start of a line whose end had not arrived when serving stopped: CANCELLED, by its id.
+
+        It is not an invalid job (its rest was on its way), so the host may send it again.
+        """
+        try:
+            job_id: JobId | None = parse_job_line(line.data, line.number)[0]
+        except JobLineError:
+            job_id = leading_id(line.data)
+        if job_id is None:
+            self.log.warning("the start of a line without a readable id was dropped on stopping", line=line.number)
+            return
+        self.write(render_result_line(job_id, WorkerFailure.from_error(cancelled_error())))
 
     def stop(self) -> None:
+        """Stops serving: jobs in flight are cancelled, every line read is answered, then serve() returns."""
         if self.stopping:
             return
         self.stopping = True
         self.log.info("stopping", inFlight=len(self.in_flight))
+        if self.dispatcher is not None:
+            self.dispatcher.cancel()  # it answers the lines not started, then every line the reader still hands over
+        if self.reader is not None:
+            self.reader.stop()
         for task in list(self.in_flight):
             task.cancel()  # ProbeRunner answers CANCELLED with the turns it has
 
@@ -190,27 +314,52 @@ class Server:
                 if isinstance(item, _Eof):
                     self.log.info("stdin closed; finishing jobs in flight", inFlight=len(self.in_flight))
                     return
+                if self.stopping:  # stopped from a job's task (stdout lost) while this line waited
+                    self.answer_unstarted(item)
+                    continue
                 held = item
                 await slots.acquire()
                 held = None
-                task = asyncio.create_task(self.run_line(item), name=f"line-{item.number}")
-                self.in_flight.add(task)
+                running = Running(item)
+                task = asyncio.create_task(self.run_line(running), name=f"line-{item.number}")
+                self.in_flight[task] = running
                 task.add_done_callback(self._finished(slots))
         except asyncio.CancelledError:
-            unstarted = [held] if held is not None else []
-            while not queue.empty():
-                queued = queue.get_nowait()
-                if isinstance(queued, RawLine):
-                    unstarted.append(queued)
-            for line in unstarted:
-                self.answer_unstarted(line)
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()  # stopping is this task's own last phase, not its end
+            if held is not None:
+                self.answer_unstarted(held)
+        await self.answer_rest(queue)
+
+    async def answer_rest(self, queue: asyncio.Queue[QueueItem]) -> None:
+        """Once stopping: every line still queued or still to come from the reader answers unstarted."""
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), _DRAIN_GRACE_S)
+            except TimeoutError:  # a stdin the reader cannot be woken from: nothing more will come
+                self.log.warning("stdin reader did not finish; lines it still holds are not answered")
+                return
+            if isinstance(item, _Eof):
+                return
+            self.answer_unstarted(item)
 
     def _finished(self, slots: asyncio.Semaphore) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
-            self.in_flight.discard(task)
+            running = self.in_flight.pop(task)
             slots.release()
-            if not task.cancelled() and task.exception() is not None:
-                self.log.error("job task crashed", exc_info=task.exception())
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                self.log.error("job task crashed", exc_info=error)
+            if running.answered:
+                return
+            # Cancelled before its first step (a signal right after it was created): never answered.
+            if error is None:
+                self.answer_unstarted(running.line)
+            else:
+                accepted = self.accept(running.line)
+                if accepted is not None:
+                    self.write(render_result_line(accepted[0], failure_for(error)))
 
         return done
 
@@ -218,21 +367,20 @@ class Server:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[QueueItem] = asyncio.Queue(maxsize=self.concurrency)
         slots = asyncio.Semaphore(self.concurrency)
-        dispatcher = asyncio.create_task(self.dispatch(queue, slots), name="dispatcher")
-
-        def on_signal() -> None:
-            dispatcher.cancel()
-            self.stop()
-
+        self.reader = LineReader(self.stdin_fd, loop, queue, self.limit)
+        self.dispatcher = asyncio.create_task(self.dispatch(queue, slots), name="dispatcher")
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, on_signal)
-        LineReader(self.stdin_fd, loop, queue, self.limit).start()
+                loop.add_signal_handler(sig, self.stop)
+        self.reader.start()
         self.log.info("serving", concurrency=self.concurrency, pid=os.getpid())
-        await dispatcher
+        await self.dispatcher
         while self.in_flight:
             await asyncio.gather(*self.in_flight, return_exceptions=True)
         await self.pool.aclose()
+        self.reader.join(_DRAIN_GRACE_S)
+        if not self.reader.is_alive():
+            self.reader.close()
         self.log.info("served", stopped=self.stopping)
         return 0
 

@@ -9,6 +9,12 @@ provider's limiter, then starts the job. A retryable failure runs again in this 
 `max_attempts` times; after that, or when the run is interrupted, the retryable failure
 is written as the job's result and the next run of the same command resumes it.
 
+A failure whose hint is longer than a batch waits (a Gemini per-day quota: until midnight
+Pacific time) parks its provider+model instead: no job of that model starts until the
+hint has passed (other models and providers go on), and if the run has nothing else left
+to do first, each parked job is written as a retryable failure carrying the time left, so
+the next run of the same command resumes it.
+
 SIGINT/SIGTERM: jobs in flight stop and write their CANCELLED result with the turns they
 have; a second signal exits at once (every line already written is whole).
 """
@@ -17,19 +23,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import random
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import structlog
 
-from common.contract.probe import ProbeJob, ProbeSuccess, WorkerFailure
-from common.errors.codes import ErrorCode
+from common.contract.probe import ProbeJob, ProbeSuccess, Transcript, Turn, WorkerFailure
+from common.errors.codes import ErrorCode, WorkerError
 from common.errors.retry import Clock, RetryPolicy, SystemClock
 from common.io.log import get_logger
 from common.providers.pool import ProviderPool
+from common.providers.registry import resolve_model
 from common.runs.batch.files import UNROUTED, BatchJob, ResultWriter, compact, read_jobs, read_previous
 from common.runs.batch.options import BatchOptions
 from common.runs.batch.progress import BatchStats, LimiterState, Progress
@@ -47,6 +57,39 @@ BATCH_RETRY_POLICY = RetryPolicy(base_delay_s=2.0, max_delay_s=60.0, jitter=0.0)
 
 ProbeResult = ProbeSuccess | WorkerFailure
 RunProbe = Callable[[ProbeJob], Awaitable[ProbeResult]]
+
+
+@dataclass
+class Parking:
+    """A provider+model that answered with a wall (a hint longer than a batch waits)."""
+
+    until: float  # on the runner's clock
+    failure: WorkerFailure  # the answer that parked it: what a job that never started is told
+    jobs: list[BatchJob] = field(default_factory=list)
+
+
+def _model_key(provider: str, probe: ProbeJob) -> tuple[str, str]:
+    try:
+        return provider, resolve_model(probe.model_id).model
+    except WorkerError:
+        return provider, probe.model_id
+
+
+def _resume_transcript(turns: list[Turn]) -> Transcript:
+    """The paid-for turns of a job that was parked before it started again, so they stay resumable."""
+    meta = turns[-1].provider_metadata
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return Transcript(
+        turns=turns,
+        total_input_tokens=sum(turn.input_tokens for turn in turns),
+        total_output_tokens=sum(turn.output_tokens for turn in turns),
+        total_reasoning_tokens=sum(turn.provider_metadata.reasoning_tokens for turn in turns),
+        model_version=meta.model_version,
+        provider=meta.provider,
+        requested_model=meta.requested_model,
+        started_at=now,
+        completed_at=now,
+    )
 
 
 def _prior_turns_rejected(result: ProbeResult) -> bool:
@@ -82,6 +125,7 @@ class BatchRunner:
         self.unfinished = 0
         self.all_done = asyncio.Event()
         self.output_means: dict[str, tuple[int, int]] = {}  # provider -> (output tokens, turns)
+        self.parked: dict[tuple[str, str], Parking] = {}  # (provider, model) -> its wall
         self.writer: ResultWriter | None = None
         self.progress: Progress | None = None
 
@@ -127,6 +171,7 @@ class BatchRunner:
                 for task in [*self.in_flight, *self.waiting]:
                     task.cancel()
             await asyncio.gather(*feeders, *self.in_flight, *self.waiting, return_exceptions=True)
+            self._write_parked()
         finally:
             loop = asyncio.get_running_loop()
             for sig in installed:
@@ -174,6 +219,12 @@ class BatchRunner:
                     continue
                 if job.prior_turns:
                     parsed.prior_turns = job.prior_turns
+                parking = self.parked.get(_model_key(provider, parsed))
+                if parking is not None and self.clock.monotonic() < parking.until:
+                    parking.jobs.append(job)  # not started: its model is walled until then
+                    self.slots.release()
+                    self._settle_parking()
+                    continue
                 estimate = estimate_job(parsed, self._expected_output(provider))
                 if limiter is not None:
                     waited = await limiter.acquire(estimate.requests, estimate.tokens)
@@ -191,6 +242,7 @@ class BatchRunner:
         self.in_flight.discard(task)
         self.stats.in_flight -= 1
         self.slots.release()
+        self._settle_parking()
 
     async def run_job(
         self, job: BatchJob, probe: ProbeJob, limiter: ProviderLimiter | None, estimate: Estimate
@@ -202,8 +254,8 @@ class BatchRunner:
             self.stats.crashed += 1
             if isinstance(exc, OSError):
                 self.stop()
-            elif self.unfinished == 0:
-                self.all_done.set()
+            else:
+                self._settle_parking()
             with contextlib.suppress(Exception):
                 self.log.error("job could not finish; it runs again next time", exc_info=exc)
 
@@ -220,10 +272,14 @@ class BatchRunner:
             job.prior_turns, prior = None, 0
             result = await self.run_probe(probe)
         spend = spend_of(result, prior, probe.model_cost)
-        self._account(job.provider, limiter, estimate, spend)
+        walled = isinstance(result, WorkerFailure) and self._hint_s(result) > BATCH_RETRY_POLICY.max_hinted_wait_s
+        self._account(job.provider, limiter, estimate, spend, walled=walled)
         if isinstance(result, WorkerFailure) and result.retryable:
             job.prior_turns = result.turns_to_resume()
             job.last_result = result
+            if walled and not self.stopping:
+                self._park(job, _model_key(job.provider, probe), result)
+                return
             if not self.stopping and job.attempts < self.options.max_attempts:
                 self._retry_later(job, result, spend)
                 return
@@ -234,7 +290,9 @@ class BatchRunner:
         assert isinstance(result, ProbeSuccess | WorkerFailure)
         return result
 
-    def _account(self, provider: str, limiter: ProviderLimiter | None, estimate: Estimate, spend: Spend) -> None:
+    def _account(
+        self, provider: str, limiter: ProviderLimiter | None, estimate: Estimate, spend: Spend, *, walled: bool = False
+    ) -> None:
         self.stats.add_spend(spend)
         if spend.output_tokens_per_turn:
             total, turns = self.output_means.get(provider, (0, 0))
@@ -242,7 +300,9 @@ class BatchRunner:
         if limiter is None:
             return
         limiter.settle(spend.requests - estimate.requests, spend.tokens - estimate.tokens)
-        if spend.rate_limited and limiter.rate_limited(spend.retry_after_s):
+        # A wall (a per-day quota) is one model's, and slowing down cannot help: the model is
+        # parked instead, and the provider's other models keep their pace.
+        if spend.rate_limited and not walled and limiter.rate_limited(spend.retry_after_s):
             self.log.warning(
                 "provider answered 429: slowing down",
                 provider=provider,
@@ -255,6 +315,60 @@ class BatchRunner:
     def _expected_output(self, provider: str) -> float:
         total, turns = self.output_means.get(provider, (0, 0))
         return total / turns if turns else DEFAULT_EXPECTED_OUTPUT_TOKENS
+
+    # -- parking a walled model -----------------------------------------------------------
+
+    @staticmethod
+    def _hint_s(failure: WorkerFailure) -> float:
+        hint = failure.error.retry_after_ms
+        return hint / 1000 if failure.retryable and hint is not None else 0.0
+
+    def _park(self, job: BatchJob, key: tuple[str, str], failure: WorkerFailure) -> None:
+        until = self.clock.monotonic() + self._hint_s(failure)
+        parking = self.parked.get(key)
+        if parking is None:
+            parking = self.parked[key] = Parking(until, failure)
+            self.log.warning(
+                "model parked: its provider answered with a wall no batch retry gets past",
+                provider=key[0],
+                model=key[1],
+                code=failure.error.code.value,
+                retryAfterMs=failure.error.retry_after_ms,
+                quotaWindow=failure.error.details.get("quotaWindow"),
+            )
+        elif until > parking.until:
+            parking.until, parking.failure = until, failure
+        parking.jobs.append(job)
+        self._settle_parking()
+
+    def _settle_parking(self) -> None:
+        """Starts the jobs of models whose wall has passed; ends the run when only parked jobs are left."""
+        now = self.clock.monotonic()
+        for key, parking in list(self.parked.items()):
+            if now >= parking.until:
+                del self.parked[key]
+                for job in parking.jobs:
+                    self.queues[job.provider].put_nowait(job)
+        if self.unfinished == sum(len(parking.jobs) for parking in self.parked.values()):
+            self.all_done.set()
+
+    def _write_parked(self) -> None:
+        """Each parked job's answer: retryable, with the time left before its model's wall passes."""
+        now = self.clock.monotonic()
+        parkings, self.parked = list(self.parked.values()), {}
+        for parking in parkings:
+            left_ms = max(0, math.ceil((parking.until - now) * 1000))
+            for job in parking.jobs:
+                own = job.last_result if isinstance(job.last_result, WorkerFailure) else None
+                if own is not None:
+                    error = own.error.model_copy(update={"retry_after_ms": left_ms})
+                    result = own.model_copy(update={"error": error})
+                else:  # never started this run: told what its model answered, its turns kept
+                    details = {**parking.failure.error.details, "attempts": 0, "notStarted": True}
+                    error = parking.failure.error.model_copy(update={"retry_after_ms": left_ms, "details": details})
+                    partial = _resume_transcript(job.prior_turns) if job.prior_turns else None
+                    result = WorkerFailure(error=error, partial_transcript=partial)
+                self._write_final(job, result, cost_known=True)
 
     def _retry_later(self, job: BatchJob, failure: WorkerFailure, spend: Spend) -> None:
         hint = failure.error.retry_after_ms
@@ -285,8 +399,7 @@ class BatchRunner:
         if self.progress is not None:
             self.progress.job_done()
         self.unfinished -= 1
-        if self.unfinished == 0:
-            self.all_done.set()
+        self._settle_parking()
 
     def limiter_states(self) -> dict[str, LimiterState]:
         states: dict[str, LimiterState] = {}

@@ -42,6 +42,14 @@ describe("the other workers", () => {
     assert.equal(analysis.runId, "run-node");
     assert.equal(analysis.totals.transcripts, 6);
     assert.deepEqual(Object.keys(analysis.perModel).sort(), ["model-a", "model-b"]);
+    // what the ValueRank host reads: pairs keyed "modelA:modelB", warnings as {code, message, recommendation}
+    assert.equal(analysis.modelAgreement.pairwise["model-a:model-b"]?.spearmanRho, -0.5);
+    assert.equal(analysis.modelAgreement.overallAgreement, -0.5);
+    assert.deepEqual(analysis.modelAgreement.outlierModels, []);
+    const codes = analysis.warnings.map((w) => w.code);
+    assert.ok(codes.includes("OUTLIER_DETECTION_LIMITED"), JSON.stringify(analysis.warnings));
+    assert.ok(analysis.warnings.every((w) => w.message.length > 0 && w.recommendation.length > 0));
+    assert.equal(analysis.varianceAnalysis.isMultiSample, false);
   });
 
   it("runAnalyzeBasic reports a malformed transcript as a non-retryable VALIDATION_ERROR", async () => {

@@ -4,8 +4,10 @@
 the failures a campaign against the workers found. It writes raw bytes on a plain
 asyncio server (127.0.0.1 only), so it can break HTTP itself: a Content-Length that
 promises more than is sent, a reset in the middle of a body, a body trickled a byte at a
-time. The first path segment chooses the behaviour, so one server serves every provider
-and behaviour at once: point a provider's base-URL variable at `base_url(behaviour, api)`.
+time. One server serves every provider and behaviour at once: the first path segment
+chooses the behaviour (point a provider's base-URL variable at `base_url(behaviour, "/v1")`),
+or else a `hostile:<behaviour>` marker anywhere in the request body (the prompt), so one
+serve-mode worker can meet every behaviour through one base URL (`base_url(None, ...)`).
 
 Behaviours (`BEHAVIOURS`):
 - `html_500`: a gateway's HTML error page with status 500;
@@ -26,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import socket
 import struct
 import threading
@@ -48,6 +51,7 @@ BEHAVIOURS = (
     "text_plain",
 )
 
+_MARKER = re.compile(rb"hostile:([a-z0-9_]+)")
 _PAGE = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
 
 
@@ -128,8 +132,10 @@ class HostileProvider:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def base_url(self, behaviour: str, suffix: str = "") -> str:
-        """The base URL that gets `behaviour` (`suffix`: e.g. `/v1` for the OpenAI family)."""
+    def base_url(self, behaviour: str | None, suffix: str = "") -> str:
+        """The base URL that gets `behaviour` (None: the prompt's marker decides); `suffix` e.g. `/v1`."""
+        if behaviour is None:
+            return f"{self.url}/by-prompt{suffix}"
         if behaviour not in BEHAVIOURS:
             raise ValueError(f"no such behaviour: {behaviour}")
         return f"{self.url}/{behaviour}{suffix}"
@@ -197,6 +203,9 @@ class HostileProvider:
                 except ValueError:
                     body = None
                 behaviour = path.lstrip("/").split("/", 1)[0]
+                marked = _MARKER.search(raw)
+                if behaviour not in BEHAVIOURS and marked is not None:
+                    behaviour = marked.group(1).decode()
                 with self._lock:
                     self.requests[behaviour] = self.requests.get(behaviour, 0) + 1
                 if behaviour not in BEHAVIOURS:

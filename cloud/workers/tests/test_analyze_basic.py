@@ -219,7 +219,9 @@ def test_win_rate_is_averaged_per_scenario_not_pooled() -> None:
     assert autonomy["winRate"] == pytest.approx((1 / 2 + 1 / 1 + 1 / 3) / 3)  # pooled would be 3/6
     assert autonomy["rawCount"] == {"prioritized": 3, "deprioritized": 1, "neutral": 2}
     # condition-weighted: s1 1/2 + 1/2, s2 1, s3 1/3 + 2/3
-    assert autonomy["count"] == pytest.approx({"prioritized": 1 / 2 + 1 + 1 / 3, "deprioritized": 1 / 2, "neutral": 2 / 3})
+    assert autonomy["count"] == pytest.approx(
+        {"prioritized": 1 / 2 + 1 + 1 / 3, "deprioritized": 1 / 2, "neutral": 2 / 3}
+    )
     assert autonomy["scenarioCount"] == 3
     safety = analysis["perModel"]["m"]["values"]["safety"]
     assert safety["winRate"] == pytest.approx((0 / 1 + 1 / 1 + 0 / 1) / 3)
@@ -279,8 +281,12 @@ def test_pairs_against_scipy_spearmanr_holm_and_cohens_d(hand: dict[str, Any]) -
         assert got["cohensD"] == pytest.approx(d)
         assert got["effectSize"] == effect_size_label(d)
         assert got["reason"] is None
-    overall = hand["modelAgreement"]["overallAgreement"]
+        host = hand["modelAgreement"]["pairwise"][f"{got['modelA']}:{got['modelB']}"]
+        assert host["spearmanRho"] == pytest.approx(rho) and host["pValueCorrected"] == pytest.approx(p_adj)
+        assert host["effectSize"] == pytest.approx(d) and host["effectInterpretation"] == effect_size_label(d)
+    overall = hand["modelAgreement"]["agreementSummary"]
     rhos = [e[3] for e in expected]
+    assert hand["modelAgreement"]["overallAgreement"] == pytest.approx(statistics.fmean(rhos))
     assert overall["meanRho"] == pytest.approx(statistics.fmean(rhos))
     assert overall["medianRho"] == pytest.approx(statistics.median(rhos))
     assert overall["pairCount"] == 6
@@ -329,9 +335,9 @@ def test_outlier_model_by_z_score_of_mean_rho() -> None:
     for m, mr, zm in zip(models, mean_rho, z, strict=True):
         assert per_model[m]["meanRho"] == pytest.approx(mr)
         assert per_model[m]["zScore"] == pytest.approx(zm)
-    outliers = analysis["modelAgreement"]["outlierModels"]
+    outliers = analysis["modelAgreement"]["outlierModelDetails"]
     assert [o["modelId"] for o in outliers] == [m for m, zm in zip(models, z, strict=True) if abs(zm) > 2]
-    assert [o["modelId"] for o in outliers] == ["contrarian"]
+    assert analysis["modelAgreement"]["outlierModels"] == ["contrarian"]
 
 
 def test_fewer_than_three_models_warns_and_flags_no_outlier() -> None:
@@ -345,7 +351,15 @@ def test_fewer_than_three_models_warns_and_flags_no_outlier() -> None:
 def test_one_model_has_no_pairs_and_says_why() -> None:
     analysis = wire(run_from_table({"model-a": TABLE["model-a"]}))
     agreement = analysis["modelAgreement"]
-    assert agreement == {"pairs": [], "overallAgreement": None, "perModel": {}, "outlierModels": []}
+    assert agreement == {
+        "pairwise": {},
+        "overallAgreement": None,
+        "outlierModels": [],
+        "pairs": [],
+        "agreementSummary": None,
+        "perModel": {},
+        "outlierModelDetails": [],
+    }
     assert any("at least 2 models" in w["message"] for w in analysis["warnings"])
     assert analysis["perModel"]["model-a"]["overall"]["scenarioCount"] == 6
 
@@ -388,7 +402,7 @@ def test_kruskal_wallis_against_scipy_with_eta_squared(hand: dict[str, Any]) -> 
             groups.setdefault(DIMS[scenario]["stakes"], []).append(mean)
     h, p = stats.kruskal(*(groups[k] for k in sorted(groups)))
     n, k = sum(len(g) for g in groups.values()), len(groups)
-    stakes = hand["dimensionAnalysis"]["stakes"]
+    stakes = hand["dimensionAnalysis"]["dimensions"]["stakes"]
     assert stakes["test"] == "kruskal-wallis"
     assert stakes["statistic"] == pytest.approx(h)
     assert stakes["pValue"] == pytest.approx(p)
@@ -410,7 +424,7 @@ def test_a_dimension_that_shifts_scores_has_a_positive_eta_squared_and_ranks_fir
         "m2": {s: [max(-2, min(2, shift[lv] + (1 if s in ("s2", "s5") else 0)))] for s, lv in levels.items()},
     }
     dims = {s: {"stakes": lv, "noise": "odd" if int(s[1]) % 2 else "even"} for s, lv in levels.items()}
-    result = wire(run_from_table(table, dims))["dimensionAnalysis"]
+    result = wire(run_from_table(table, dims))["dimensionAnalysis"]["dimensions"]
     groups: dict[str, list[float]] = {}
     for model in table.values():
         for scenario, (score,) in model.items():
@@ -424,10 +438,10 @@ def test_a_dimension_that_shifts_scores_has_a_positive_eta_squared_and_ranks_fir
 
 
 def test_missing_dimension_is_left_out_with_a_warning_and_dimensions_are_ranked(hand: dict[str, Any]) -> None:
-    framing = hand["dimensionAnalysis"]["framing"]
+    framing = hand["dimensionAnalysis"]["dimensions"]["framing"]
     assert framing["scenarioCount"] == 4 and framing["scenariosWithoutLevel"] == 2
     assert any("'framing' is missing from 2 of 6" in w["message"] for w in hand["warnings"])
-    dims = hand["dimensionAnalysis"]
+    dims = hand["dimensionAnalysis"]["dimensions"]
     by_effect = sorted(dims, key=lambda d: (-dims[d]["effectSize"], dims[d]["pValue"], d))
     assert [dims[d]["rank"] for d in by_effect] == [1, 2]
 
@@ -445,7 +459,7 @@ def test_degenerate_dimension_has_effect_zero_p_one_and_a_reason(
     table: dict[str, dict[str, list[int | str | None]]], dims: dict[str, str], reason: str
 ) -> None:
     analysis = wire(run_from_table(table, {s: {"d": level} for s, level in dims.items()}))
-    result = analysis["dimensionAnalysis"]["d"]
+    result = analysis["dimensionAnalysis"]["dimensions"]["d"]
     assert result["effectSize"] == 0.0 and result["pValue"] == 1.0 and result["significant"] is False
     assert result["statistic"] is None and reason in result["reason"]
     assert any("'d' was not tested" in w["message"] for w in analysis["warnings"])
@@ -453,7 +467,8 @@ def test_degenerate_dimension_has_effect_zero_p_one_and_a_reason(
 
 def test_no_dimensions_anywhere_is_an_empty_section_with_a_warning() -> None:
     analysis = wire(run_from_table(TABLE))
-    assert analysis["dimensionAnalysis"] == {}
+    assert analysis["dimensionAnalysis"] == {"dimensions": {}, "varianceExplained": 0.0, "method": "kruskal_wallis"}
+    assert "NO_DIMENSIONS" in {w["code"] for w in analysis["warnings"]}
     assert any("no transcript carries scenario.dimensions" in w["message"] for w in analysis["warnings"])
 
 
@@ -464,7 +479,7 @@ def test_numeric_levels_group_3_and_3_0_together() -> None:
         transcript("c", "m", "s3", -1, dims={"d": "low"}),
         transcript("e", "m", "s4", -2, dims={"d": "low"}),
     ]
-    levels = wire({"runId": "r", "transcripts": items})["dimensionAnalysis"]["d"]["levels"]
+    levels = wire({"runId": "r", "transcripts": items})["dimensionAnalysis"]["dimensions"]["d"]["levels"]
     assert levels["3"]["count"] == 2 and levels["low"]["count"] == 2
 
 
@@ -493,39 +508,53 @@ def test_consistency_score_and_most_least_variable_scenarios(hand: dict[str, Any
         for scenario, scores in scenarios.items():
             scored = [s for s in scores if isinstance(s, int)]
             if len(scored) >= 2:
-                variances.setdefault(model, {})[scenario] = float(np.var(scored))
+                variances.setdefault(model, {})[scenario] = float(np.var(scored, ddof=1))
     per_model = hand["varianceAnalysis"]["perModel"]
     for model, groups in variances.items():
         average = statistics.fmean(groups.values())
         assert per_model[model]["avgWithinScenarioVariance"] == pytest.approx(average)
         assert per_model[model]["consistencyScore"] == pytest.approx(min(1, max(0, 1 - average / 4)))
         assert per_model[model]["groupsWithRepeats"] == len(groups)
+        assert per_model[model]["maxWithinScenarioVariance"] == pytest.approx(max(groups.values()))
+    # across models: the population variance (ddof=0) of each repeat group, averaged per scenario
     by_scenario: dict[str, list[float]] = {}
-    for groups in variances.values():
-        for scenario, var in groups.items():
-            by_scenario.setdefault(scenario, []).append(var)
+    for scenarios in TABLE.values():
+        for scenario, scores in scenarios.items():
+            scored = [s for s in scores if isinstance(s, int)]
+            if len(scored) >= 2:
+                by_scenario.setdefault(scenario, []).append(float(np.var(scored)))
     averages = {s: statistics.fmean(v) for s, v in by_scenario.items()}
     most = sorted(averages, key=lambda s: (-round(averages[s], 12), s))[:5]
     least = sorted(averages, key=lambda s: (round(averages[s], 12), s))[:5]
-    assert [s["scenarioId"] for s in hand["varianceAnalysis"]["mostVariableScenarios"]] == most
-    assert [s["scenarioId"] for s in hand["varianceAnalysis"]["leastVariableScenarios"]] == least
-    assert hand["varianceAnalysis"]["mostVariableScenarios"][0]["scenarioName"] == f"name of {most[0]}"
+    variance = hand["varianceAnalysis"]
+    assert [s["scenarioId"] for s in variance["mostVariableScenariosAcrossModels"]] == most
+    assert [s["scenarioId"] for s in variance["leastVariableScenariosAcrossModels"]] == least
+    assert variance["mostVariableScenariosAcrossModels"][0]["scenarioName"] == f"name of {most[0]}"
+    cells = sorted(
+        ((var, model, scenario) for model, groups in variances.items() for scenario, var in groups.items()),
+        key=lambda c: (-round(c[0], 12), c[1], c[2]),
+    )
+    assert [(c["modelId"], c["scenarioId"]) for c in variance["mostVariableScenarios"]] == [
+        (m, s) for _, m, s in cells[:5]
+    ]
 
 
 def test_consistency_extremes_are_one_and_zero() -> None:
     table: dict[str, dict[str, list[int | str | None]]] = {"steady": {"s": [1, 1, 1]}, "split": {"s": [2, -2, 2, -2]}}
     per_model = wire(run_from_table(table))["varianceAnalysis"]["perModel"]
     assert per_model["steady"]["consistencyScore"] == 1.0
-    assert per_model["split"]["consistencyScore"] == 0.0 and per_model["split"]["avgWithinScenarioVariance"] == 4.0
+    # sample variance of [2, -2, 2, -2] is 16/3; the score is clamped at 0
+    assert per_model["split"]["consistencyScore"] == 0.0
+    assert per_model["split"]["avgWithinScenarioVariance"] == pytest.approx(16 / 3)
 
 
-def test_single_samples_have_no_consistency_and_say_so() -> None:
+def test_single_samples_have_no_repeats_and_say_so() -> None:
     analysis = wire(run_from_table({"m": {"s1": [1], "s2": [2]}}))
-    assert analysis["varianceAnalysis"]["perModel"]["m"] == {
-        "consistencyScore": None,
-        "avgWithinScenarioVariance": None,
-        "groupsWithRepeats": 0,
-    }
+    model = analysis["varianceAnalysis"]["perModel"]["m"]
+    # the host's definition: no repeats -> consistency 1 and variance 0; groupsWithRepeats says why
+    assert (model["consistencyScore"], model["avgWithinScenarioVariance"], model["groupsWithRepeats"]) == (1.0, 0.0, 0)
+    assert analysis["varianceAnalysis"]["isMultiSample"] is False
+    assert analysis["reliabilitySummary"]["perModel"]["m"]["baselineReliability"] is None
     assert analysis["varianceAnalysis"]["mostVariableScenarios"] == []
     assert any("2 or more scored samples" in w["message"] for w in analysis["warnings"])
 
@@ -552,6 +581,15 @@ def test_most_contested_scenarios_by_variance_across_models(hand: dict[str, Any]
 def test_visualization_distribution_and_matrix(hand: dict[str, Any]) -> None:
     distribution = hand["visualizationData"]["decisionDistribution"]["model-b"]
     assert distribution == {
+        "favor_first.strong": 2,
+        "favor_first.lean": 2,
+        "neutral.neutral": 2,
+        "favor_second.lean": 2,
+        "favor_second.strong": 0,
+        "strongly": 2,
+        "somewhat": 2,
+        "opponentSomewhat": 2,
+        "opponentStrongly": 0,
         "strongFirst": 2,
         "leanFirst": 2,
         "neutral": 2,
@@ -581,7 +619,7 @@ def test_all_unscored_run_is_a_success_with_warnings() -> None:
         "models": 2,
         "scenarios": 1,
     }
-    assert analysis["perModel"]["a"]["overall"] is None
+    assert "overall" not in analysis["perModel"]["a"]
     assert analysis["mostContestedScenarios"] == []
     assert any("no transcript has a scorable decision" in w["message"] for w in analysis["warnings"])
 
@@ -590,11 +628,17 @@ def test_empty_run_is_a_success_with_empty_sections_and_a_warning() -> None:
     out = analyze({"runId": "r", "transcripts": []}).to_wire()
     analysis = out["analysis"]
     assert out["success"] is True
-    assert analysis["perModel"] == {} and analysis["dimensionAnalysis"] == {}
+    assert analysis["perModel"] == {} and analysis["dimensionAnalysis"]["dimensions"] == {}
     assert analysis["modelAgreement"]["pairs"] == [] and analysis["mostContestedScenarios"] == []
     assert analysis["varianceAnalysis"]["repeatGroups"] == {}
     assert analysis["totals"]["transcripts"] == 0
-    assert analysis["warnings"] == ["the run has no transcripts, so every section is empty"]
+    assert analysis["warnings"] == [
+        {
+            "code": "NO_TRANSCRIPTS",
+            "message": "the run has no transcripts, so every section is empty",
+            "recommendation": "Analyse the run once it has transcripts",
+        }
+    ]
     assert analysis["methodsUsed"]["alpha"] == 0.05
 
 
@@ -614,7 +658,13 @@ def test_methods_timestamps_and_duplicate_ids(hand: dict[str, Any]) -> None:
     assert methods["alpha"] == 0.05
     for key in ("correlation", "multipleComparison", "dimensionTest", "effectSize", "confidenceInterval"):
         assert methods[key]
-    assert "Holm" in methods["multipleComparison"] and "Kruskal" in methods["dimensionTest"]
+    assert "Holm" in methods["multipleComparison"] and "Kruskal" in methods["dimensionTestDetail"]
+    assert (methods["modelComparison"], methods["pValueCorrection"], methods["dimensionTest"]) == (
+        "spearman_rho",
+        "holm_bonferroni",
+        "kruskal_wallis",
+    )
+    assert any("by position" in line for line in methods["differencesFromOriginal"])
     assert hand["computedAt"].endswith("Z") and hand["durationMs"] >= 0
     items = [transcript("same", "m", "s", 1), transcript("same", "m", "s", 2)]
     analysis = wire({"runId": "r", "transcripts": items})

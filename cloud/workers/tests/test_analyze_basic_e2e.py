@@ -31,7 +31,7 @@ def test_a_run_is_analysed_through_stdin_and_stdout() -> None:
     assert analysis["runId"] == "run-e2e"
     assert sorted(analysis["perModel"]) == sorted(TABLE)
     assert len(analysis["modelAgreement"]["pairs"]) == 6
-    assert set(analysis["dimensionAnalysis"]) == {"stakes", "framing"}
+    assert set(analysis["dimensionAnalysis"]["dimensions"]) == {"stakes", "framing"}
     done = [line for line in logs if line.get("event") == "analysis complete"]
     assert done and done[0]["runId"] == "run-e2e" and done[0]["transcripts"] == analysis["totals"]["transcripts"]
 
@@ -41,7 +41,7 @@ def test_from_another_working_directory() -> None:
         b'{"runId": "r", "transcripts": []}', cwd=REPO / "cloud", script="workers/analyze_basic.py"
     )
     assert code == 0 and out["success"] is True
-    assert out["analysis"]["warnings"] == ["the run has no transcripts, so every section is empty"]
+    assert [w["code"] for w in out["analysis"]["warnings"]] == ["NO_TRANSCRIPTS"]
 
 
 def test_bad_transcript_is_a_validation_failure_document_with_exit_0() -> None:

@@ -257,11 +257,15 @@ def spawn_probe(raw: bytes, **env: str) -> tuple[int, list[str], str]:
         (b"", "(stdin)", {}),
         (b"\x80\x81\x82 not utf-8", "(stdin)", {}),
         (b'[{"runId": "r"}]', "(document)", {}),
-        (job_with(scenario__followups=[{"prompt": "ok"}, {"label": "x"}]), "scenario.followups[1].prompt", {}),
-        (job_with(config={"maxTurns": 0}), "config.maxTurns", {}),
+        (job_with(scenario__prompt=REMOVE), "scenario.prompt", {}),
+        (
+            job_with(modelCost={"costInputPerMillion": 3, "costOutputPerMillion": 15}).replace(b": 3,", b": 1e400,"),
+            "modelCost.costInputPerMillion",
+            {},
+        ),
         (encode(probe_job(scenario={"prompt": "x" * 5000})), "(stdin)", {"PROBE_MAX_INPUT_BYTES": "1024"}),
     ],
-    ids=["empty", "not-utf8", "array", "followup-prompt", "maxTurns-0", "oversized"],
+    ids=["empty", "not-utf8", "array", "no-prompt", "cost-1e400", "oversized"],
 )
 def test_probe_py_answers_bad_input_with_one_line_and_exit_zero(raw: bytes, field: str, env: dict[str, str]) -> None:
     code, lines, stderr = spawn_probe(raw, **env)

@@ -135,6 +135,30 @@ def test_python_version_against_requires_python(version: tuple[int, int, int], r
     assert python_satisfies(version, requirement) is ok
 
 
+@pytest.mark.parametrize(
+    "requirement",
+    [
+        ">=3.11",
+        ">=3.11,<4",
+        "<3.12",
+        "<=3.11",
+        "==3.11",
+        "!=3.11.7",
+        ">3.11",
+        ">3.11.7",
+        "~=3.11",
+        "==3.11.*",
+        ">= 3.10 , < 3.13",
+    ],
+)
+@pytest.mark.parametrize("version", [(3, 10, 14), (3, 11, 0), (3, 11, 7), (3, 12, 1), (4, 0, 0)])
+def test_python_version_check_agrees_with_packaging(version: tuple[int, int, int], requirement: str) -> None:
+    from packaging.specifiers import SpecifierSet
+
+    expected = SpecifierSet(requirement).contains(".".join(map(str, version)), prereleases=True)
+    assert python_satisfies(version, requirement) is expected
+
+
 def check_with_extra_need(monkeypatch: pytest.MonkeyPatch, need: Need) -> dict[str, Any]:
     import asyncio
 

@@ -36,13 +36,16 @@ def assert_host_reads(analysis: dict[str, Any]) -> None:
 
 def aggregate_job() -> dict[str, Any]:
     """Two source runs of one signature; m1 repeats s1 across the runs, m2 only answers run r1."""
-    rows = [
+    rows: list[tuple[str, str, str, int | str]] = [
         ("r1", "m1", "s1", 2), ("r1", "m1", "s2", 1), ("r1", "m1", "s3", -1),
         ("r2", "m1", "s1", 1), ("r2", "m1", "s2", 1), ("r2", "m1", "s3", -2), ("r2", "m1", "s3", -2),
         ("r1", "m2", "s1", 0), ("r1", "m2", "s2", -1), ("r1", "m2", "s3", 2), ("r1", "m2", "s3", REFUSED),
     ]  # fmt: skip
-    levels = {"s1": {"care": "full", "fairness": "minimal"}, "s2": {"care": "moderate", "fairness": "moderate"},
-              "s3": {"care": 1, "fairness": "substantial"}}  # fmt: skip
+    levels: dict[str, dict[str, Any]] = {
+        "s1": {"care": "full", "fairness": "minimal"},
+        "s2": {"care": "moderate", "fairness": "moderate"},
+        "s3": {"care": 1, "fairness": "substantial"},
+    }
     transcripts = []
     for k, (run, model, scenario, score) in enumerate(rows):
         item = transcript(f"t{k}", model, scenario, score, dims=levels[scenario], sample=0)
@@ -111,7 +114,9 @@ def test_a_model_without_a_scored_transcript_has_no_overall_rather_than_null_or_
 
 @pytest.mark.parametrize("models", [1, 2])
 def test_fewer_than_three_models_gives_objects_as_warnings_and_a_readable_agreement(models: int) -> None:
-    table = {f"m{k}": {f"s{j}": [(j * (k + 1)) % 5 - 2] for j in range(5)} for k in range(models)}
+    table: dict[str, dict[str, list[int | str | None]]] = {
+        f"m{k}": {f"s{j}": [(j * (k + 1)) % 5 - 2] for j in range(5)} for k in range(models)
+    }
     analysis = wire(run_from_table(table))
     assert_host_reads(analysis)
     codes = {w["code"] for w in analysis["warnings"]}
@@ -161,7 +166,13 @@ def test_the_web_decision_chart_counts_every_scored_transcript_once(hand: dict[s
                 web[code] = web.get(code, 0) + count
         assert sum(web.values()) == hand["perModel"][model]["scoredCount"]
         assert web["strongly"] == buckets["favor_first.strong"] and web["opponentStrongly"] == buckets["strongSecond"]
-        original = ("favor_first.strong", "favor_first.lean", "neutral.neutral", "favor_second.lean", "favor_second.strong")
+        original = (
+            "favor_first.strong",
+            "favor_first.lean",
+            "neutral.neutral",
+            "favor_second.lean",
+            "favor_second.strong",
+        )
         assert sum(buckets[k] for k in original) == hand["perModel"][model]["scoredCount"]
 
 

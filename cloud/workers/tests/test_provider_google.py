@@ -227,13 +227,20 @@ async def test_rate_limit_waits_exactly_the_retry_delay_gemini_gives(respx_mock:
     assert meta["retries"] == [{"attempt": 1, "code": "RATE_LIMIT", "statusCode": 429, "waitedMs": 13000}]
 
 
-async def test_a_retry_delay_beyond_the_deadline_is_handed_to_the_host(respx_mock: respx.MockRouter) -> None:
+async def test_a_per_day_quota_is_handed_to_the_host_with_the_time_to_its_reset(
+    respx_mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from common.errors import retry_hints
+
+    # 2026-03-10 15:00 UTC = 08:00 in Pacific daylight time: the daily quota resets in 16 h.
+    monkeypatch.setattr(retry_hints, "clock", lambda: 1_773_154_800.0)
     route = respx_mock.post(FLASH_URL).mock(return_value=error(429, "rate_limited_per_day"))
     clock = FakeClock()
     out = wire(await run(probe_job("gemini-2.5-flash", config={"deadlineMs": 30_000}), clock))
-    assert route.call_count == 1 and clock.sleeps == []
+    assert route.call_count == 1 and clock.sleeps == []  # never waited on inside the worker
     err = out["error"]
-    assert (err["code"], err["retryable"], err["statusCode"], err["retryAfterMs"]) == ("RATE_LIMIT", True, 429, 47000)
+    assert (err["code"], err["retryable"], err["statusCode"]) == ("RATE_LIMIT", True, 429)
+    assert err["retryAfterMs"] == 16 * 3600 * 1000 and err["details"]["quotaWindow"] == "day"
     assert err["details"]["providerErrorType"] == "RESOURCE_EXHAUSTED"
     assert err["details"]["providerBody"] == ERRORS["rate_limited_per_day"]
 

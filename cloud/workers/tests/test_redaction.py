@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from common.io.log import configure_logging
+from common.io.log import configure_logging, get_logger
 from common.io.redaction import REDACTED, redact, redact_text
 from common.providers.pool import ProviderPool
 from common.runs.oneshot import run_worker
@@ -261,3 +261,149 @@ def test_the_log_level_variable_quiets_info_lines(
     out, lines = run_logged(probe_job("mock:echo"), capsys)
     assert out["success"] is True
     assert lines and all(line.get("type") == "progress" for line in lines)  # progress is the contract
+
+
+# ------------------------------------------------------------ every Authorization scheme, and ordinary words
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "kept"),
+    [
+        ("Authorization: Basic dXNlcjpodW50ZXIy", "dXNlcjpodW50ZXIy", "Authorization: Basic "),
+        ("authorization: Basic dXM=", "dXM=", "authorization: Basic "),  # shorter than any old minimum
+        ('{"Authorization": "Token abcdefgh"}', "abcdefgh", '"Authorization": "Token '),
+        ("Authorization: SSWS 00ab-cdEF_123", "00ab-cdEF_123", "Authorization: SSWS "),  # a custom scheme
+        ("Proxy-Authorization: Digest 6629fae49393a053", "6629fae49393a053", "Proxy-Authorization: Digest "),
+        ("{'authorization': 'gw_live_1234abcd'} was rejected", "gw_live_1234abcd", "was rejected"),  # no scheme
+        ("proxy at http://user:hunter2pass@proxy.internal/v1 refused", "hunter2pass", "@proxy.internal/v1 refused"),
+    ],
+)
+def test_every_authorization_scheme_loses_its_credentials_and_keeps_its_name(text: str, secret: str, kept: str) -> None:
+    cleaned = redact_text(text, secrets=[])
+    assert secret not in cleaned and REDACTED in cleaned
+    assert kept in cleaned
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "invalid_api_key: Incorrect API key provided: sk-test-***.",
+        "Authorization: Incorrect API key",
+        "a Bearer token is required for this endpoint",
+        "api_key: missing",
+        "x-api-key header is invalid",
+        "see https://console.x.ai/team for your keys",
+    ],
+)
+def test_ordinary_words_next_to_key_names_are_not_redacted(text: str) -> None:
+    assert redact_text(text, secrets=[]) == text
+
+
+def test_a_basic_authorization_header_never_reaches_stdout_or_stderr(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    credentials = "dXNlcjpzM2NyZXQtcGFzcw=="  # base64 of user:s3cret-pass
+
+    async def leaky(job: dict[str, Any], pool: ProviderPool) -> Any:
+        get_logger().warning("gateway said", echoed=f"we got Authorization: Basic {credentials}")
+        raise RuntimeError(f"request failed; headers were {{'Authorization': 'Basic {credentials}'}}")
+
+    stdout = io.StringIO()
+    run_worker(Worker(name="probe", parse=dict, run=leaky), stdin=io.BytesIO(b"{}"), stdout=stdout)
+    err = capsys.readouterr().err
+    assert credentials not in stdout.getvalue() and credentials not in err
+    assert "Authorization: Basic [REDACTED]" in err
+    assert "Basic [REDACTED]" in json.loads(stdout.getvalue())["error"]["message"]
+
+
+# ------------------------------------------------------------ a base URL with user:password@ is refused
+
+
+PASSWORD = "s3cret-pass-4242"
+
+# (model id, key variable, base-URL variable): every provider that reads a base URL.
+BASE_URL_PROVIDERS = [
+    ("gpt-4o", "OPENAI_API_KEY", "OPENAI_BASE_URL"),
+    ("claude-opus-4-5", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
+    ("gemini-2.5-flash", "GEMINI_API_KEY", "GEMINI_BASE_URL"),
+    ("grok-4", "XAI_API_KEY", "XAI_BASE_URL"),
+    ("deepseek-chat", "DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL"),
+    ("mistral-large-latest", "MISTRAL_API_KEY", "MISTRAL_BASE_URL"),
+    ("openai-compatible:llama3.1:8b", "OPENAI_COMPATIBLE_API_KEY", "OPENAI_COMPATIBLE_BASE_URL"),
+]
+
+
+@pytest.mark.parametrize(("model_id", "key_var", "base_var"), BASE_URL_PROVIDERS)
+@pytest.mark.parametrize("userinfo", [f"user:{PASSWORD}", PASSWORD])
+def test_a_base_url_with_credentials_is_refused_before_any_request(
+    model_id: str,
+    key_var: str,
+    base_var: str,
+    userinfo: str,
+    respx_mock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv(key_var, "test-key-not-real-0123456789")
+    monkeypatch.setenv(base_var, f"http://{userinfo}@gateway.test:8080/v1")
+    stdout = io.StringIO()
+    run_worker(PROBE, stdin=io.BytesIO(json.dumps(probe_job(model_id, followups=0)).encode()), stdout=stdout)
+    err = capsys.readouterr().err
+    assert respx_mock.calls.call_count == 0  # no request: nothing sent as Authorization: Basic
+    error = json.loads(stdout.getvalue())["error"]
+    assert error["code"] == "VALIDATION_ERROR" and error["retryable"] is False
+    assert base_var in error["message"] and "http://gateway.test:8080/v1" in error["message"]
+    assert error["details"]["envVars"] == [base_var]
+    assert PASSWORD not in stdout.getvalue() and PASSWORD not in err
+
+
+@pytest.mark.parametrize(
+    ("model_id", "key_var", "base_var", "header", "value"),
+    [
+        ("gpt-4o", "OPENAI_API_KEY", "OPENAI_BASE_URL", "authorization", "Bearer {key}"),
+        (
+            "openai-compatible:llama3.1:8b",
+            "OPENAI_COMPATIBLE_API_KEY",
+            "OPENAI_COMPATIBLE_BASE_URL",
+            "authorization",
+            "Bearer {key}",
+        ),
+        ("claude-opus-4-5", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "authorization", "Bearer {key}"),
+    ],
+)
+def test_a_clean_base_url_carries_the_api_key(
+    model_id: str,
+    key_var: str,
+    base_var: str,
+    header: str,
+    value: str,
+    respx_mock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = "test-key-not-real-0123456789"
+    monkeypatch.setenv(key_var, key)
+    monkeypatch.setenv(base_var, "http://gateway.test:8080/v1")
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+    respx_mock.route(host="gateway.test").respond(401, json={"error": {"message": "no", "type": "auth"}})
+    run_worker(PROBE, stdin=io.BytesIO(json.dumps(probe_job(model_id, followups=0)).encode()), stdout=io.StringIO())
+    (call,) = respx_mock.calls
+    assert call.request.headers[header] == value.format(key=key)
+    assert "basic" not in call.request.headers.get("authorization", "").lower()
+
+
+@pytest.mark.parametrize("shift", range(-14, 3))
+def test_a_credential_across_a_search_window_boundary_is_still_redacted(shift: int) -> None:
+    from common.io.redaction import _WINDOW
+
+    header = "Authorization: Basic dXNlcjpodW50ZXIy"
+    for literal_at in (_WINDOW + shift, 2 * _WINDOW + shift):
+        text = "x" * literal_at + " " + header + " and sk-abcdefghijklmnop."
+        cleaned = redact_text(text, secrets=[])
+        assert "dXNlcjpodW50ZXIy" not in cleaned and "abcdefghijklmnop" not in cleaned
+        assert cleaned.endswith(" Authorization: Basic [REDACTED] and [REDACTED].")
+
+
+def test_positions_stay_right_after_a_character_whose_lower_case_is_longer() -> None:
+    text = "\u0130stanbul \u0130 api_key=abc123 then Authorization: Basic dXM="
+    expected = "\u0130stanbul \u0130 api_key=[REDACTED] then Authorization: Basic [REDACTED]"
+    assert redact_text(text, secrets=[]) == expected

@@ -5,6 +5,25 @@
  * The one document cloud/workers/analyze_basic.py prints on stdout (contractVersion 1.0).
  */
 export type AnalyzeBasicOutput = AnalyzeBasicSuccess | WorkerFailure;
+/**
+ * The closed set of warning codes; README lists what each one means.
+ */
+export type AnalysisWarningCode =
+  | "NO_TRANSCRIPTS"
+  | "UNSCORED_TRANSCRIPTS"
+  | "NO_SCORED_TRANSCRIPTS"
+  | "DUPLICATE_TRANSCRIPT_IDS"
+  | "TOO_FEW_MODELS"
+  | "PAIRS_WITHOUT_CORRELATION"
+  | "OUTLIER_DETECTION_LIMITED"
+  | "NO_DIMENSIONS"
+  | "PARTIAL_DIMENSIONS"
+  | "CONFLICTING_DIMENSIONS"
+  | "DIMENSION_NOT_TESTED"
+  | "NO_REPEATS"
+  | "NO_CONTESTED_SCENARIOS"
+  | "LOW_REPEAT_COVERAGE"
+  | "HIGH_DRIFT";
 export type ErrorCode =
   | "RATE_LIMIT"
   | "QUOTA_EXCEEDED"
@@ -24,6 +43,20 @@ export type ErrorCode =
   | "CANCELLED"
   | "ENVIRONMENT_ERROR"
   | "UNKNOWN";
+/**
+ * The closed set of transcript warning codes; README lists what each one means.
+ */
+export type TranscriptWarningCode =
+  | "TRUNCATED"
+  | "MODEL_VERSION_CHANGED"
+  | "FOLLOWUP_SKIPPED"
+  | "MAX_TURNS_DEFAULTED"
+  | "MAX_TOKENS_DEFAULTED"
+  | "TOKEN_LIMIT_REQUIRED"
+  | "PARAM_UNUSABLE"
+  | "PARAM_CONVERTED"
+  | "PARAM_OUT_OF_RANGE"
+  | "MAX_TOKENS_PARAM_UNKNOWN";
 
 export interface AnalyzeBasicSuccess {
   success: true;
@@ -36,15 +69,16 @@ export interface Analysis {
   perModel: {
     [k: string]: ModelStats | undefined;
   };
+  preferenceSummary: PreferenceSummary | null;
+  reliabilitySummary: ReliabilitySummary | null;
+  aggregateSemantics: AggregateSemanticsResult | null;
   modelAgreement: ModelAgreement;
-  dimensionAnalysis: {
-    [k: string]: DimensionResult | undefined;
-  };
+  dimensionAnalysis: DimensionAnalysis;
   varianceAnalysis: VarianceAnalysis;
   mostContestedScenarios: ContestedScenario[];
   visualizationData: VisualizationData;
   methodsUsed: MethodsUsed;
-  warnings: string[];
+  warnings: AnalysisWarning[];
   computedAt: string;
   durationMs: number;
 }
@@ -69,15 +103,27 @@ export interface ModelStats {
   values: {
     [k: string]: ValueWinRate | undefined;
   };
-  overall: ScoreSummary | null;
+  overall?: ScoreSummary | null;
 }
 /**
  * `winRate` is the mean over scenarios of prioritized / all outcomes in that scenario.
+ *
+ * `count` is condition-weighted (the host adds these up across runs); `rawCount` holds
+ * the transcripts' outcomes as counted.
  */
 export interface ValueWinRate {
   winRate: number;
   scenarioCount: number;
-  count: OutcomeCounts;
+  count: WeightedOutcomeCounts;
+  rawCount: OutcomeCounts;
+}
+/**
+ * Condition-weighted counts: each scenario adds its outcome shares, summing to 1.
+ */
+export interface WeightedOutcomeCounts {
+  prioritized: number;
+  deprioritized: number;
+  neutral: number;
 }
 export interface OutcomeCounts {
   prioritized: number;
@@ -101,13 +147,109 @@ export interface ConfidenceInterval {
   upper: number;
   method: "t";
 }
+export interface PreferenceSummary {
+  perModel: {
+    [k: string]: ModelPreference | undefined;
+  };
+}
+export interface ModelPreference {
+  preferenceDirection: PreferenceDirection;
+  preferenceStrength: number | null;
+}
+export interface PreferenceDirection {
+  byValue: {
+    [k: string]: PreferenceValue | undefined;
+  };
+  overallLean: ("A" | "B" | "NEUTRAL") | null;
+  overallSignedCenter: number | null;
+}
+export interface PreferenceValue {
+  winRate: number;
+  count: WeightedOutcomeCounts;
+}
+export interface ReliabilitySummary {
+  perModel: {
+    [k: string]: ModelReliability | undefined;
+  };
+}
+export interface ModelReliability {
+  baselineNoise: number | null;
+  baselineReliability: number | null;
+  directionalAgreement: number | null;
+  neutralShare: number | null;
+  coverageCount: number;
+  uniqueScenarios: number;
+  perScenario: {
+    [k: string]: BernoulliAgreement | undefined;
+  };
+  perPair?: {
+    [k: string]: PairCoverage | undefined;
+  } | null;
+}
+/**
+ * Pairs of repeats of one scenario (`trials`) and pairs in the same bucket (`matches`).
+ */
+export interface BernoulliAgreement {
+  matches: number;
+  trials: number;
+}
+export interface PairCoverage {
+  targetAnalysisRunId: string;
+  targetCompanionRunId: string | null;
+  primaryConditionIds: string[];
+  companionConditionIds: string[];
+  perCondition: ConditionPressure[];
+}
+export interface ConditionPressure {
+  scenarioId: string;
+  netPressureRank: number | null;
+  winRate: number | null;
+  matches: number;
+  trials: number;
+}
+export interface AggregateSemanticsResult {
+  mode: "same_signature_v1";
+  perModelRepeatCoverage: {
+    [k: string]: RepeatCoverage | undefined;
+  };
+  perModelDrift: {
+    [k: string]: ModelDrift | undefined;
+  };
+}
+export interface RepeatCoverage {
+  repeatCoverageCount: number;
+  repeatCoverageShare: number;
+  contributingRunCount: number;
+}
+export interface ModelDrift {
+  weightedOverallSignedCenterSd: number | null;
+  exceedsWarningThreshold: boolean;
+  runCount: number;
+}
 export interface ModelAgreement {
+  pairwise: {
+    [k: string]: PairwiseAgreement | undefined;
+  };
+  overallAgreement: number | null;
+  outlierModels: string[];
   pairs: PairAgreement[];
-  overallAgreement: OverallAgreement | null;
+  agreementSummary: OverallAgreement | null;
   perModel: {
     [k: string]: ModelAgreementScore | undefined;
   };
-  outlierModels: OutlierModel[];
+  outlierModelDetails: OutlierModel[];
+}
+/**
+ * The host's pair entry (`modelAgreement.pairwise["modelA:modelB"]`).
+ */
+export interface PairwiseAgreement {
+  spearmanRho: number;
+  pValue: number;
+  pValueCorrected: number;
+  significant: boolean;
+  effectSize: number;
+  effectInterpretation: "negligible" | "small" | "medium" | "large";
+  scenarioCount: number;
 }
 export interface PairAgreement {
   modelA: string;
@@ -138,6 +280,13 @@ export interface OutlierModel {
   meanRho: number;
   zScore: number;
 }
+export interface DimensionAnalysis {
+  dimensions: {
+    [k: string]: DimensionResult | undefined;
+  };
+  varianceExplained: number | null;
+  method: "kruskal_wallis";
+}
 export interface DimensionResult {
   test: "kruskal-wallis";
   statistic: number | null;
@@ -160,6 +309,14 @@ export interface LevelStats {
   median: number;
 }
 export interface VarianceAnalysis {
+  isMultiSample: boolean;
+  samplesPerScenario: number;
+  orientationCorrectedCount: number;
+  perModel: {
+    [k: string]: ModelVariance | undefined;
+  };
+  mostVariableScenarios: VariableCell[];
+  leastVariableScenarios: VariableCell[];
   repeatGroups: {
     [k: string]:
       | {
@@ -167,11 +324,65 @@ export interface VarianceAnalysis {
         }
       | undefined;
   };
-  perModel: {
-    [k: string]: ModelConsistency | undefined;
+  mostVariableScenariosAcrossModels: ScenarioVariability[];
+  leastVariableScenariosAcrossModels: ScenarioVariability[];
+}
+/**
+ * The host's `ModelVarianceStats`, plus `groupsWithRepeats`.
+ */
+export interface ModelVariance {
+  totalSamples: number;
+  uniqueScenarios: number;
+  samplesPerScenario: number;
+  avgWithinScenarioVariance: number;
+  maxWithinScenarioVariance: number;
+  consistencyScore: number;
+  groupsWithRepeats: number;
+  perScenario: {
+    [k: string]: SampleVarianceStats | undefined;
   };
-  mostVariableScenarios: ScenarioVariability[];
-  leastVariableScenarios: ScenarioVariability[];
+}
+/**
+ * The host's per-scenario `VarianceStats` of one model (sample variance, ddof=1).
+ */
+export interface SampleVarianceStats {
+  sampleCount: number;
+  mean: number;
+  stdDev: number;
+  variance: number;
+  min: number;
+  max: number;
+  range: number;
+  directionCounts: DirectionCounts;
+  direction: "A" | "B" | "NEUTRAL";
+  directionalAgreement: number;
+  medianSignedDistance: number;
+  iqr: number | null;
+  neutralShare: number;
+  orientationCorrected: boolean;
+}
+/**
+ * Scored samples per canonical bucket, keyed as the original worker keyed them.
+ */
+export interface DirectionCounts {
+  "favor_first.strong": number;
+  "favor_first.lean": number;
+  "neutral.neutral": number;
+  "favor_second.lean": number;
+  "favor_second.strong": number;
+}
+/**
+ * The host's `ScenarioVarianceStats`: one model's repeats of one scenario.
+ */
+export interface VariableCell {
+  scenarioId: string;
+  scenarioName: string;
+  modelId: string;
+  mean: number;
+  stdDev: number;
+  variance: number;
+  range: number;
+  sampleCount: number;
 }
 /**
  * One model's repeated samples of one scenario; statistics over its scored samples.
@@ -188,11 +399,6 @@ export interface RepeatGroup {
   directionalAgreement: number | null;
   neutralShare: number | null;
 }
-export interface ModelConsistency {
-  consistencyScore: number | null;
-  avgWithinScenarioVariance: number | null;
-  groupsWithRepeats: number;
-}
 export interface ScenarioVariability {
   scenarioId: string;
   scenarioName: string | null;
@@ -201,7 +407,7 @@ export interface ScenarioVariability {
 }
 export interface ContestedScenario {
   scenarioId: string;
-  scenarioName: string | null;
+  scenarioName: string;
   variance: number;
   stdDev: number;
   mean: number;
@@ -224,7 +430,24 @@ export interface VisualizationData {
       | undefined;
   };
 }
+/**
+ * Transcripts per decision bucket of one model, under three vocabularies.
+ *
+ * `favor_first.strong` .. `neutral.neutral` are the original worker's keys (scored only);
+ * `strongly`, `somewhat`, `neutral`, `opponentSomewhat`, `opponentStrongly` are the ones
+ * the host's decision chart and aggregate read; `strongFirst` .. `missing` are this
+ * worker's, with the unscored reasons.
+ */
 export interface DecisionBuckets {
+  "favor_first.strong": number;
+  "favor_first.lean": number;
+  "neutral.neutral": number;
+  "favor_second.lean": number;
+  "favor_second.strong": number;
+  strongly: number;
+  somewhat: number;
+  opponentSomewhat: number;
+  opponentStrongly: number;
   strongFirst: number;
   leanFirst: number;
   neutral: number;
@@ -235,19 +458,39 @@ export interface DecisionBuckets {
   missing: number;
 }
 export interface MethodsUsed {
+  modelComparison: "spearman_rho";
+  pValueCorrection: "holm_bonferroni";
+  effectSize: "cohens_d";
+  dimensionTest: "kruskal_wallis";
+  varianceMetrics: "sample_variance";
   alpha: number;
+  codeVersion: string;
+  summaryContractVersion: "vignette-semantics-v1";
   scoring: string;
   winRate: string;
   overallScore: string;
   confidenceInterval: string;
   correlation: string;
   multipleComparison: string;
-  effectSize: string;
+  effectSizeDetail: string;
   outlierDetection: string;
-  dimensionTest: string;
+  dimensionTestDetail: string;
   dimensionEffectSize: string;
+  varianceExplained: string;
   variance: string;
   contestedScenarios: string;
+  preferenceSummary: string;
+  reliabilitySummary: string;
+  aggregateSemantics: string;
+  differencesFromOriginal: string[];
+}
+/**
+ * The host's `AnalysisWarning`: all three fields are non-null strings.
+ */
+export interface AnalysisWarning {
+  code: AnalysisWarningCode;
+  message: string;
+  recommendation: string;
 }
 /**
  * The failure document every worker prints; probe adds the turns that completed.
@@ -280,6 +523,7 @@ export interface Transcript {
   completedAt: string;
   costSnapshot?: CostSnapshot | null;
   warnings: string[];
+  warningDetails: TranscriptWarning[];
 }
 export interface Turn {
   turnNumber: number;
@@ -325,10 +569,17 @@ export interface Timing {
 }
 /**
  * A parameter the worker did not send as asked, and why.
+ *
+ * Actions: `dropped` (not sent: the provider has no such parameter, the model ignores
+ * it, or the value is unusable), `renamed` (sent under the provider's name), `clamped`
+ * (moved into the provider's documented range, or a list cut to its documented length),
+ * `converted` (a value of another shape made usable, e.g. one stop string -> a list),
+ * `defaulted` (an unusable or absent value replaced by the documented default),
+ * `retried_without` / `lowered` (the provider rejected it; the turn was retried).
  */
 export interface ParamNote {
   param: string;
-  action: "dropped" | "renamed" | "retried_without" | "lowered";
+  action: "dropped" | "renamed" | "retried_without" | "lowered" | "clamped" | "converted" | "defaulted";
   reason: string;
 }
 export interface CostSnapshot {
@@ -337,4 +588,12 @@ export interface CostSnapshot {
   inputTokens: number;
   outputTokens: number;
   estimatedCost: number;
+}
+/**
+ * One transcript warning, in the shape the host's other warnings have.
+ */
+export interface TranscriptWarning {
+  code: TranscriptWarningCode;
+  message: string;
+  recommendation: string;
 }

@@ -39,10 +39,18 @@ export interface Scenario {
   prompt: string;
   followups?: Followup[] | null;
 }
+/**
+ * One followup turn. An empty or absent prompt is skipped with a transcript warning
+ * (as the original worker skipped it), not refused: admins edit scenarios freely.
+ */
 export interface Followup {
   label?: string | null;
-  prompt: string;
+  prompt?: string | null;
 }
+/**
+ * The run's settings. Ranges are the provider's (applied per provider, with a
+ * `paramNote`); `maxTokens`/`maxTurns` below 1 fall back to the default with a warning.
+ */
 export interface ProbeConfig {
   temperature?: number | null;
   seed?: number | null;
@@ -57,6 +65,12 @@ export interface ModelCost {
 }
 /**
  * The host's `modelConfig`: per-model API settings that override `config`.
+ *
+ * Admins edit it freely, so it is read as leniently as the original worker read it: a
+ * value of the wrong type (or a `maxTokens` below 1) is dropped with a note and the job
+ * goes on (`config`'s value, or the default, applies); one stop string is a one-element
+ * list. Only a non-finite number is refused. `maxTokens: null` is not the same as an
+ * absent `maxTokens`: null means "no explicit limit" (see `common.probe.job_params`).
  */
 export interface ModelSettings {
   maxTokensParam?: string | null;
@@ -111,9 +125,16 @@ export interface Timing {
 }
 /**
  * A parameter the worker did not send as asked, and why.
+ *
+ * Actions: `dropped` (not sent: the provider has no such parameter, the model ignores
+ * it, or the value is unusable), `renamed` (sent under the provider's name), `clamped`
+ * (moved into the provider's documented range, or a list cut to its documented length),
+ * `converted` (a value of another shape made usable, e.g. one stop string -> a list),
+ * `defaulted` (an unusable or absent value replaced by the documented default),
+ * `retried_without` / `lowered` (the provider rejected it; the turn was retried).
  */
 export interface ParamNote {
   param: string;
-  action: "dropped" | "renamed" | "retried_without" | "lowered";
+  action: "dropped" | "renamed" | "retried_without" | "lowered" | "clamped" | "converted" | "defaulted";
   reason: string;
 }

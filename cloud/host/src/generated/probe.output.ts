@@ -24,6 +24,20 @@ export type ErrorCode =
   | "CANCELLED"
   | "ENVIRONMENT_ERROR"
   | "UNKNOWN";
+/**
+ * The closed set of transcript warning codes; README lists what each one means.
+ */
+export type TranscriptWarningCode =
+  | "TRUNCATED"
+  | "MODEL_VERSION_CHANGED"
+  | "FOLLOWUP_SKIPPED"
+  | "MAX_TURNS_DEFAULTED"
+  | "MAX_TOKENS_DEFAULTED"
+  | "TOKEN_LIMIT_REQUIRED"
+  | "PARAM_UNUSABLE"
+  | "PARAM_CONVERTED"
+  | "PARAM_OUT_OF_RANGE"
+  | "MAX_TOKENS_PARAM_UNKNOWN";
 
 export interface ProbeSuccess {
   success: true;
@@ -42,6 +56,7 @@ export interface Transcript {
   completedAt: string;
   costSnapshot?: CostSnapshot | null;
   warnings: string[];
+  warningDetails: TranscriptWarning[];
 }
 export interface Turn {
   turnNumber: number;
@@ -87,10 +102,17 @@ export interface Timing {
 }
 /**
  * A parameter the worker did not send as asked, and why.
+ *
+ * Actions: `dropped` (not sent: the provider has no such parameter, the model ignores
+ * it, or the value is unusable), `renamed` (sent under the provider's name), `clamped`
+ * (moved into the provider's documented range, or a list cut to its documented length),
+ * `converted` (a value of another shape made usable, e.g. one stop string -> a list),
+ * `defaulted` (an unusable or absent value replaced by the documented default),
+ * `retried_without` / `lowered` (the provider rejected it; the turn was retried).
  */
 export interface ParamNote {
   param: string;
-  action: "dropped" | "renamed" | "retried_without" | "lowered";
+  action: "dropped" | "renamed" | "retried_without" | "lowered" | "clamped" | "converted" | "defaulted";
   reason: string;
 }
 export interface CostSnapshot {
@@ -99,6 +121,14 @@ export interface CostSnapshot {
   inputTokens: number;
   outputTokens: number;
   estimatedCost: number;
+}
+/**
+ * One transcript warning, in the shape the host's other warnings have.
+ */
+export interface TranscriptWarning {
+  code: TranscriptWarningCode;
+  message: string;
+  recommendation: string;
 }
 /**
  * The failure document every worker prints; probe adds the turns that completed.

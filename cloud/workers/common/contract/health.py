@@ -45,7 +45,7 @@ HealthWarningCode = Literal[
 
 class HealthJob(WireModel):
     live: bool = False
-    # Import every package for real (one subprocess each, in parallel) instead of reading
+    # Import every package for real (one subprocess each, one per core at a time) instead of reading
     # package metadata: slower (seconds), and it finds a package that is installed but broken.
     deep: bool = False
     # Overall budget of the live and deep checks; both run concurrently within it.

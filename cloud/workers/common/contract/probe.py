@@ -194,7 +194,8 @@ def _normalise_settings(data: dict[str, Any]) -> tuple[dict[str, Any], list[Para
                     param="maxTokens",
                     action="dropped",
                     reason=(
-                        f"modelConfig.maxTokens {value} is not a positive limit: config.maxTokens (or the default) applies"
+                        f"modelConfig.maxTokens {value} is not a positive limit:"
+                        " config.maxTokens (or the default) applies"
                     ),
                 )
             )

@@ -22,6 +22,9 @@ from common.errors.facts import ErrorFacts, FailureKind
 from common.errors.retry_hints import daily_quota, retry_hint_ms
 
 OPENAI_FAMILY = frozenset({"openai", "xai", "deepseek", "openai-compatible"})
+# A provider's own words are kept up to this many characters: a gateway's error page can be
+# megabytes of HTML, and a host needs its first lines, not all of it in every document.
+MAX_PROVIDER_TEXT = 4000
 
 
 @dataclass(frozen=True)
@@ -213,18 +216,25 @@ def classify_facts(facts: ErrorFacts) -> ErrorCode:
     return ErrorCode.UNKNOWN
 
 
+def _clip(text: str) -> str:
+    if len(text) <= MAX_PROVIDER_TEXT:
+        return text
+    return f"{text[:MAX_PROVIDER_TEXT]}... [{len(text) - MAX_PROVIDER_TEXT} more characters]"
+
+
 def to_worker_error(facts: ErrorFacts, *, now: float | None = None) -> WorkerError:
     """The failure a host receives; `now` (the wall clock, default `retry_hints.clock`) dates a quota reset."""
     at = retry_hints.clock() if now is None else now
     code = classify_facts(facts)
     label = " ".join(str(p) for p in (facts.provider, facts.status, facts.error_type or facts.error_code) if p)
-    message = f"{label}: {facts.message}" if facts.message else label
+    said = _clip(facts.message)
+    message = f"{label}: {said}" if said else label
     details: dict[str, Any] = {"provider": facts.provider, "kind": facts.kind}
     for key, value in (
         ("providerErrorType", facts.error_type),
         ("providerErrorCode", facts.error_code),
         ("param", facts.param),
-        ("providerBody", facts.body),
+        ("providerBody", _clip(facts.body) if isinstance(facts.body, str) else facts.body),
     ):
         if value is not None:
             details[key] = value

@@ -13,9 +13,12 @@ through the same adapters and base-URL variables as probe.py.
 from __future__ import annotations
 
 import asyncio
+import operator
+import re
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 from common.contract.health import (
@@ -66,8 +69,36 @@ def required_python() -> str:
         return FALLBACK_REQUIRES_PYTHON
 
 
+# One comparison clause of a specifier (">=3.11", "<4"), which for a final release such as
+# sys.version_info means comparing zero-padded release tuples, exactly as PEP 440 does.
+_PLAIN_CLAUSE = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(\d+(?:\.\d+)*)\s*$")
+_COMPARE: dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+
+
 def python_satisfies(version: tuple[int, int, int], requirement: str) -> bool:
-    """Evaluates a PEP 440 specifier such as '>=3.11' or '>=3.11,<4' against a version."""
+    """Evaluates a PEP 440 specifier such as '>=3.11' or '>=3.11,<4' against a version.
+
+    Plain comparisons are evaluated here; anything else ('~=', wildcards) by `packaging`,
+    whose import (~10 ms) every health check would otherwise pay.
+    """
+    clauses = [_PLAIN_CLAUSE.match(clause) for clause in requirement.split(",")]
+    if all(clauses):
+        ours = tuple(version)
+        for match in clauses:
+            assert match is not None
+            theirs = tuple(int(part) for part in match[2].split("."))
+            width = max(len(ours), len(theirs))
+            padded = (ours + (0,) * width)[:width], (theirs + (0,) * width)[:width]
+            if not _COMPARE[match[1]](*padded):
+                return False
+        return True
     from packaging.specifiers import SpecifierSet
 
     return SpecifierSet(requirement).contains(".".join(str(p) for p in version), prereleases=True)

@@ -6,6 +6,10 @@
 | `PROBE_MAX_INPUT_BYTES` | the largest job (stdin document or serve/batch line) a worker reads | per worker |
 | `PROBE_MAX_ANSWER_CHARS` | the longest answer kept per turn (a longer one is cut, with a warning) | 4,000,000 |
 | `TIKTOKEN_CACHE_DIR` | where the offline tokenizer files are unpacked | a folder in the temp dir |
+| `PROBE_BROKER_URL` | distributed worker: the Celery broker (`redis://...` or `amqp://...`) | `redis://127.0.0.1:6379/0` |
+| `PROBE_REDIS_URL` | distributed worker: the Redis holding run state, results and the shared rate limits | the broker URL if it is Redis, else `redis://127.0.0.1:6379/0` |
+| `PROBE_CLAIM_TTL_S` | distributed worker: how long a job's claim outlives a worker that stopped renewing it | 30 |
+| `PROBE_METRICS_PORT` | distributed worker: serve Prometheus metrics on this port (unset: none) | unset |
 """
 
 from __future__ import annotations
@@ -54,3 +58,38 @@ def tiktoken_cache_dir() -> Path:
 def point_tiktoken_at(cache: Path) -> None:
     """tiktoken reads its cache folder from the environment only."""
     os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
+
+
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_CLAIM_TTL_S = 30.0
+
+
+def broker_url() -> str:
+    return os.environ.get("PROBE_BROKER_URL", "").strip() or DEFAULT_BROKER_URL
+
+
+def state_redis_url(broker: str | None = None) -> str:
+    """PROBE_REDIS_URL, else the broker itself when it is a Redis, else the local default."""
+    configured = os.environ.get("PROBE_REDIS_URL", "").strip()
+    if configured:
+        return configured
+    chosen = broker if broker is not None else broker_url()
+    return chosen if chosen.startswith(("redis://", "rediss://", "unix://")) else DEFAULT_BROKER_URL
+
+
+def claim_ttl_s() -> float:
+    """PROBE_CLAIM_TTL_S (at least 1 s), or the default when unset or not a number."""
+    try:
+        chosen = float(os.environ.get("PROBE_CLAIM_TTL_S", DEFAULT_CLAIM_TTL_S))
+    except ValueError:
+        return DEFAULT_CLAIM_TTL_S
+    return max(chosen, 1.0)
+
+
+def metrics_port() -> int | None:
+    """PROBE_METRICS_PORT, or None (no metrics server) when unset or not a port number."""
+    try:
+        port = int(os.environ.get("PROBE_METRICS_PORT", ""))
+    except ValueError:
+        return None
+    return port if 0 <= port < 65536 else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -80,80 +81,86 @@ def redact_text(text: str, secrets: list[str] | None = None) -> str:
     """`text` with every environment secret and every key-shaped string replaced by [REDACTED].
 
     Linear in the length of `text`, and cheap: each rule is located by a literal
-    (`str.find`, C speed, on a lower-cased copy for the case-insensitive ones) and its
-    pattern is only tried, anchored, where that literal is. Scanning with the patterns
-    themselves cost ~50 ns a character (5 s for a 50 MB answer); a string none of the
-    literals occur in costs a lower-casing and a few finds.
+    (`str.find`, on a lower-cased copy for the case-insensitive ones) and its pattern is only
+    tried, anchored, where that literal is. Scanning with the patterns themselves cost ~50 ns
+    a character (5 s for a 50 MB answer). Long texts are searched a window at a time, so the
+    lower-cased copy and the finds stay in the CPU cache however long the answer is.
     """
     for secret in _env_secrets() if secrets is None else secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
     if len(text) <= _SHORT and _ANY_LITERAL.search(text) is None:
         return text
-    scan = _Scan(text)
-    scan.apply("authorization", _AUTHORIZATION, _authorization)
-    scan.apply("bearer", _BEARER, _value_unless_word, before=_not_a_word_char)
-    for literal in ("apikey", "api-key", "api_key"):
-        scan.apply(literal, _API_KEY, _value_unless_word)
-    scan.apply("key=", _QUERY_KEY, _value, before=_query_separator)
-    scan.apply("://", _USERINFO, _value, case_sensitive=True)  # user:password@ (a user can be a token)
-    for literal, pattern in _KEY_SHAPED.items():
-        scan.apply(literal, pattern, _whole, case_sensitive=True, before=_not_a_word_char)
-    return scan.text
+    candidates = _candidates(text)
+    if not candidates:
+        return text
+    pieces: list[str] = []
+    done = 0  # text[:done] is in pieces already
+    scanned = [0] * len(_RULES)  # a rule never re-reads what its last match covered: linear
+    for pos, index in candidates:
+        rule = _RULES[index]
+        if pos < done or pos < scanned[index]:
+            continue
+        if rule.before is not None and not rule.before(text[pos - 1] if pos else ""):
+            continue
+        match = rule.pattern.match(text, pos)
+        if match is None:
+            continue
+        scanned[index] = match.end()
+        for span_start, span_end in rule.decide(match):
+            pieces.append(text[done:span_start])
+            pieces.append(REDACTED)
+            done = span_end
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
-# A rule's decision on one anchored match: the (start, end) spans to replace.
+# A rule's decision on one anchored match: the (start, end) spans to replace, in order.
 Decide = Callable[[re.Match[str]], list[tuple[int, int]]]
 
 
-class _Scan:
-    """One string being redacted rule by rule; the lower-cased copy is redone only after a change."""
+@dataclass(frozen=True)
+class _Rule:
+    literal: str  # where the pattern can match (lower case unless case_sensitive)
+    pattern: re.Pattern[str]
+    decide: Decide
+    case_sensitive: bool = False
+    before: Callable[[str], bool] | None = None  # the character before the literal ("" at the start)
 
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self._lowered: str | None = None
 
-    def _lower(self) -> str:
-        if self._lowered is None:
-            # U+0130 is the only character whose lower case is two characters long; positions
-            # in the lowered copy must be positions in the text.
-            text = self.text.replace("\u0130", "i") if "\u0130" in self.text else self.text
-            self._lowered = text.lower()
-        return self._lowered
+_WINDOW = 1 << 18  # characters searched at a time: a window and its lower-cased copy fit in cache
 
-    def apply(
-        self,
-        literal: str,
-        pattern: re.Pattern[str],
-        decide: Decide,
-        *,
-        case_sensitive: bool = False,
-        before: Callable[[str], bool] | None = None,
-    ) -> None:
-        """Tries `pattern` where `literal` occurs (and the character before it passes `before`)."""
-        text = self.text
-        haystack = text if case_sensitive else self._lower()
-        pos = haystack.find(literal)
-        if pos < 0:
-            return
-        pieces: list[str] = []
-        done = 0  # text[:done] is in pieces already
-        while pos >= 0:
-            match = None
-            if before is None or before(text[pos - 1] if pos else ""):
-                match = pattern.match(text, pos)
-            if match is None:
-                pos = haystack.find(literal, pos + 1)
-                continue
-            for start, end in decide(match):
-                pieces.append(text[done:start])
-                pieces.append(REDACTED)
-                done = end
-            pos = haystack.find(literal, max(match.end(), pos + 1))
-        if pieces:
-            pieces.append(text[done:])
-            self.text = "".join(pieces)
-            self._lowered = None
+
+def _lower(text: str) -> str:
+    # U+0130 is the only character whose lower case is two characters long; positions in the
+    # lowered copy must be positions in the text.
+    return (text.replace("\u0130", "i") if "\u0130" in text else text).lower()
+
+
+def _candidates(text: str) -> list[tuple[int, int]]:
+    """(position, rule index) of every rule's literal in `text`, in text order."""
+    found: list[tuple[int, int]] = []
+    size = len(text)
+    longest = max(len(rule.literal) for rule in _RULES)
+    for start in range(0, size, _WINDOW):
+        end = min(size, start + _WINDOW + longest - 1)  # a literal starting in the window fits
+        last = min(size, start + _WINDOW)
+        lowered = _lower(text[start:end])  # the whole text itself (no copy) when it fits one window
+        for index, rule in enumerate(_RULES):
+            if rule.case_sensitive:
+                pos = text.find(rule.literal, start, end)
+                while 0 <= pos < last:
+                    found.append((pos, index))
+                    pos = text.find(rule.literal, pos + 1, end)
+            else:
+                pos = lowered.find(rule.literal)
+                while 0 <= pos < last - start:
+                    found.append((start + pos, index))
+                    pos = lowered.find(rule.literal, pos + 1)
+    found.sort()
+    return found
 
 
 def _not_a_word_char(char: str) -> bool:
@@ -203,6 +210,19 @@ def _value(match: re.Match[str]) -> list[tuple[int, int]]:
 
 def _whole(match: re.Match[str]) -> list[tuple[int, int]]:
     return [(match.start(), match.end())]
+
+
+_RULES: tuple[_Rule, ...] = (
+    _Rule("authorization", _AUTHORIZATION, _authorization),
+    _Rule("bearer", _BEARER, _value_unless_word, before=_not_a_word_char),
+    *(_Rule(literal, _API_KEY, _value_unless_word) for literal in ("apikey", "api-key", "api_key")),
+    _Rule("key=", _QUERY_KEY, _value, before=_query_separator),
+    _Rule("://", _USERINFO, _value, case_sensitive=True),  # user:password@ (a user name can be a token)
+    *(
+        _Rule(literal, pattern, _whole, case_sensitive=True, before=_not_a_word_char)
+        for literal, pattern in _KEY_SHAPED.items()
+    ),
+)
 
 
 def redact(value: Any, secrets: list[str] | None = None) -> Any:

@@ -37,6 +37,7 @@ from common.errors.retry import DEFAULT_POLICY, CallStats, Clock, Deadline, Retr
 from common.io import environment
 from common.io.log import get_logger, get_progress_logger
 from common.probe.job_params import resolve_job_params
+from common.probe.turn_hook import turn_finished
 from common.providers.base import GenerationParams, Message, ModelRequest, ModelResponse, Provider
 from common.providers.finish_reasons import normalize_finish_reason
 from common.providers.params import plan_params
@@ -162,6 +163,7 @@ class ProbeRunner:
             for planned in self.plan.turns[len(self.state.turns) :]:
                 self.state.turns.append(await self._run_turn(planned))
                 self._report_progress()
+                await turn_finished(self.state.turns, len(self.plan.turns))
         except WorkerError as error:
             return self._failure(error)
         except asyncio.CancelledError:

@@ -131,12 +131,13 @@ OPENAI_MAX_STOP_SEQUENCES = 4
 ANTHROPIC_RANGES: Mapping[str, Range] = {"temperature": Range(0, 1), "top_p": Range(0, 1)}
 # Anthropic's models overview (docs.anthropic.com/en/docs/about-claude/models/overview),
 # "Max output": max_tokens is required, so "no explicit limit" sends the model's maximum.
-# A model not listed gets the worker's default (8192), as the original worker sent.
+# Only the models listed there are here; any other gets the worker's default (8192), as
+# the original worker sent, and a model that refuses a limit gets it lowered as stated.
 ANTHROPIC_MAX_OUTPUT_TOKENS: tuple[tuple[re.Pattern[str], int], ...] = (
-    (re.compile(r"^claude-(opus-4-5|sonnet-4|haiku-4|3-7-sonnet)"), 64_000),
-    (re.compile(r"^claude-opus-4"), 32_000),
-    (re.compile(r"^claude-3-5-"), 8_192),
-    (re.compile(r"^claude-3-"), 4_096),
+    (re.compile(r"^claude-(opus-4-5|sonnet-4-5|haiku-4-5|sonnet-4-0|sonnet-4-2025|3-7-sonnet)"), 64_000),
+    (re.compile(r"^claude-opus-4-(0|1|2025)"), 32_000),
+    (re.compile(r"^claude-3-5-(sonnet|haiku)"), 8_192),
+    (re.compile(r"^claude-3-(haiku|opus|sonnet)"), 4_096),
 )
 # Gemini GenerationConfig (ai.google.dev/api/generate-content#generationconfig; Vertex AI's
 # reference gives the penalty bounds): temperature 0.0-2.0, topP 0-1, presence/frequency

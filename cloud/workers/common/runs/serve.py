@@ -66,6 +66,7 @@ class RawLine:
     data: bytes  # the whole line, or only its start when it is oversize
     oversize: bool = False
     cut: bool = False  # serving stopped before the line's newline arrived
+    read_at: float = 0.0  # monotonic; the job's deadline counts from here (the host is already waiting)
 
 
 @dataclass
@@ -159,6 +160,7 @@ class LineReader(threading.Thread):
                 break
             if self.stopping.is_set():
                 drained += len(chunk)
+            read_at = time.monotonic()
             *complete, pending = (pending + chunk).split(b"\n")
             for data in complete:
                 number += 1
@@ -168,7 +170,7 @@ class LineReader(threading.Thread):
                 if len(data) > self.limit:
                     if not self._emit(RawLine(number, data[:_ID_SCAN_BYTES], oversize=True)):
                         return
-                elif data.strip() and not self._emit(RawLine(number, data)):
+                elif data.strip() and not self._emit(RawLine(number, data, read_at=read_at)):
                     return
             if len(pending) > self.limit and not dropping:
                 dropping = True
@@ -180,7 +182,7 @@ class LineReader(threading.Thread):
         if pending.strip() and not dropping:
             number += 1
             # At EOF a last line needs no newline; when stopping, its rest may still be on its way.
-            if not self._emit(RawLine(number, pending, cut=self.stopping.is_set())):
+            if not self._emit(RawLine(number, pending, cut=self.stopping.is_set(), read_at=time.monotonic())):
                 return
         self._emit(EOF)
 
@@ -247,23 +249,23 @@ class Server:
 
     async def run_line(self, running: Running) -> None:
         line = running.line
-        started = time.monotonic()  # the job's deadline counts from here: the host is already waiting
         accepted = self.accept(line)
-        running.answered = True  # from here on this task writes the line's one answer
         if accepted is None:
+            running.answered = True  # accept wrote why the line cannot run
             return
         job_id, document = accepted
         structlog.contextvars.bind_contextvars(jobId=job_id)  # this task's log lines only
-        result = await run_job(PROBE, document, self.pool, started=started)
+        result = await run_job(PROBE, document, self.pool, started=line.read_at or None)
         if text_chars(result) <= RENDER_OFF_LOOP_CHARS:
-            self.write(render_result_line(job_id, result))
-            return
-        rendering = asyncio.ensure_future(asyncio.to_thread(render_result_line, job_id, result))
-        try:
-            rendered = await asyncio.shield(rendering)
-        except asyncio.CancelledError:  # serving stops while a finished job is written: keep its answer
-            rendered = await rendering
+            rendered = render_result_line(job_id, result)
+        else:
+            rendering = asyncio.ensure_future(asyncio.to_thread(render_result_line, job_id, result))
+            try:
+                rendered = await asyncio.shield(rendering)
+            except asyncio.CancelledError:  # serving stops while a finished job is written: keep its answer
+                rendered = await rendering
         self.write(rendered)
+        running.answered = True
 
     def answer_unstarted(self, line: RawLine) -> None:
         """A line read but never started when the server stops: CANCELLED, or why it could never run."""

@@ -2,13 +2,14 @@
 
 Exit codes: 0 every job finished (succeeded or failed for good); 3 finished, but some
 results are retryable failures (run the same command again); 2 the command line, limits
-file or jobs file is wrong (nothing was run); 128+N stopped by signal N.
+file or jobs file is wrong, or (with --broker) the broker or Redis cannot be reached
+(nothing was run); 128+N stopped by signal N.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import structlog
 
@@ -18,6 +19,9 @@ from common.runs.batch.files import JobsFileError
 from common.runs.batch.options import ConfigError, parse_options
 from common.runs.batch.progress import summary_text, write_summary_json
 from common.runs.batch.runner import BatchRunner
+
+if TYPE_CHECKING:
+    from common.runs.distributed.driver import DistributedDriver
 
 EXIT_USAGE = 2
 
@@ -35,10 +39,20 @@ def main(argv: list[str]) -> int:
         structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=log_handle))
     out = sys.stdout
     sys.stdout = sys.stderr  # an SDK's stray print must not mix with anything a script reads
-    runner = BatchRunner(options)
+    runner: BatchRunner | DistributedDriver
+    stops: tuple[type[Exception], ...] = (JobsFileError,)  # said in one line, exit 2
+    if options.broker is None:
+        runner = BatchRunner(options)
+    else:  # Celery, kombu and redis are imported only for a distributed run
+        from common.runs.distributed.connect import Unreachable
+        from common.runs.distributed.driver import DistributedDriver
+
+        runner, stops = DistributedDriver(options), (JobsFileError, Unreachable)
     try:
+        if isinstance(runner, DistributedDriver):
+            runner.check_services()
         code = event_loop.run(runner.run(handle_signals=True))
-    except JobsFileError as exc:
+    except stops as exc:
         sys.stderr.write(f"batch.py: {exc}\n")
         return EXIT_USAGE
     finally:
@@ -47,6 +61,8 @@ def main(argv: list[str]) -> int:
             log_handle.close()
     limiters = runner.limiter_states()
     sys.stderr.write(summary_text(runner.stats, options.output, limiters))
+    if not isinstance(runner, BatchRunner):
+        sys.stderr.write(runner.summary_lines())
     if options.log_file is not None:
         sys.stderr.write(f"  log         {options.log_file}\n")
     if options.summary_json is not None:

@@ -27,6 +27,8 @@ from common.runs.batch.rate_limit import Limits
 
 DEFAULT_CONCURRENCY = 16
 DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_DISTRIBUTED_CONCURRENCY = 256  # with --broker: jobs out on workers at once
+DEFAULT_LEASE_S = 60.0
 
 
 class LimitEntry(BaseModel):
@@ -54,6 +56,9 @@ class BatchOptions:
     progress: bool = True
     log_file: Path | None = None  # None: JSON log lines go to stderr
     summary_json: Path | None = None
+    broker: str | None = None  # set: run on Celery workers (common.runs.distributed.driver)
+    redis_url: str | None = None  # the distributed run's state; None: the broker's Redis
+    lease_s: float = DEFAULT_LEASE_S
 
 
 def _check_provider(name: str, where: str) -> str:
@@ -103,7 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("jobs", type=Path, help='JSON-lines file: one probe job per line, each with an "id"')
     parser.add_argument("-o", "--output", type=Path, required=True, help="results file (JSON lines, appended)")
-    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="jobs run at once (all providers)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help=f"jobs run at once, all providers (default {DEFAULT_CONCURRENCY}; with --broker: jobs out on"
+        f" workers at once, default {DEFAULT_DISTRIBUTED_CONCURRENCY})",
+    )
     parser.add_argument("--rpm", action="append", default=[], metavar="PROVIDER=N", help="requests per minute")
     parser.add_argument("--tpm", action="append", default=[], metavar="PROVIDER=N", help="tokens per minute")
     parser.add_argument("--limits", type=Path, help="TOML or JSON file of per-provider rpm/tpm")
@@ -116,15 +127,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (the summary is still printed)")
     parser.add_argument("--log-file", type=Path, help="where JSON log lines go (default: OUTPUT.log; '-' for stderr)")
     parser.add_argument("--summary-json", type=Path, help="also write the end summary as JSON to this file")
+    distributed = parser.add_argument_group("distributed runs (Celery workers; see README)")
+    distributed.add_argument("--broker", metavar="URL", help="run the jobs on Celery workers: redis://... or amqp://...")
+    distributed.add_argument("--redis", metavar="URL", help="the run's state and shared limits (default: the broker)")
+    distributed.add_argument(
+        "--lease",
+        type=float,
+        default=DEFAULT_LEASE_S,
+        metavar="S",
+        help="seconds a submitted job may go unclaimed before it is submitted again",
+    )
     return parser
 
 
 def parse_options(argv: list[str]) -> BatchOptions:
     args = build_parser().parse_args(argv)
+    if args.concurrency is None:
+        args.concurrency = DEFAULT_DISTRIBUTED_CONCURRENCY if args.broker else DEFAULT_CONCURRENCY
     if args.concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
     if args.max_attempts < 1:
         raise ConfigError("--max-attempts must be at least 1")
+    if args.lease <= 0:
+        raise ConfigError("--lease must be more than 0 seconds")
+    if args.redis and not args.broker:
+        raise ConfigError("--redis needs --broker (it is the state of a distributed run)")
+    redis_url = args.redis or (args.broker if args.broker and args.broker.startswith(("redis://", "rediss://")) else None)
+    if args.broker and redis_url is None:
+        raise ConfigError(f"--broker {args.broker.split('://')[0]}://... needs --redis URL for the run's state")
     limits = load_limits_file(args.limits) if args.limits else {}
     rpm, tpm = _flag_values(args.rpm, "--rpm"), _flag_values(args.tpm, "--tpm")
     for name in {*rpm, *tpm}:
@@ -143,4 +173,7 @@ def parse_options(argv: list[str]) -> BatchOptions:
         progress=not args.no_progress,
         log_file=log_file,
         summary_json=args.summary_json,
+        broker=args.broker,
+        redis_url=redis_url,
+        lease_s=args.lease,
     )

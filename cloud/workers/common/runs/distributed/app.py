@@ -1,0 +1,114 @@
+"""The Celery app of probe jobs; a worker is started from `cloud/workers` with
+
+    celery -A common.runs.distributed.app worker -c 64 --loglevel warning
+
+(the `threads` pool is the default here; `-c` is how many jobs the process runs at once,
+all on one event loop: see `loop_thread.py`). Start one such process per core. The broker
+is `PROBE_BROKER_URL`, the run state's Redis `PROBE_REDIS_URL` (`io/environment.py`).
+
+Delivery settings and why: a message is acknowledged after its job ran (`acks_late`) and
+given back if the worker process dies (`reject_on_worker_lost`); one message is prefetched
+per thread, so a dying worker strands few jobs; the Redis transport's visibility timeout
+exceeds the longest job deadline. None of this is relied on for correctness: the driver
+resubmits any job whose lease ran out, and the claim and the done-set make a second
+delivery a no-op (`scripts.py`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_init, worker_ready, worker_shutdown
+
+from common.contract.probe import DEFAULT_DEADLINE_MS
+from common.io import environment
+from common.io.log import configure_logging, get_logger
+from common.runs.distributed import metrics
+from common.runs.distributed.connect import Unreachable, check_all
+from common.runs.distributed.loop_thread import LoopThread
+from common.runs.distributed.messages import QUEUE, TASK_NAME
+from common.runs.distributed.task import JobRunner
+
+DEFAULT_CONCURRENCY = 32
+VISIBILITY_TIMEOUT_S = max(2 * 3600, 4 * DEFAULT_DEADLINE_MS // 1000)
+
+
+def make_app(broker: str) -> Celery:
+    celery = Celery("probe", broker=broker, set_as_current=False)
+    celery.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue=QUEUE,
+        task_ignore_result=True,  # results go to the run's Redis, keyed by run and job (state.py)
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_pool="threads",
+        worker_concurrency=DEFAULT_CONCURRENCY,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=False,  # unreachable at start: say so and exit, no silent retry
+        broker_connection_timeout=4,
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        worker_send_task_events=True,  # Flower's live view
+        task_send_sent_event=True,
+    )
+    return celery
+
+
+app = make_app(environment.broker_url())
+_loop: LoopThread | None = None
+
+
+@app.task(name=TASK_NAME, ignore_result=True)
+def run_probe_task(message: dict[str, Any]) -> None:
+    """One probe job: runs on the process's event loop; the result goes to Redis, never to Celery."""
+    loop = _loop
+    if loop is None:  # not started by `celery worker` (a test calling the task in-process)
+        loop = _start_loop()
+    loop.run(lambda runner: runner.handle(message))
+
+
+def _start_loop() -> LoopThread:
+    global _loop
+    if _loop is None:
+        from redis.asyncio import Redis
+
+        url = environment.state_redis_url(app.conf.broker_url)
+        name = f"{socket.gethostname()}:{os.getpid()}"
+        ttl = environment.claim_ttl_s()
+        _loop = LoopThread(lambda: JobRunner(Redis.from_url(url), ttl, name))
+        _loop.start()
+    return _loop
+
+
+@worker_init.connect
+def _on_worker_init(**_: Any) -> None:
+    configure_logging()
+    log = get_logger(worker="distributed")
+    broker = str(app.conf.broker_url)
+    try:
+        check_all(broker, environment.state_redis_url(broker))
+    except Unreachable as exc:
+        sys.stderr.write(f"probe worker: {exc}\n")
+        raise SystemExit(2) from None
+    port = environment.metrics_port()
+    if port is not None:
+        metrics.serve(port)
+    _start_loop()
+    log.info("distributed worker started", pid=os.getpid(), metricsPort=port)
+
+
+@worker_ready.connect
+def _on_worker_ready(**_: Any) -> None:
+    """Said once the worker consumes from the queue (tests and scripts wait for this line)."""
+    get_logger(worker="distributed").info("distributed worker ready", pid=os.getpid())
+
+
+@worker_shutdown.connect
+def _on_worker_shutdown(**_: Any) -> None:
+    if _loop is not None:
+        _loop.stop()

@@ -1,0 +1,86 @@
+"""One rate limit for every worker: per provider and API key, rpm and tpm, in Redis.
+
+The same admission rule as a batch run's `ProviderLimiter` (estimate before the job, settle
+the difference after it, halve on a 429 and step back up after a quiet period, learn a
+limit from the first 429 when none was configured, honour retry hints as a pause), but the
+state is one Redis hash per (provider, key hash) and each step is one atomic Lua script
+(`scripts.ADMIT`, `SETTLE`, `RATE_LIMITED`), so a 429 seen by any worker slows them all
+and N workers together send at most the configured rate plus one burst (`burst_s` seconds
+of it, at least one job). The API key is hashed: a shared Redis never holds a key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from common.runs.batch.rate_limit import AdaptivePolicy, Limits
+from common.runs.distributed import scripts
+from common.runs.distributed.keys import limiter_key
+
+
+@dataclass(frozen=True)
+class Admission:
+    waited_s: float
+    rpm: float | None  # the rate in force for every worker when this job was admitted
+    tpm: float | None
+
+
+def _rate(value: float | None) -> float:
+    return value if value else 0.0
+
+
+class SharedLimiter:
+    def __init__(self, redis: Redis, policy: AdaptivePolicy | None = None) -> None:
+        self.policy = policy or AdaptivePolicy()
+        self._admit = redis.register_script(scripts.ADMIT)
+        self._settle = redis.register_script(scripts.SETTLE)
+        self._rate_limited = redis.register_script(scripts.RATE_LIMITED)
+
+    async def acquire(self, provider: str, key_hash: str, limits: Limits, requests: int, tokens: int) -> Admission:
+        """Reserves the job's slot in the shared schedule and waits for it."""
+        wait, rpm, tpm = await self._admit(
+            keys=[limiter_key(provider, key_hash)],
+            args=[
+                _rate(limits.rpm),
+                _rate(limits.tpm),
+                requests,
+                tokens,
+                self.policy.burst_s,
+                self.policy.recover_after_s,
+                self.policy.recover_factor,
+            ],
+        )
+        waited = max(0.0, float(wait))
+        if waited > 0:
+            await asyncio.sleep(waited)  # the reserved slot's time: nothing to await but the clock
+        return Admission(waited, float(rpm) or None, float(tpm) or None)
+
+    async def settle(
+        self, provider: str, key_hash: str, limits: Limits, extra_requests: int, extra_tokens: int
+    ) -> None:
+        if not extra_requests and not extra_tokens:
+            return
+        await self._settle(
+            keys=[limiter_key(provider, key_hash)],
+            args=[_rate(limits.rpm), _rate(limits.tpm), extra_requests, extra_tokens],
+        )
+
+    async def rate_limited(
+        self, provider: str, key_hash: str, limits: Limits, retry_after_s: float | None
+    ) -> float | None:
+        """A 429 from the provider: every worker pauses for the hint; returns the new rpm if this slowed them."""
+        slowed, rpm = await self._rate_limited(
+            keys=[limiter_key(provider, key_hash)],
+            args=[
+                _rate(limits.rpm),
+                retry_after_s or 0.0,
+                self.policy.quiet_s,
+                self.policy.slow_factor,
+                self.policy.min_factor,
+                self.policy.burst_s,
+            ],
+        )
+        return float(rpm) if int(slowed) else None

@@ -1,0 +1,219 @@
+"""One task message on a worker: claim the job, run it on the one run path, publish its result.
+
+What the run path does for serve and batch, it does here (`run_path.parse_job` and
+`run_parsed` with the process's `ProviderPool`), so a job gives the same document in every
+mode. Around it, the distributed steps: the claim (a redelivered or replaced message is
+dropped), the shared rate limit (admission before the job, settling after it), a
+checkpoint after every finished turn (`probe/turn_hook.py`), and publishing the result
+with the done-set check. A message is always acknowledged: nothing here raises to Celery.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+from redis.asyncio import Redis
+
+from common.contract.probe import ProbeJob, ProbeSuccess, Turn, WorkerFailure
+from common.errors.codes import WorkerError
+from common.io.json_input import Source, decode_object
+from common.io.log import get_logger
+from common.io.redaction import redact
+from common.io.render import render, render_value
+from common.probe.turn_hook import TURN_DONE
+from common.providers.pool import ProviderPool
+from common.providers.registry import record_for, resolve_model
+from common.providers.settings import settings_for
+from common.runs.batch.rate_limit import Limits
+from common.runs.batch.spend import DEFAULT_EXPECTED_OUTPUT_TOKENS, Spend, estimate_job, spend_of
+from common.runs.distributed import metrics
+from common.runs.distributed.keys import RunKeys, hash_api_key
+from common.runs.distributed.messages import TaskMessage, job_field
+from common.runs.distributed.shared_limit import SharedLimiter
+from common.runs.distributed.state import Claim, RunState
+from common.runs.probe_worker import PROBE
+from common.runs.run_path import failure_for, parse_job, run_parsed
+
+MESSAGE_SOURCE = Source("the task's job", "the task's job", "(job)", "(job)")
+ProbeResult = ProbeSuccess | WorkerFailure
+
+
+@dataclass(frozen=True)
+class Route:
+    provider: str
+    key_hash: str
+    limits: Limits
+
+
+class JobRunner:
+    """Everything a worker process shares between its jobs: providers, Redis, the claims it holds."""
+
+    def __init__(self, redis: Redis, claim_ttl_s: float, worker_name: str) -> None:
+        self.redis = redis
+        self.state = RunState(redis)
+        self.limiter = SharedLimiter(redis)
+        self.pool = ProviderPool()
+        self.claim_ttl_s = claim_ttl_s
+        self.worker = worker_name
+        self.held: dict[str, str] = {}  # claim key -> token, renewed by the heartbeat
+        self.output_means: dict[str, tuple[int, int]] = {}  # provider -> (output tokens, turns)
+        self.log = get_logger(worker="distributed")
+
+    async def handle(self, body: Any) -> None:
+        """Runs one task message to its end; never raises (the message is acknowledged either way)."""
+        try:
+            message = TaskMessage.model_validate(body)
+        except ValidationError as exc:  # nothing names a run to answer to: said in the log, dropped
+            metrics.SKIPPED.labels("invalid_message").inc()
+            self.log.error("task message is not a probe task; dropped", problems=exc.errors(include_url=False))
+            return
+        structlog.contextvars.bind_contextvars(jobId=message.id, runKey=message.run, generation=message.gen)
+        try:
+            await self._handle(message)
+        except Exception as exc:  # Redis went away mid-job: the driver's lease brings the job back
+            self.log.error("job could not be published; its lease will run out and it runs again", exc_info=exc)
+        finally:
+            structlog.contextvars.unbind_contextvars("jobId", "runKey", "generation")
+
+    async def _handle(self, message: TaskMessage) -> None:
+        keys, field = RunKeys(message.run), job_field(message.id)
+        token = f"{self.worker}:{uuid.uuid4().hex}"
+        answer = await self.state.claim(keys, field, message.gen, token, self.claim_ttl_s)
+        if answer.status is not Claim.OK:
+            metrics.SKIPPED.labels(answer.status.value).inc()
+            self.log.info("message not run", reason=answer.status.value)
+            return
+        claim_key = keys.claim(field)
+        self.held[claim_key] = token
+        metrics.IN_FLIGHT.inc()
+        try:
+            result, replayed = await self._run(message, keys, field, token, answer.checkpoint)
+            payload = _envelope(message, replayed, self.worker, result)
+            if not await self.state.publish(keys, field, message.gen, token, payload):
+                metrics.SKIPPED.labels("duplicate").inc()
+                self.log.warning("a result of this job was already published; this one is dropped")
+        finally:
+            self.held.pop(claim_key, None)
+            metrics.IN_FLIGHT.dec()
+
+    async def _run(
+        self, message: TaskMessage, keys: RunKeys, field: str, token: str, checkpoint: bytes | None
+    ) -> tuple[ProbeResult, int]:
+        try:
+            document = decode_object(message.job.encode(), MESSAGE_SOURCE)
+        except WorkerError as exc:
+            return self._count(failure_for(exc)), 0
+        parsed = parse_job(PROBE, document)
+        if isinstance(parsed, WorkerFailure):
+            return self._count(parsed), 0
+        saved = _checkpointed_turns(checkpoint)
+        if saved is not None and len(saved) > len(parsed.prior_turns or []):
+            parsed.prior_turns = saved
+            self.log.info("resuming from the checkpoint", turns=len(saved))
+        replayed = len(parsed.prior_turns or [])
+        route = self._route(parsed, message)
+        estimate = None
+        if route is not None:
+            estimate = estimate_job(parsed, self._expected_output(route.provider))
+            admission = await self.limiter.acquire(
+                route.provider, route.key_hash, route.limits, estimate.requests, estimate.tokens
+            )
+            metrics.LIMITER_WAIT.labels(route.provider).observe(admission.waited_s)
+
+        async def save_turns(turns: list[Turn], planned: int) -> None:
+            if len(turns) >= planned:
+                return  # the result itself carries the last turn
+            try:
+                turns_json = render_value(redact([turn.to_wire() for turn in turns]))
+                await self.state.checkpoint(keys, field, token, turns_json)
+            except Exception as exc:  # a lost checkpoint costs at most that turn again
+                self.log.warning("checkpoint not written", exc_info=exc)
+
+        hook = TURN_DONE.set(save_turns)
+        started = time.monotonic()
+        try:
+            result = await run_parsed(PROBE, parsed, self.pool)
+        finally:
+            TURN_DONE.reset(hook)
+        assert isinstance(result, ProbeSuccess | WorkerFailure)
+        spend = spend_of(result, replayed, parsed.model_cost)
+        if route is not None and estimate is not None:
+            metrics.JOB_SECONDS.labels(route.provider).observe(time.monotonic() - started)
+            await self._account(route, estimate.requests, estimate.tokens, spend)
+        return self._count(result), replayed
+
+    def _route(self, job: ProbeJob, message: TaskMessage) -> Route | None:
+        """The limiter a job is admitted by; None when its model names no provider (it fails at once)."""
+        try:
+            provider = resolve_model(job.model_id).provider
+            key = settings_for(record_for(provider)).api_key
+        except WorkerError:
+            return None
+        limit = message.limits.get(provider)
+        limits = Limits(limit.rpm, limit.tpm) if limit is not None else Limits()
+        return Route(provider, hash_api_key(key), limits)
+
+    async def _account(self, route: Route, est_requests: int, est_tokens: int, spend: Spend) -> None:
+        if spend.output_tokens_per_turn:
+            total, turns = self.output_means.get(route.provider, (0, 0))
+            self.output_means[route.provider] = (total + sum(spend.output_tokens_per_turn), turns + spend.new_turns)
+        await self.limiter.settle(
+            route.provider, route.key_hash, route.limits, spend.requests - est_requests, spend.tokens - est_tokens
+        )
+        provider = route.provider
+        metrics.REQUESTS.labels(provider).inc(spend.requests)
+        metrics.TOKENS.labels(provider, "input").inc(spend.input_tokens)
+        metrics.TOKENS.labels(provider, "output").inc(spend.output_tokens)
+        metrics.COST.labels(provider).inc(spend.cost)
+        if spend.rate_limited:
+            metrics.RATE_LIMITED.labels(provider).inc(spend.rate_limited)
+            slowed = await self.limiter.rate_limited(provider, route.key_hash, route.limits, spend.retry_after_s)
+            if slowed is not None:
+                self.log.warning("provider answered 429: every worker slows down", provider=provider, rpm=slowed)
+
+    def _expected_output(self, provider: str) -> float:
+        total, turns = self.output_means.get(provider, (0, 0))
+        return total / turns if turns else DEFAULT_EXPECTED_OUTPUT_TOKENS
+
+    @staticmethod
+    def _count(result: ProbeResult) -> ProbeResult:
+        if isinstance(result, ProbeSuccess):
+            metrics.JOBS.labels("success", "").inc()
+        else:
+            outcome = "retryable" if result.retryable else "failure"
+            metrics.JOBS.labels(outcome, result.error.code.value).inc()
+        return result
+
+    # -- the heartbeat ----------------------------------------------------------------
+
+    async def renew_claims(self) -> None:
+        """Keeps every claim this process holds alive; called every third of the claim TTL."""
+        held = list(self.held.items())
+        renewed = await self.state.renew(held, self.claim_ttl_s)
+        if renewed < len(held):
+            self.log.warning("some claims had run out before they were renewed", held=len(held), renewed=renewed)
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+        await self.redis.aclose()
+
+
+def _checkpointed_turns(raw: bytes | None) -> list[Turn] | None:
+    if not raw:
+        return None
+    try:
+        return [Turn.model_validate(item) for item in json.loads(raw)]
+    except (ValueError, ValidationError):  # a checkpoint from another version: start from the message's turns
+        return None
+
+
+def _envelope(message: TaskMessage, replayed: int, worker: str, result: ProbeResult) -> str:
+    """A `ResultEnvelope` as JSON; the document is rendered (and redacted) as one-shot mode prints it."""
+    head = f'{{"id":{render_value(message.id)},"gen":{message.gen},"replayed":{replayed},"worker":{json.dumps(worker)}'
+    return f'{head},"result":{render(result)}}}'

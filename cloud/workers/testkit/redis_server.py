@@ -78,7 +78,12 @@ def _start(binary: str, port: int) -> RedisServer | None:
 
     reader = threading.Thread(target=read, args=(process.stdout,), daemon=True)
     reader.start()
-    waiting = threading.Thread(target=lambda: (process.wait(), ready.set()), daemon=True)
+
+    def exited() -> None:
+        process.wait()
+        ready.set()
+
+    waiting = threading.Thread(target=exited, daemon=True)
     waiting.start()
     ready.wait(START_TIMEOUT_S)
     if process.poll() is None and any(READY_MARK in line for line in seen):

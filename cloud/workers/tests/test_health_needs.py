@@ -49,7 +49,9 @@ def direct_dependencies() -> set[str]:
 def distributions_imported(*argv: str, stdin: Stdin = b"") -> set[str]:
     """The direct dependencies whose modules a run imported."""
     run = run_python("-c", _RUN_AND_LIST.format(workers=str(WORKERS)), *argv, stdin=stdin)
-    modules = json.loads(run.err.strip().splitlines()[-1])
+    last = run.err.strip().splitlines()[-1:] or [""]
+    assert last[0].startswith("["), f"the run ended before listing its modules: {run.err[-2000:]}"
+    modules = json.loads(last[0])
     owners = importlib.metadata.packages_distributions()
     found = {canonicalize_name(dist) for module in modules for dist in owners.get(module, [])}
     return found & direct_dependencies()

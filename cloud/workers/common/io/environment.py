@@ -6,8 +6,9 @@
 | `PROBE_MAX_INPUT_BYTES` | the largest job (stdin document or serve/batch line) a worker reads | per worker |
 | `PROBE_MAX_ANSWER_CHARS` | the longest answer kept per turn (a longer one is cut, with a warning) | 4,000,000 |
 | `TIKTOKEN_CACHE_DIR` | where the offline tokenizer files are unpacked | a folder in the temp dir |
-| `PROBE_BROKER_URL` | distributed worker: the Celery broker (`redis://...` or `amqp://...`) | `redis://127.0.0.1:6379/0` |
-| `PROBE_REDIS_URL` | distributed worker: the Redis holding run state, results and the shared rate limits | the broker URL if it is Redis, else `redis://127.0.0.1:6379/0` |
+| `PROBE_BROKER_URL` | distributed worker: the Celery broker (`redis://` or `amqp://`) | `redis://127.0.0.1:6379/0` |
+| `PROBE_REDIS_URL` | distributed worker: run state, results, shared limits | the broker if Redis, else local |
+| `PROBE_QUEUE` | distributed worker and driver: the broker queue of probe jobs | `probe` |
 | `PROBE_CLAIM_TTL_S` | distributed worker: how long a job's claim outlives a worker that stopped renewing it | 30 |
 | `PROBE_METRICS_PORT` | distributed worker: serve Prometheus metrics on this port (unset: none) | unset |
 """
@@ -93,3 +94,7 @@ def metrics_port() -> int | None:
     except ValueError:
         return None
     return port if 0 <= port < 65536 else None
+
+
+def queue_name() -> str:
+    return os.environ.get("PROBE_QUEUE", "").strip() or "probe"

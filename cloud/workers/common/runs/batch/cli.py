@@ -44,10 +44,10 @@ def main(argv: list[str]) -> int:
     if options.broker is None:
         runner = BatchRunner(options)
     else:  # Celery, kombu and redis are imported only for a distributed run
-        from common.runs.distributed.connect import Unreachable
+        from common.runs.distributed.connect import UnreachableError
         from common.runs.distributed.driver import DistributedDriver
 
-        runner, stops = DistributedDriver(options), (JobsFileError, Unreachable)
+        runner, stops = DistributedDriver(options), (JobsFileError, UnreachableError)
     try:
         if isinstance(runner, DistributedDriver):
             runner.check_services()

@@ -152,7 +152,8 @@ def parse_options(argv: list[str]) -> BatchOptions:
         raise ConfigError("--lease must be more than 0 seconds")
     if args.redis and not args.broker:
         raise ConfigError("--redis needs --broker (it is the state of a distributed run)")
-    redis_url = args.redis or (args.broker if args.broker and args.broker.startswith(("redis://", "rediss://")) else None)
+    broker_is_redis = bool(args.broker) and args.broker.startswith(("redis://", "rediss://"))
+    redis_url = args.redis or (args.broker if broker_is_redis else None)
     if args.broker and redis_url is None:
         raise ConfigError(f"--broker {args.broker.split('://')[0]}://... needs --redis URL for the run's state")
     limits = load_limits_file(args.limits) if args.limits else {}

@@ -4,7 +4,8 @@
 
 (the `threads` pool is the default here; `-c` is how many jobs the process runs at once,
 all on one event loop: see `loop_thread.py`). Start one such process per core. The broker
-is `PROBE_BROKER_URL`, the run state's Redis `PROBE_REDIS_URL` (`io/environment.py`).
+is `PROBE_BROKER_URL`, its queue `PROBE_QUEUE`, the run state's Redis `PROBE_REDIS_URL`
+(`io/environment.py`).
 
 Delivery settings and why: a message is acknowledged after its job ran (`acks_late`) and
 given back if the worker process dies (`reject_on_worker_lost`); one message is prefetched
@@ -28,9 +29,9 @@ from common.contract.probe import DEFAULT_DEADLINE_MS
 from common.io import environment
 from common.io.log import configure_logging, get_logger
 from common.runs.distributed import metrics
-from common.runs.distributed.connect import Unreachable, check_all
+from common.runs.distributed.connect import UnreachableError, check_all
 from common.runs.distributed.loop_thread import LoopThread
-from common.runs.distributed.messages import QUEUE, TASK_NAME
+from common.runs.distributed.messages import TASK_NAME
 from common.runs.distributed.task import JobRunner
 
 DEFAULT_CONCURRENCY = 32
@@ -42,7 +43,7 @@ def make_app(broker: str) -> Celery:
     celery.conf.update(
         task_serializer="json",
         accept_content=["json"],
-        task_default_queue=QUEUE,
+        task_default_queue=environment.queue_name(),
         task_ignore_result=True,  # results go to the run's Redis, keyed by run and job (state.py)
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -92,7 +93,7 @@ def _on_worker_init(**_: Any) -> None:
     broker = str(app.conf.broker_url)
     try:
         check_all(broker, environment.state_redis_url(broker))
-    except Unreachable as exc:
+    except UnreachableError as exc:
         sys.stderr.write(f"probe worker: {exc}\n")
         raise SystemExit(2) from None
     port = environment.metrics_port()

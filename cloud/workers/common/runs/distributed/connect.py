@@ -15,7 +15,7 @@ from kombu import Connection
 CONNECT_TIMEOUT_S = 3.0
 
 
-class Unreachable(Exception):
+class UnreachableError(Exception):
     """The broker or the Redis of a distributed run cannot be reached."""
 
 
@@ -36,15 +36,17 @@ def check_redis(url: str, what: str = "Redis") -> None:
         finally:
             client.close()
     except (redis.RedisError, OSError, ValueError) as exc:
-        raise Unreachable(f"cannot reach {what} at {shown(url)}: {exc}") from None
+        raise UnreachableError(f"cannot reach {what} at {shown(url)}: {exc}") from None
 
 
 def check_broker(url: str) -> None:
     try:
         with Connection(url, connect_timeout=CONNECT_TIMEOUT_S) as connection:
-            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=CONNECT_TIMEOUT_S)
+            connection.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0, timeout=int(CONNECT_TIMEOUT_S)
+            )
     except Exception as exc:  # kombu wraps each transport's own errors differently
-        raise Unreachable(f"cannot reach the broker at {shown(url)}: {exc}") from None
+        raise UnreachableError(f"cannot reach the broker at {shown(url)}: {exc}") from None
 
 
 def check_all(broker: str, state: str) -> None:

@@ -39,6 +39,7 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from common.contract.probe import ModelCost, ProbeSuccess, WorkerFailure
+from common.io import environment
 from common.io.log import get_logger
 from common.runs.batch.files import BatchJob, ResultWriter, compact, read_jobs, read_previous
 from common.runs.batch.options import BatchOptions
@@ -47,7 +48,7 @@ from common.runs.batch.runner import BATCH_RETRY_POLICY, EXIT_DONE, EXIT_RETRYAB
 from common.runs.batch.spend import spend_of
 from common.runs.distributed.connect import check_all, shown
 from common.runs.distributed.keys import RunKeys
-from common.runs.distributed.messages import QUEUE, TASK_NAME, LimitWire, ResultEnvelope, TaskMessage, job_field
+from common.runs.distributed.messages import TASK_NAME, LimitWire, ResultEnvelope, TaskMessage, job_field
 from common.runs.distributed.state import Lease, RunState
 from common.runs.lines import parse_job_line, render_result_line
 from common.runs.probe_worker import PROBE
@@ -111,6 +112,7 @@ class DistributedDriver:
         self.options = options
         self.broker: str = options.broker
         self.redis_url = options.redis_url or self.broker
+        self.queue_name = environment.queue_name()  # PROBE_QUEUE, as the workers read it
         self.stats = BatchStats()
         self.counts = DriverCounts()
         self.log = get_logger(worker="batch", broker=shown(self.broker))
@@ -126,7 +128,7 @@ class DistributedDriver:
         self.progress: Progress | None = None
 
     def check_services(self) -> None:
-        """Raises `connect.Unreachable` (the CLI exits 2) before anything is read or written."""
+        """Raises `connect.UnreachableError` (the CLI exits 2) before anything is read or written."""
         check_all(self.broker, self.redis_url)
 
     # -- planning (the same rule as a local batch: common.runs.batch.runner) ----------------
@@ -277,7 +279,7 @@ class DistributedDriver:
             job=json.dumps(document, ensure_ascii=False),
             limits={name: LimitWire(rpm=lim.rpm, tpm=lim.tpm) for name, lim in self.options.limits.items()},
         )
-        self.celery.send_task(TASK_NAME, args=[message.model_dump(mode="json", by_alias=True)], queue=QUEUE)
+        self.celery.send_task(TASK_NAME, args=[message.model_dump(mode="json", by_alias=True)], queue=self.queue_name)
         self.counts.submitted += 1
 
     async def _check_leases(self) -> None:

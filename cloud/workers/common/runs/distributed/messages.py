@@ -16,7 +16,6 @@ from common.contract.probe import ProbeResult
 from common.runs.lines import JobId
 
 TASK_NAME = "probe.run"
-QUEUE = "probe"
 
 
 class _Wire(BaseModel):

@@ -3,7 +3,7 @@
 | metric | type | labels | what |
 |---|---|---|---|
 | `probe_jobs_total` | counter | `outcome` (success, failure, retryable), `code` | jobs this worker ran to a result |
-| `probe_jobs_skipped_total` | counter | `reason` (done, busy, stale, invalid_message, duplicate) | messages acknowledged without running a job |
+| `probe_jobs_skipped_total` | counter | `reason`: done, busy, stale, invalid_message, duplicate | messages not run |
 | `probe_tokens_total` | counter | `provider`, `kind` (input, output) | tokens of the turns this worker ran |
 | `probe_requests_total` | counter | `provider` | provider requests, retries included |
 | `probe_estimated_cost_total` | counter | `provider` | estimated cost (from each job's `modelCost`) |

@@ -89,12 +89,13 @@ class RunState:
         return Lease(_text(status)), int(gen)
 
     async def waiting_results(self, keys: RunKeys, limit: int) -> list[bytes]:
-        items: list[bytes] = await self.redis.lrange(keys.results, 0, limit - 1)  # type: ignore[misc]
-        return items
+        items = await self.redis.lrange(keys.results, 0, limit - 1)
+        return [item if isinstance(item, bytes) else item.encode() for item in items]
 
     async def wait_for_results(self, keys: RunKeys, timeout_s: float) -> bool:
         """Blocks until a result is waiting (True) or the timeout passes; takes nothing off the list."""
-        moved = await self.redis.blmove(keys.results, keys.results, timeout_s, "RIGHT", "LEFT")  # type: ignore[misc]
+        # a fractional timeout is fine for Redis >= 6 (redis-py's hint says int)
+        moved = await self.redis.blmove(keys.results, keys.results, timeout_s, "RIGHT", "LEFT")  # type: ignore[arg-type]
         return moved is not None
 
     async def mark_collected(self, keys: RunKeys, count: int, collected: dict[str, int], finished: list[str]) -> None:

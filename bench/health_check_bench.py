@@ -1,6 +1,6 @@
 """How long a health check takes with all six provider keys set, idle and with the cores busy.
 
-    python3 bench/health_check_bench.py [--runs 7] [--deep-runs 3] [--busy 2,4] [--save]
+    python3 bench/health_check_bench.py [--runs 7] [--deep-runs 3] [--busy 2,4]
 
 The host spawns health_check.py with a 10 s timeout (15 s for its health page) and caches
 a failed check for the life of its process, so the figure that matters is the wall time
@@ -9,7 +9,7 @@ on a loaded machine. For each load (idle, then N busy-loop processes for each N 
 worst wall time of `python3 -c pass` (the floor), of the default check (package metadata:
 no SDK, numpy or scipy imported) and of the deep check (`--deep`: every package imported
 in its own subprocess). Every busy-loop process ends by itself after a bounded time and is
-ended at the end of its load in any case. `--save` writes bench/results/health_check.json.
+ended at the end of its load in any case. A JSON copy goes to bench/results/health_check.json.
 """
 
 from __future__ import annotations
@@ -70,7 +70,6 @@ def main() -> None:
     parser.add_argument("--deep-runs", type=int, default=3)
     cores = os.cpu_count() or 1
     parser.add_argument("--busy", default=f"{cores},{2 * cores}", help="busy-loop process counts, comma-separated")
-    parser.add_argument("--save", action="store_true")
     args = parser.parse_args()
     loads = [0, *(int(n) for n in args.busy.split(",") if n.strip())]
     cases: list[tuple[str, list[str | Path], int]] = [
@@ -89,8 +88,7 @@ def main() -> None:
                 median, worst = statistics.median(times), max(times)
                 results.setdefault(label, {})[name] = {"median_ms": median * 1000, "worst_ms": worst * 1000}
                 emit(f"{label:14} {name:26} {median * 1000:10.0f} {worst * 1000:9.0f} {runs:5d}")
-    if args.save:
-        emit(f"saved {save('health_check', {'cores': cores, 'results': results})}")
+    emit(f"results: {save('health_check', {'cores': cores, 'results': results})}")
 
 
 if __name__ == "__main__":

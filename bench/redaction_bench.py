@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import itertools
 import time
 from collections.abc import Callable
@@ -112,7 +113,7 @@ def main() -> None:
         cells = ""
         for size in sizes:
             text = make(size * MB)
-            seconds = best_of(args.repeat, lambda text=text: redact_text(text, secrets))
+            seconds = best_of(args.repeat, functools.partial(redact_text, text, secrets))
             row[f"{size}MB_ms"] = round(seconds * 1000, 1)
             row[f"{size}MB_ns_per_char"] = round(seconds * 1e9 / len(text), 2)
             cells += f"{seconds * 1000:>12.1f}{seconds * 1e9 / len(text):>9.2f}"
@@ -131,7 +132,7 @@ def main() -> None:
     base = mock_document()
     for name, answer in answers.items():
         document = document_with(base, answer)
-        seconds = best_of(args.repeat, lambda document=document: render(document))
+        seconds = best_of(args.repeat, functools.partial(render, document))
         results[f"render {name}"] = {"ms": round(seconds * 1000, 1)}
         emit(f"  {name:<18}{seconds * 1000:>9.1f} ms")
     path = save("redaction", results)

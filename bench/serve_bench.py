@@ -11,6 +11,11 @@
 Each is measured for the OpenAI SDK (real HTTP) and for the in-process mock provider
 with the same latency (`mock:slow:<ms>`: our machinery alone, no SDK, no HTTP); the
 OpenAI case is also run as 2 warm processes x 32, the way a WorkerPool spreads jobs.
+3. Stall: small jobs (`mock:slow:5`) run one after another while one job gets a huge
+   answer (4,000,000 characters, the default PROBE_MAX_ANSWER_CHARS) from the fake
+   OpenAI server; stall = the slowest small job's round trip minus their median. It is
+   what unrelated jobs of a warm worker wait while that answer is parsed and rendered.
+   (`--stall-only` runs just this one.)
 """
 
 from __future__ import annotations
@@ -24,7 +29,19 @@ import time
 from typing import Any
 from urllib.parse import urlparse
 
-from bench_support import PROBE_PY, WorkerProcess, emit, fake_provider_process, median, one_turn_job, provider_env, save
+from bench_support import (
+    PROBE_PY,
+    REPO,
+    WorkerProcess,
+    emit,
+    fake_provider_process,
+    median,
+    one_turn_job,
+    provider_env,
+    save,
+)
+
+from testkit.fake_provider import FakeProvider, Received, Reply
 
 TARGET_OVERHEAD_MS = 5.0
 TARGET_SHARE = 0.90
@@ -122,12 +139,65 @@ def throughput_case(model: str, env: dict[str, str], jobs: int, processes: int) 
     return done / elapsed, cpu * 1000 / done
 
 
+HUGE_ANSWER_CHARS = 4_000_000
+_COMPLETION = json.loads((REPO / "cloud/workers/tests/fixtures/openai/chat_completion.json").read_text())
+
+
+def huge_answer(request: Received) -> Reply | None:
+    """A completion of HUGE_ANSWER_CHARS characters, with words redaction must look at."""
+    if request.api != "openai":
+        return None
+    completion = json.loads(json.dumps(_COMPLETION))
+    unit = "The committee weighs the api_key=placeholder policy and the Bearer token rules. "
+    completion["choices"][0]["message"]["content"] = (unit * (HUGE_ANSWER_CHARS // len(unit) + 1))[:HUGE_ANSWER_CHARS]
+    return 200, {}, completion
+
+
+def stall_case(rounds: int = 3) -> tuple[float, float, float]:
+    """(median small round trip ms, worst stall ms, huge job round trip ms) over `rounds` huge answers."""
+    with FakeProvider(respond=huge_answer).running() as fake:
+        server = Server(4, provider_env(fake.url))
+        try:
+            for n in range(5):
+                server.round_trip({"id": f"warm{n}", **one_turn_job("mock:slow:5", n)})
+            server.round_trip({"id": "warm-openai", **one_turn_job("openai:gpt-4o-mini")})  # SDK imported
+            baseline: list[float] = []
+            stalls: list[float] = []
+            huge_ms: list[float] = []
+            for round_number in range(rounds):
+                during: list[float] = []  # small jobs until the huge answer is out
+                after: list[float] = []  # and a few once it is: the round's baseline
+                huge_started = time.perf_counter()
+                server.worker.send({"id": f"huge{round_number}", **one_turn_job("openai:gpt-4o-mini", round_number)})
+                n = 0
+                while len(after) < 3:
+                    n += 1
+                    job_id = f"small{round_number}-{n}"
+                    started = time.perf_counter()
+                    server.worker.send({"id": job_id, **one_turn_job("mock:slow:5", n)})
+                    huge_seen = False
+                    while server.worker.result()["id"] != job_id:
+                        huge_ms.append((time.perf_counter() - huge_started) * 1000)
+                        huge_seen = True
+                    elapsed = (time.perf_counter() - started) * 1000
+                    (after if len(huge_ms) > round_number and not huge_seen else during).append(elapsed)
+                baseline.extend(after)
+                stalls.append(max(during) - median(after))
+            return median(baseline), max(stalls), median(huge_ms)
+        finally:
+            server.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=2000, help="jobs per throughput case")
     parser.add_argument("--sequential", type=int, default=150, help="jobs per overhead case")
+    parser.add_argument("--stall-only", action="store_true", help="run only the stall benchmark")
     args = parser.parse_args()
     report: dict[str, Any] = {}
+    if args.stall_only:
+        stall_report(report)
+        return
 
     emit(f"\nBenchmark 2a: serve mode, concurrency 1, fake provider latency {LATENCY_C1_MS:.0f} ms")
     with fake_provider_process(LATENCY_C1_MS) as url:
@@ -169,8 +239,16 @@ def main() -> None:
                 "ofIdeal": round(share, 3),
                 "cpuMsPerJob": round(cpu_ms, 2),
             }
+    stall_report(report)
     emit(f"targets: overhead <= {TARGET_OVERHEAD_MS:.0f} ms per job; throughput >= {TARGET_SHARE:.0%} of ideal")
     emit(f"results: {save('serve', report)}")
+
+
+def stall_report(report: dict[str, Any]) -> None:
+    emit(f"\nBenchmark 2c: stall of small jobs while one job's {HUGE_ANSWER_CHARS:,}-character answer is written")
+    base, stall, huge = stall_case()
+    emit(f"small job round trip {base:.1f} ms; worst stall {stall:.0f} ms; huge job round trip {huge:.0f} ms")
+    report["stall"] = {"smallRoundTripMs": round(base, 1), "stallMs": round(stall), "hugeJobMs": round(huge)}
 
 
 if __name__ == "__main__":

@@ -86,8 +86,13 @@ def parse_log_line(raw: str | bytes) -> dict[str, Any]:
     return entry if isinstance(entry, dict) else {"unparsed": text.rstrip("\n")}
 
 
+def _lines(text: str) -> list[str]:
+    """Lines as a JSON-lines reader sees them: split on "\n" only (U+2028 may stand inside a string)."""
+    return text.removesuffix("\n").split("\n") if text else []
+
+
 def _one_document(stdout: str) -> dict[str, Any]:
-    lines = stdout.splitlines()
+    lines = _lines(stdout)
     if len(lines) != 1:
         raise OutputError(f"stdout must hold exactly one line, got {lines!r}")
     document = parse_document(lines[0])
@@ -117,7 +122,7 @@ class WorkerRun:
 
     @property
     def stdout_lines(self) -> list[str]:
-        return self.out.splitlines()
+        return _lines(self.out)
 
     @property
     def document(self) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def distributions_imported(*argv: str, stdin: Stdin = b"") -> set[str]:
     assert last[0].startswith("["), f"the run ended before listing its modules: {run.err[-2000:]}"
     modules = json.loads(last[0])
     owners = importlib.metadata.packages_distributions()
-    found = {canonicalize_name(dist) for module in modules for dist in owners.get(module, [])}
+    found: set[str] = {canonicalize_name(dist) for module in modules for dist in owners.get(module, [])}
     return found & direct_dependencies()
 
 

@@ -48,7 +48,7 @@ KEY_VARS = (
     "MISTRAL_API_KEY",
 )
 IN_PROCESS = settings(
-    max_examples=60,
+    max_examples=40,
     deadline=None,
     derandomize=os.environ.get("CI") == "true",
     database=None,
@@ -111,7 +111,7 @@ MODEL_IDS = st.one_of(
     st.sampled_from(["gpt-4o-mini", "claude-opus-4-5", "gemini-2.5-flash", "mistral-large-latest", "grok-4"]),
     HOSTILE_TEXT,
 )
-PROBE_FIELDS = {
+PROBE_FIELDS: dict[tuple[Any, ...], st.SearchStrategy[Any]] = {
     ("modelId",): MODEL_IDS,
     ("runId",): HOSTILE_TEXT,
     ("scenario", "followups", 0, "label"): HOSTILE_TEXT,
@@ -130,16 +130,19 @@ def probe_documents(draw: st.DrawFn) -> dict[str, Any]:
     """A valid probe job with a few fields replaced by hostile values."""
     job = probe_job("mock:echo", followups=1)
     for path in draw(st.lists(st.sampled_from(sorted(PROBE_FIELDS, key=str)), min_size=1, max_size=3, unique=True)):
-        target: Any = job
+        parent: Any = job
         for key in path[:-1]:
-            target = target[key] if isinstance(target, dict | list) and _has(target, key) else None
-        if isinstance(target, dict | list) and (isinstance(target, dict) or path[-1] < len(target)):
-            target[path[-1]] = draw(PROBE_FIELDS[path])
+            parent = parent[key] if _has(parent, key) else None  # an earlier replacement may have removed it
+        last: Any = path[-1]
+        if isinstance(parent, dict) or _has(parent, last):
+            parent[last] = draw(PROBE_FIELDS[path])
     return job
 
 
 def _has(container: Any, key: Any) -> bool:
-    return key in container if isinstance(container, dict) else isinstance(key, int) and key < len(container)
+    if isinstance(container, dict):
+        return key in container
+    return isinstance(container, list) and isinstance(key, int) and key < len(container)
 
 
 @st.composite
@@ -208,8 +211,10 @@ def run_in_process(worker: Worker[Any], stdin: bytes) -> tuple[int, bytes, str]:
 def check_document(stdout: bytes, stderr: str) -> dict[str, Any]:
     """Exactly one strict-JSON, UTF-8 document, never UNKNOWN, never the secret."""
     text = stdout.decode("utf-8")  # strict: a lone surrogate or bad byte fails here
-    lines = text.splitlines()
-    assert len(lines) == 1 and text.endswith("\n"), f"stdout must be one line: {text[:300]!r}"
+    # Lines end at "\n" only, as hosts split them (Node's readline, Python's file iteration):
+    # U+2028 or U+0085 inside a JSON string are legal JSON, `str.splitlines` would split there.
+    lines = text.split("\n")
+    assert len(lines) == 2 and lines[1] == "", f"stdout must be one line: {text[:300]!r}"
     document = parse_document(lines[0])  # refuses NaN, Infinity
     assert isinstance(document, dict) and isinstance(document.get("success"), bool), document
     if document["success"] is False:
@@ -242,7 +247,7 @@ def test_hostile_documents_in_process(name: str, provider_env: dict[str, str]) -
 def test_bytes_that_are_no_job_are_validation_errors(name: str, provider_env: dict[str, str]) -> None:
     worker = WORKERS[name]
 
-    @settings(IN_PROCESS, max_examples=25)
+    @settings(IN_PROCESS, max_examples=20)
     @given(raw=BAD_BYTES)
     def check(raw: bytes) -> None:
         code, stdout, stderr = run_in_process(worker, raw)
@@ -263,7 +268,7 @@ def test_bytes_that_are_no_job_are_validation_errors(name: str, provider_env: di
 def test_batch_answers_every_hostile_job_with_one_whole_line(provider_env: dict[str, str], tmp_path: Path) -> None:
     counter = iter(range(10**6))
 
-    @settings(IN_PROCESS, max_examples=15)
+    @settings(IN_PROCESS, max_examples=10)
     @given(documents=st.lists(probe_documents(), min_size=1, max_size=3))
     def check(documents: list[dict[str, Any]]) -> None:
         folder = tmp_path / str(next(counter))
@@ -278,7 +283,7 @@ def test_batch_answers_every_hostile_job_with_one_whole_line(provider_env: dict[
             code = batch_main([str(jobs), "-o", str(out), "--max-attempts", "1"])
         assert code in (0, 3), stderr.getvalue()[-2000:]
         data = out.read_bytes()
-        lines = data.decode("utf-8").splitlines()
+        lines = data.decode("utf-8").split("\n")[:-1]
         assert data.endswith(b"\n") and len(lines) == len(ids)
         results = {}
         for line in lines:
@@ -290,12 +295,6 @@ def test_batch_answers_every_hostile_job_with_one_whole_line(provider_env: dict[
     check()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="input side: a lone surrogate in text the provider is SENT (prompt, stopSequences, priorTurns) makes"
-    " the SDK's (or the mock's) UTF-8 encoding raise, answered UNKNOWN; common/io/json_input.decode_object must"
-    " repair lone surrogates when it decodes a job",
-)
 def test_lone_surrogates_in_sent_text_are_not_unknown(provider_env: dict[str, str]) -> None:
     @settings(IN_PROCESS, max_examples=20)
     @given(prompt=st.builds(lambda a, s: a + s, st.text(max_size=8), LONE_SURROGATES), model=MODEL_IDS)

@@ -145,12 +145,6 @@ def test_echoed_probe_input_with_lone_surrogates_comes_back_as_replacement_chara
     assert logs and all(line["runId"] == "run-\ufffd" and line["scenarioId"] == "scenario-\ufffd" for line in logs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="input side: a lone surrogate in text that is SENT (prompt, stopSequences) makes the SDK's own"
-    " UTF-8 encoding raise (UNKNOWN) before any output; common/io/json_input.decode_object must repair"
-    " lone surrogates when it decodes a job (see the report of issue 9 items 1/4/5/7)",
-)
 def test_a_lone_surrogate_in_text_sent_to_the_provider_is_sent_as_a_replacement_character(
     respx_mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -302,3 +296,12 @@ async def test_an_answer_at_the_limit_is_untouched(
     out = wire(await run(probe_job("gpt-4o", followups=0)))
     assert out["transcript"]["turns"][0]["targetResponse"] == "z" * 1000
     assert not any("PROBE_MAX_ANSWER_CHARS" in w for w in out["transcript"]["warnings"])
+
+
+def test_a_result_line_whose_id_holds_a_lone_surrogate_can_be_written() -> None:
+    from common.contract.probe import WorkerFailure
+    from common.errors.codes import ErrorCode, WorkerError
+    from common.runs.lines import render_result_line
+
+    line = render_result_line(f"job-{HALF_EMOJI}", WorkerFailure.from_error(WorkerError(ErrorCode.CANCELLED, "x")))
+    assert strict_utf8_document(line.encode("utf-8").rstrip(b"\n"))["id"] == "job-\ufffd"

@@ -407,3 +407,11 @@ def test_positions_stay_right_after_a_character_whose_lower_case_is_longer() -> 
     text = "\u0130stanbul \u0130 api_key=abc123 then Authorization: Basic dXM="
     expected = "\u0130stanbul \u0130 api_key=[REDACTED] then Authorization: Basic [REDACTED]"
     assert redact_text(text, secrets=[]) == expected
+
+
+def test_secrets_in_keys_are_redacted_and_no_entry_is_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MISTRAL_API_KEY", "plainvalue-0042")
+    document = {"perModel": {"plainvalue-0042": 1, "sk-abcdefghijklmnop": 2, REDACTED: 3, "model-a": 4}}
+    assert redact(document) == {"perModel": {REDACTED: 1, f"{REDACTED} (2)": 2, f"{REDACTED} (3)": 3, "model-a": 4}}
+    monkeypatch.setenv("MISTRAL_API_KEY", "model-a-is-secret")  # remembered key redactions follow the env
+    assert redact({"model-a-is-secret": 1}) == {REDACTED: 1}

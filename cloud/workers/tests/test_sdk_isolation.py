@@ -34,6 +34,11 @@ NOT_FOR_ONE_SHOT = (
     "common.runs.batch.progress",
     "common.runs.batch.rate_limit",
     "common.runs.batch.spend",
+    "common.runs.distributed",  # Celery, kombu, redis, prometheus-client: distributed runs only
+    "celery",
+    "kombu",
+    "redis",
+    "prometheus_client",
 )
 # Loaded on a job's first failure (or token estimate) only: a job that succeeds with
 # reported usage never imports them.

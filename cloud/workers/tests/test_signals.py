@@ -33,18 +33,18 @@ from tests.helpers import probe_job
 # Runs probe.py as `python probe.py` would, with the import of one module held: the launcher
 # logs a JSON line when that import starts, then blocks it until a byte arrives on the FIFO.
 HOLDER = """
-import json, runpy, sys, threading
+import json, os, runpy, sys, threading
 held, fifo, script, *args = sys.argv[1:]
 
 class Hold:
     def find_spec(self, name, path=None, target=None):
         if name == held:
             sys.meta_path.remove(self)
+            gate = os.open(fifo, os.O_RDWR)  # opened before the log line: the test can always write
             line = {"event": "import held", "module": name, "thread": threading.current_thread().name}
             sys.stderr.write(json.dumps(line) + "\\n")
             sys.stderr.flush()
-            with open(fifo, "rb") as gate:
-                gate.read(1)
+            os.read(gate, 1)
         return None
 
 sys.meta_path.insert(0, Hold())
@@ -56,14 +56,21 @@ SIGNALS = [signal.SIGTERM, signal.SIGINT]
 SIGNAL_IDS = ["SIGTERM", "SIGINT"]
 
 
-def holding(module: str, fifo: Path, **env: str) -> WorkerProcess:
+def holding(module: str, fifo: Path, *args: str, **env: str) -> WorkerProcess:
     os.mkfifo(fifo)
-    return WorkerProcess("-c", HOLDER, module, str(fifo), str(PROBE_PY), env=env)
+    return WorkerProcess("-c", HOLDER, module, str(fifo), str(PROBE_PY), *args, env=env)
 
 
 def release(fifo: Path) -> None:
-    with fifo.open("wb") as gate:
-        gate.write(b"go")
+    """Lets the held import go on (a worker already gone has nobody reading: nothing to do)."""
+    try:
+        gate = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        os.write(gate, b"g")
+    finally:
+        os.close(gate)
 
 
 def assert_cancelled(worker: WorkerProcess, code: int) -> dict[str, Any]:
@@ -107,6 +114,19 @@ def test_a_signal_during_the_sdk_import_is_answered_without_waiting_for_the_impo
         document = assert_cancelled(worker, worker.wait())
     assert held["thread"] != "MainThread"  # the event loop went on while the SDK loaded
     assert "partialTranscript" not in document
+
+
+@pytest.mark.e2e
+def test_a_signal_while_serve_mode_starts_stops_it_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "gate"
+    with holding("common.runs.serve", fifo, "--serve") as worker:  # stdin stays open: it would serve on
+        worker.wait_for_log(lambda entry: entry.get("event") == "import held")
+        worker.signal(signal.SIGTERM)
+        release(fifo)
+        assert worker.wait() == 0, worker.err[-2000:]
+    assert worker.raw_stdout == []  # no line was read, so none is answered
+    served = [entry for entry in worker.logs if entry.get("event") == "served"]
+    assert served and served[0]["stopped"] is True
 
 
 _READ_SYSCALL = {"x86_64": "0", "aarch64": "63"}

@@ -37,7 +37,9 @@ export type TranscriptWarningCode =
   | "PARAM_UNUSABLE"
   | "PARAM_CONVERTED"
   | "PARAM_OUT_OF_RANGE"
-  | "MAX_TOKENS_PARAM_UNKNOWN";
+  | "MAX_TOKENS_PARAM_UNKNOWN"
+  | "REASONING_UNSUPPORTED"
+  | "RESUME_RESPONSE_UNUSABLE";
 
 export interface HealthSuccess {
   success: true;
@@ -163,6 +165,7 @@ export interface Turn {
   inputTokens: number;
   outputTokens: number;
   providerMetadata: ProviderMetadata;
+  reasoning?: TurnReasoning | null;
 }
 export interface ProviderMetadata {
   provider: string;
@@ -186,6 +189,9 @@ export interface ProviderMetadata {
   rawUsage: {
     [k: string]: unknown | undefined;
   } | null;
+  api?: string | null;
+  reattached?: boolean | null;
+  reasoning?: TurnReasoningSetting | null;
 }
 export interface RetryRecord {
   attempt: number;
@@ -205,12 +211,54 @@ export interface Timing {
  * (moved into the provider's documented range, or a list cut to its documented length),
  * `converted` (a value of another shape made usable, e.g. one stop string -> a list),
  * `defaulted` (an unusable or absent value replaced by the documented default),
- * `retried_without` / `lowered` (the provider rejected it; the turn was retried).
+ * `retried_without` / `lowered` (the provider rejected it; the turn was retried),
+ * `raised` (a token limit raised to leave room for a thinking budget inside it).
  */
 export interface ParamNote {
   param: string;
-  action: "dropped" | "renamed" | "retried_without" | "lowered" | "clamped" | "converted" | "defaulted";
+  action: "dropped" | "renamed" | "retried_without" | "lowered" | "clamped" | "converted" | "defaulted" | "raised";
   reason: string;
+}
+/**
+ * The reasoning setting of one turn: what the job asked (`config` + `modelConfig`, merged)
+ * and the provider-native fields sent for it (also in `paramsSent`); null and null when
+ * the job set none, so the provider's own default applied.
+ */
+export interface TurnReasoningSetting {
+  requested: ReasoningConfig | null;
+  sent: {
+    [k: string]: unknown | undefined;
+  } | null;
+}
+/**
+ * How much a reasoning model may think: `config.reasoning`, overridden field by field
+ * by `modelConfig.reasoning`, mapped per provider (common.providers.reasoning).
+ *
+ * `effort` is a level; `budgetTokens` a thinking budget in tokens (`0`: off, `"dynamic"`:
+ * the model decides), which wins over `effort` where the provider takes a budget.
+ * `summary` asks for a reasoning summary where the provider offers one; `capture`
+ * (default on) records the reasoning text a provider returns in each turn. A value the
+ * job cannot mean (an unknown effort, a negative budget) is a VALIDATION_ERROR, in
+ * `config` and in `modelConfig` alike.
+ */
+export interface ReasoningConfig {
+  effort: ("none" | "minimal" | "low" | "medium" | "high" | "max") | null;
+  budgetTokens: number | "dynamic" | null;
+  summary: ("auto" | "concise" | "detailed") | null;
+  capture: boolean | null;
+}
+/**
+ * The reasoning a provider returned with the answer (recorded when `capture` is on).
+ *
+ * `text`: the reasoning as returned (Anthropic thinking blocks, DeepSeek and xAI
+ * `reasoning_content`, Mistral thinking chunks); `summary`: a reasoning summary
+ * (Gemini thought summaries); `redactedBlocks`: Anthropic `redacted_thinking` blocks,
+ * counted, never decoded.
+ */
+export interface TurnReasoning {
+  text: string | null;
+  summary: string | null;
+  redactedBlocks: number;
 }
 export interface CostSnapshot {
   costInputPerMillion: number;

@@ -84,7 +84,7 @@ class InputModel(WireModel):
     model_config = ConfigDict(allow_inf_nan=False)
 
 
-ParamAction = Literal["dropped", "renamed", "retried_without", "lowered", "clamped", "converted", "defaulted"]
+ParamAction = Literal["dropped", "renamed", "retried_without", "lowered", "clamped", "converted", "defaulted", "raised"]
 
 
 class ParamNote(WireModel):
@@ -95,7 +95,8 @@ class ParamNote(WireModel):
     (moved into the provider's documented range, or a list cut to its documented length),
     `converted` (a value of another shape made usable, e.g. one stop string -> a list),
     `defaulted` (an unusable or absent value replaced by the documented default),
-    `retried_without` / `lowered` (the provider rejected it; the turn was retried).
+    `retried_without` / `lowered` (the provider rejected it; the turn was retried),
+    `raised` (a token limit raised to leave room for a thinking budget inside it).
     """
 
     param: str
@@ -122,6 +123,38 @@ class Scenario(InputModel):
     _check_prompt = field_validator("prompt")(_require_text)
 
 
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "max"]
+ReasoningSummary = Literal["auto", "concise", "detailed"]
+
+
+def _check_budget(value: Any) -> Any:
+    if value is None or value == "dynamic":
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TOKEN_COUNT:
+        raise ValueError('must be a whole number of tokens, 0 or more, or "dynamic"')
+    return value
+
+
+class ReasoningConfig(InputModel):
+    """How much a reasoning model may think: `config.reasoning`, overridden field by field
+    by `modelConfig.reasoning`, mapped per provider (common.providers.reasoning).
+
+    `effort` is a level; `budgetTokens` a thinking budget in tokens (`0`: off, `"dynamic"`:
+    the model decides), which wins over `effort` where the provider takes a budget.
+    `summary` asks for a reasoning summary where the provider offers one; `capture`
+    (default on) records the reasoning text a provider returns in each turn. A value the
+    job cannot mean (an unknown effort, a negative budget) is a VALIDATION_ERROR, in
+    `config` and in `modelConfig` alike.
+    """
+
+    effort: ReasoningEffort | None = None
+    budget_tokens: int | Literal["dynamic"] | None = None
+    summary: ReasoningSummary | None = None
+    capture: bool | None = None
+
+    _check_budget = field_validator("budget_tokens", mode="before")(_check_budget)
+
+
 class ProbeConfig(InputModel):
     """The run's settings. Ranges are the provider's (applied per provider, with a
     `paramNote`); `maxTokens`/`maxTurns` below 1 fall back to the default with a warning."""
@@ -132,6 +165,7 @@ class ProbeConfig(InputModel):
     max_turns: int | None = None
     preamble_mode: Literal["prepend", "system"] | None = None
     deadline_ms: int | None = Field(default=None, ge=1000, le=3_600_000)
+    reasoning: ReasoningConfig | None = None
 
 
 class ModelCost(InputModel):
@@ -219,6 +253,18 @@ class ModelSettings(InputModel):
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
     stop_sequences: list[str] | None = None
+    reasoning: ReasoningConfig | None = None
+    # Which of the provider's APIs to call: "responses" (OpenAI's Responses API, also offered
+    # by xAI and some OpenAI-compatible servers) or "chat" (Chat Completions). Absent: the
+    # provider record decides (its Responses-only models go to "responses").
+    api: Literal["chat", "responses"] | None = None
+    # Responses API background mode (`background: true`, polled): absent, the record decides
+    # (models whose answers take minutes); only meaningful on the Responses API.
+    background: bool | None = None
+    # What a background response becomes when the job stops before it is done (SIGTERM, or
+    # the deadline near): "cancel" (default: `POST /responses/{id}/cancel`, no more spend)
+    # or "detach" (left running; the failure gives `resumeResponseId` to re-attach to).
+    background_on_stop: Literal["cancel", "detach"] | None = None
 
     # What reading the settings changed, said in every turn's `paramNotes`.
     _input_notes: list[ParamNote] = PrivateAttr(default_factory=_empty_list)
@@ -240,6 +286,8 @@ class ModelSettings(InputModel):
             errors = exc.errors(include_url=False, include_input=False)
             unusable = {str(err["loc"][0]) for err in errors if err["loc"]}
             if any(err["type"] == "finite_number" for err in errors) or not unusable:
+                raise
+            if "reasoning" in unusable:  # read strictly: an unknown effort is a VALIDATION_ERROR
                 raise
             for key in sorted(unusable):
                 problem = next(e["msg"] for e in errors if e["loc"] and str(e["loc"][0]) == key)
@@ -276,6 +324,10 @@ class ProbeJob(InputModel):
     model_cost: ModelCost | None = None
     model_settings: ModelSettings | None = Field(default=None, alias="modelConfig")
     prior_turns: "list[Turn] | None" = None  # Turn is defined below; see model_rebuild()
+    # A Responses API response still running for the first turn after `priorTurns` (a
+    # failure's `error.details.resumeResponseId`): that turn re-attaches to it (polls it)
+    # instead of asking, and paying, again. Ignored, with a warning, where it cannot be used.
+    resume_response_id: str | None = None
 
     @field_validator("prior_turns", mode="before")
     @classmethod
@@ -304,6 +356,29 @@ class RetryRecord(WireModel):
     waited_ms: int
 
 
+class TurnReasoningSetting(WireModel):
+    """The reasoning setting of one turn: what the job asked (`config` + `modelConfig`, merged)
+    and the provider-native fields sent for it (also in `paramsSent`); null and null when
+    the job set none, so the provider's own default applied."""
+
+    requested: ReasoningConfig | None = None
+    sent: dict[str, Any] | None = None
+
+
+class TurnReasoning(WireModel):
+    """The reasoning a provider returned with the answer (recorded when `capture` is on).
+
+    `text`: the reasoning as returned (Anthropic thinking blocks, DeepSeek and xAI
+    `reasoning_content`, Mistral thinking chunks); `summary`: a reasoning summary
+    (Gemini thought summaries); `redactedBlocks`: Anthropic `redacted_thinking` blocks,
+    counted, never decoded.
+    """
+
+    text: str | None = None
+    summary: str | None = None
+    redacted_blocks: int = Field(default=0, ge=0)
+
+
 class ProviderMetadata(WireModel):
     provider: str
     requested_model: str
@@ -322,6 +397,13 @@ class ProviderMetadata(WireModel):
     params_sent: dict[str, Any]
     param_notes: list[ParamNote] = Field(default_factory=_empty_list)
     raw_usage: dict[str, Any] | None = None
+    # "responses" when the turn was answered on the Responses API; absent on Chat Completions
+    # and every other provider's own API.
+    api: str | None = Field(default=None, exclude_if=_omit_if_none)
+    # True when the turn's answer came from re-attaching to `resumeResponseId`.
+    reattached: bool | None = Field(default=None, exclude_if=_omit_if_none)
+    # Absent only in turns recorded before reasoning settings existed (old `priorTurns`).
+    reasoning: TurnReasoningSetting | None = Field(default=None, exclude_if=_omit_if_none)
 
 
 class Turn(WireModel):
@@ -332,6 +414,7 @@ class Turn(WireModel):
     input_tokens: int = Field(ge=0, le=MAX_TOKEN_COUNT)
     output_tokens: int = Field(ge=0, le=MAX_TOKEN_COUNT)
     provider_metadata: ProviderMetadata
+    reasoning: TurnReasoning | None = Field(default=None, exclude_if=_omit_if_none)
 
 
 class CostSnapshot(WireModel):
@@ -346,6 +429,7 @@ class TranscriptWarningCode(StrEnum):
     """The closed set of transcript warning codes; README lists what each one means."""
 
     TRUNCATED = "TRUNCATED"  # a turn stopped at the token limit: its answer is cut off
+    ANSWER_CUT = "ANSWER_CUT"  # an answer longer than PROBE_MAX_ANSWER_CHARS: only its start is kept
     MODEL_VERSION_CHANGED = "MODEL_VERSION_CHANGED"  # turns were served by different model versions
     FOLLOWUP_SKIPPED = "FOLLOWUP_SKIPPED"  # a followup had no prompt: that turn was not sent
     MAX_TURNS_DEFAULTED = "MAX_TURNS_DEFAULTED"  # config.maxTurns below 1: the default applied
@@ -355,6 +439,12 @@ class TranscriptWarningCode(StrEnum):
     PARAM_CONVERTED = "PARAM_CONVERTED"  # a value of another shape made usable (one stop string)
     PARAM_OUT_OF_RANGE = "PARAM_OUT_OF_RANGE"  # outside the provider's documented range: clamped or dropped
     MAX_TOKENS_PARAM_UNKNOWN = "MAX_TOKENS_PARAM_UNKNOWN"  # maxTokensParam is no token-limit name: renamed
+    # the reasoning setting cannot be applied as asked: the model cannot reason, takes no such
+    # control, or cannot switch reasoning off (then it still reasons, and bills it)
+    REASONING_UNSUPPORTED = "REASONING_UNSUPPORTED"
+    # resumeResponseId could not be re-attached (cancelled, failed, expired, or not a
+    # Responses API job): the turn was asked anew
+    RESUME_RESPONSE_UNUSABLE = "RESUME_RESPONSE_UNUSABLE"
 
 
 class TranscriptWarning(WireModel):

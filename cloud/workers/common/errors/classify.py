@@ -140,6 +140,38 @@ RULES: tuple[Rule, ...] = (
         "content-policy codes",
         tokens=_t("content_filter", "content_policy_violation", "content_policy"),
     ),
+    # A Responses API response that ended `failed` (HTTP 200, so no status): its `error.code`
+    # (the openai SDK's ResponseError codes). Safety refusals first, then the request's own
+    # content (images, files, data residency), which no retry changes; `server_error` and
+    # `rate_limit_exceeded` are read by the type-string rows below.
+    Rule(
+        ErrorCode.CONTENT_FILTERED,
+        "a failed response's safety codes",
+        providers=OPENAI_FAMILY,
+        tokens=_t("invalid_prompt", "bio_policy", "misalignment_policy_violation", "image_content_policy_violation"),
+    ),
+    Rule(
+        ErrorCode.BAD_REQUEST,
+        "a failed response's input codes",
+        providers=OPENAI_FAMILY,
+        tokens=_t(
+            "data_residency_mismatch",
+            "invalid_image",
+            "invalid_image_format",
+            "invalid_base64_image",
+            "invalid_image_url",
+            "image_too_large",
+            "image_too_small",
+            "image_parse_error",
+            "invalid_image_mode",
+            "image_file_too_large",
+            "unsupported_image_media_type",
+            "empty_image_file",
+            "failed_to_download_image",
+            "image_file_not_found",
+        ),
+    ),
+    Rule(ErrorCode.TIMEOUT, "a failed response's vector_store_timeout", tokens=_t("vector_store_timeout")),
     Rule(
         ErrorCode.CONTENT_FILTERED,
         "content-policy wording (xAI refuses content with a 403 permission code)",

@@ -9,6 +9,7 @@ field path of the first problems goes into the message and `details.field`.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, BinaryIO, TypeVar
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from common.errors.codes import ErrorCode, WorkerError
 from common.io import environment
+from common.io.render import without_lone_surrogates
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -81,6 +83,26 @@ def _invalid(source: Source, message: str, **details: Any) -> WorkerError:
     return WorkerError(ErrorCode.VALIDATION_ERROR, message, details=source.details(**details))
 
 
+# A `\uD800`-`\uDFFF` escape: the only way a lone surrogate gets into decoded JSON text.
+_MAY_HOLD_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """Every string (and key) with lone surrogates as U+FFFD, so text sent on or echoed is valid.
+
+    A job's text goes to a provider's SDK (which encodes it as UTF-8) and back into the
+    document: a half emoji must become one replacement character here, once, not an
+    exception in an SDK or three replacement characters in a validator.
+    """
+    if isinstance(value, str):
+        return without_lone_surrogates(value) if not value.isascii() else value
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    return value
+
+
 def decode_object(raw: bytes, source: Source, *, allow_empty: bool = False) -> dict[str, Any]:
     """The JSON object in `raw`, or a VALIDATION_ERROR saying what is wrong with it."""
     try:
@@ -108,6 +130,8 @@ def decode_object(raw: bytes, source: Source, *, allow_empty: bool = False) -> d
         raise _invalid(source, f"{source.label} cannot be read: its JSON nests too deeply") from None
     except ValueError as exc:  # e.g. an integer longer than Python converts (4300 digits)
         raise _invalid(source, f"{source.label} cannot be read as JSON: {exc}") from None
+    if _MAY_HOLD_SURROGATE.search(raw) is not None:
+        document = _without_lone_surrogates(document)
     if not isinstance(document, dict):
         kind = _JSON_TYPE_NAMES.get(type(document), "value")
         message = f"{source.subject} must be a JSON object, not a JSON {kind}"

@@ -226,13 +226,58 @@ _RULES: tuple[_Rule, ...] = (
 
 
 def redact(value: Any, secrets: list[str] | None = None) -> Any:
-    """Returns a copy of a JSON-like value with secrets in every string replaced."""
+    """Returns a copy of a JSON-like value with secrets in every string replaced, keys included.
+
+    Keys matter too: an echoed id becomes a key (analyze_basic's `perModel` is keyed by
+    modelId). Field names repeat across documents, so a key's redaction is remembered for as
+    long as the secrets stay the same; two keys that redact to the same text are told apart
+    by a suffix, so neither entry is lost.
+    """
     if secrets is None:
         secrets = _env_secrets()  # read the environment once per value, not once per string
+    return _redact(value, secrets, _key_cache(secrets))
+
+
+_KEY_CACHE_LIMIT = 4096
+_key_cache_state: tuple[tuple[str, ...] | None, dict[str, str]] = (None, {})
+
+
+def _key_cache(secrets: list[str]) -> dict[str, str]:
+    """Remembered key redactions, forgotten when the secrets change (or the cache grows large)."""
+    global _key_cache_state
+    owner, cache = _key_cache_state
+    current = tuple(secrets)
+    if owner != current or len(cache) > _KEY_CACHE_LIMIT:
+        cache = {}
+        _key_cache_state = (current, cache)
+    return cache
+
+
+def _redact(value: Any, secrets: list[str], keys: dict[str, str]) -> Any:
     if isinstance(value, str):
         return redact_text(value, secrets)
     if isinstance(value, dict):
-        return {key: redact(item, secrets) for key, item in value.items()}
+        copy: dict[Any, Any] = {}
+        renamed = False
+        for key, item in value.items():
+            if isinstance(key, str):
+                clean = keys.get(key)
+                if clean is None:
+                    clean = keys[key] = redact_text(key, secrets)
+                if clean != key or renamed:
+                    renamed = True
+                    if clean in copy:
+                        clean = _unused_key(clean, copy)
+                key = clean
+            copy[key] = _redact(item, secrets, keys)
+        return copy
     if isinstance(value, list | tuple):
-        return [redact(item, secrets) for item in value]
+        return [_redact(item, secrets, keys) for item in value]
     return value
+
+
+def _unused_key(key: str, taken: dict[Any, Any]) -> str:
+    number = 2
+    while f"{key} ({number})" in taken:
+        number += 1
+    return f"{key} ({number})"

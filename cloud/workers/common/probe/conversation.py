@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +30,8 @@ from common.contract.probe import (
     TranscriptWarning,
     TranscriptWarningCode,
     Turn,
+    TurnReasoning,
+    TurnReasoningSetting,
     WorkerFailure,
 )
 from common.errors.codes import ErrorCode, WorkerError, cancelled_error
@@ -38,10 +40,12 @@ from common.io import environment
 from common.io.log import get_logger, get_progress_logger
 from common.probe.job_params import resolve_job_params
 from common.probe.turn_hook import turn_finished
+from common.providers.apis import choose_api
 from common.providers.base import GenerationParams, Message, ModelRequest, ModelResponse, Provider
 from common.providers.finish_reasons import normalize_finish_reason
 from common.providers.params import plan_params
 from common.providers.registry import ModelRoute
+from common.providers.turn_context import TurnContext
 
 MAX_PARAM_RETRIES_PER_TURN = 3
 
@@ -146,6 +150,14 @@ class ProbeRunner:
         resolved = resolve_job_params(job)
         self.params: GenerationParams = resolved.params
         self.input_notes = resolved.notes  # what reading the job's own values changed: every turn says it
+        # Which of the provider's APIs the job uses (Chat Completions or the Responses API):
+        # the provider as that API sees it (its record's names, its transport).
+        self.api = choose_api(provider.record, route.model, job.model_settings)
+        self.provider = provider.using_api(self.api.api)
+        self.input_notes = (*self.input_notes, *self.api.notes)
+        self.on_stop = (job.model_settings.background_on_stop if job.model_settings else None) or "cancel"
+        self.resume_response_id = job.resume_response_id  # for the first turn that runs
+        self.in_flight: tuple[PlannedTurn, TurnContext] | None = None  # the turn being asked, if any
         config = job.config or ProbeConfig()
         self.deadline = Deadline(self.clock, (config.deadline_ms or DEFAULT_DEADLINE_MS) / 1000)
         if started is not None:  # the imports before this moment (an SDK's: 1-3 s) are the job's time too
@@ -164,6 +176,8 @@ class ProbeRunner:
                 self.state.turns.append(await self._run_turn(planned))
                 self._report_progress()
                 await turn_finished(self.state.turns, len(self.plan.turns))
+            if self.resume_response_id is not None:  # no turn was left to re-attach it to
+                self._warn_resume(f"resumeResponseId {self.resume_response_id} was not used: no turn was left to run")
         except WorkerError as error:
             return self._failure(error)
         except asyncio.CancelledError:
@@ -213,11 +227,15 @@ class ProbeRunner:
         history = (*self.state.history, Message("user", planned.prompt))
         stats = CallStats()
         adjustments: list[ParamNote] = []
+        context = TurnContext(clock=self.clock, resume_response_id=self._take_resume_id(), on_stop=self.on_stop)
+        self.in_flight = (planned, context)
         while True:
             mapped = plan_params(self.provider.record, self.route.model, self.params)
             mapping = mapped.mapping
+            if self.api.transport_params:  # `store` / `background`: sent with every request, recorded like the rest
+                mapping = replace(mapping, sent={**mapping.sent, **self.api.transport_params})
             self.state.warn(*mapped.warnings)
-            request = ModelRequest(self.route.model, history, self.plan.system, mapping)
+            request = ModelRequest(self.route.model, history, self.plan.system, mapping, context=context)
             call_stats = CallStats()
             try:
                 response = await call_with_retry(
@@ -261,9 +279,39 @@ class ProbeRunner:
             [*self.input_notes, *mapping.notes, *adjustments],
             stats,
             turn_started,
+            reasoning_sent=mapping.reasoning,
         )
         self.state.history = [*history, Message("assistant", turn.target_response)]
+        if self.api.api == "responses":
+            turn.provider_metadata.api = "responses"
+        if context.reattached:
+            turn.provider_metadata.reattached = True
+        self._warn_context(context)
+        self.in_flight = None
         return turn
+
+    def _take_resume_id(self) -> str | None:
+        """`resumeResponseId`, once: for the first turn that runs, if it is a Responses background turn."""
+        response_id, self.resume_response_id = self.resume_response_id, None
+        if response_id is None or (self.api.api == "responses" and self.api.background):
+            return response_id
+        self._warn_resume(
+            f"resumeResponseId {response_id} was not used: this job's turns are not Responses API background requests"
+        )
+        return None
+
+    def _warn_resume(self, message: str) -> None:
+        self.state.warn(
+            TranscriptWarning(
+                code=TranscriptWarningCode.RESUME_RESPONSE_UNUSABLE,
+                message=message,
+                recommendation="pass resumeResponseId only from a failure of the same job on the Responses API",
+            )
+        )
+
+    def _warn_context(self, context: TurnContext) -> None:
+        for message in context.warnings:
+            self._warn_resume(message)
 
     def _attempt(self, request: ModelRequest) -> Callable[[float], Awaitable[ModelResponse]]:
         async def attempt(timeout_s: float) -> ModelResponse:
@@ -280,6 +328,8 @@ class ProbeRunner:
         notes: list[ParamNote],
         stats: CallStats,
         turn_started: float,
+        *,
+        reasoning_sent: dict[str, Any] | None = None,
     ) -> Turn:
         finish = response.finish_reason or normalize_finish_reason(response.raw_finish_reason)
         if not response.text.strip():
@@ -303,7 +353,7 @@ class ProbeRunner:
         if len(text) > limit:  # paid for, so kept: cut at the documented bound, and said so
             self.state.warn(
                 TranscriptWarning(
-                    code=TranscriptWarningCode.TRUNCATED,
+                    code=TranscriptWarningCode.ANSWER_CUT,
                     message=f"turn {planned.number} ({planned.label}) answered {len(text)} characters: only the"
                     f" first {limit} are kept (PROBE_MAX_ANSWER_CHARS)",
                     recommendation="raise PROBE_MAX_ANSWER_CHARS to keep longer answers, or treat it as incomplete",
@@ -344,6 +394,10 @@ class ProbeRunner:
             params_sent=sent,
             param_notes=notes,
             raw_usage=response.usage.raw,
+            reasoning=TurnReasoningSetting(
+                requested=setting.to_wire() if (setting := self.params.reasoning) is not None else None,
+                sent=reasoning_sent,
+            ),
         )
         self.log.info(
             "turn complete",
@@ -364,7 +418,32 @@ class ProbeRunner:
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             provider_metadata=metadata,
+            reasoning=self._captured_reasoning(planned, response),
         )
+
+    def _captured_reasoning(self, planned: PlannedTurn, response: ModelResponse) -> TurnReasoning | None:
+        """The reasoning the provider returned, when `capture` is on (the default), cut like answers are."""
+        setting = self.params.reasoning
+        found = response.reasoning
+        if found is None or (setting is not None and not setting.capture):
+            return None
+        limit = environment.max_answer_chars()
+        kept: dict[str, str | None] = {}
+        for name, value in (("text", found.text), ("summary", found.summary)):
+            if value is not None and len(value) > limit:
+                self.state.warn(
+                    TranscriptWarning(
+                        code=TranscriptWarningCode.TRUNCATED,
+                        message=f"turn {planned.number} ({planned.label}) returned {len(value)} characters of"
+                        f" reasoning {name}: only the first {limit} are kept (PROBE_MAX_ANSWER_CHARS)",
+                        recommendation="raise PROBE_MAX_ANSWER_CHARS to keep longer reasoning",
+                    )
+                )
+                value = value[:limit]
+            kept[name] = value or None
+        if kept["text"] is None and kept["summary"] is None and not found.redacted_blocks:
+            return None
+        return TurnReasoning(text=kept["text"], summary=kept["summary"], redacted_blocks=found.redacted_blocks)
 
     def _estimate_tokens(self, text: str) -> int:
         """A token count the provider did not report; the tokenizer module is loaded only then."""
@@ -429,8 +508,18 @@ class ProbeRunner:
         )
 
     def _failure(self, error: WorkerError) -> WorkerFailure:
-        partial = self._transcript() if self.state.turns else None
         details = dict(error.details)
+        if self.in_flight is not None:  # what the unfinished turn received is kept: it was paid for
+            planned, context = self.in_flight
+            self._warn_context(context)
+            received = context.failure_details()
+            if received is not None:
+                details.setdefault(
+                    "incompleteTurn", {"turnNumber": planned.number, "promptLabel": planned.label, **received}
+                )
+                if received.get("resumable"):
+                    details.setdefault("resumeResponseId", context.response_id)
+        partial = self._transcript() if self.state.turns else None
         details.setdefault("completedTurns", len(self.state.turns))
         details.setdefault("plannedTurns", len(self.plan.turns))
         self.log.warning(

@@ -26,6 +26,7 @@ from common.contract.probe import (
     TranscriptWarningCode,
 )
 from common.providers.params import JobParams
+from common.providers.reasoning import resolve_reasoning
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ def resolve_job_params(job: ProbeJob) -> ResolvedParams:
         presence_penalty=model.presence_penalty,
         stop_sequences=stops,
         seed=config.seed,
+        reasoning=resolve_reasoning(config.reasoning, model.reasoning),
         no_explicit_limit=no_explicit_limit,
     )
     return ResolvedParams(params, tuple(notes), tuple(_warning_for(note) for note in notes))

@@ -16,8 +16,10 @@ from typing import Any, ClassVar, Literal
 from common.contract.probe import FinishReason, ParamNote
 from common.errors.codes import WorkerError, unexpected_error
 from common.errors.facts import ErrorFacts
+from common.providers.reasoning import ReasoningSetting
 from common.providers.records import BY_NAME, ProviderRecord
 from common.providers.settings import ProviderSettings
+from common.providers.turn_context import TurnContext
 from common.providers.usage import Usage
 
 Role = Literal["user", "assistant"]
@@ -51,6 +53,7 @@ class GenerationParams:
     presence_penalty: float | None = None
     stop_sequences: tuple[str, ...] | None = None
     seed: int | None = None
+    reasoning: ReasoningSetting | None = None  # None: the job set no reasoning (provider default)
 
     def without(self, name: str) -> GenerationParams:
         if name not in SAMPLING_PARAMS:
@@ -64,6 +67,7 @@ class ParamMapping:
 
     sent: dict[str, Any]
     notes: tuple[ParamNote, ...] = ()
+    reasoning: dict[str, Any] | None = None  # the reasoning fields among `sent`, as sent (None: none)
 
     def native_to_generic(self, names: dict[str, str | None]) -> dict[str, str]:
         return {native: generic for generic, native in names.items() if native and native in self.sent}
@@ -75,6 +79,23 @@ class ModelRequest:
     messages: tuple[Message, ...]
     system: str | None
     params: ParamMapping
+    # The turn this request belongs to (the same object across its attempts): see
+    # common.providers.turn_context. None: a request outside a probe turn.
+    context: TurnContext | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class ResponseReasoning:
+    """The reasoning a provider returned beside the answer, as it gave it.
+
+    `text`: the reasoning itself (Anthropic thinking blocks, `reasoning_content`, Mistral
+    thinking chunks); `summary`: a summary of it (Gemini thought parts); `redacted_blocks`:
+    Anthropic `redacted_thinking` blocks, counted, never decoded.
+    """
+
+    text: str | None = None
+    summary: str | None = None
+    redacted_blocks: int = 0
 
 
 @dataclass
@@ -92,6 +113,7 @@ class ModelResponse:
     usage: Usage
     system_fingerprint: str | None = None
     finish_reason: FinishReason | None = None  # set when the raw reason alone is not enough
+    reasoning: ResponseReasoning | None = None  # None: the provider returned none
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -176,6 +198,14 @@ class Provider(ABC):
     @abstractmethod
     async def complete(self, request: ModelRequest, timeout_s: float) -> ModelResponse:
         """One HTTP request, no retries, at most `timeout_s` long."""
+
+    def using_api(self, api: str) -> Provider:
+        """This provider as a job on `api` uses it ("chat" or "responses", see common.providers.apis).
+
+        Most providers have one API and return themselves; the OpenAI family returns a view
+        on the same client whose `record` and `complete` are those of the Responses API.
+        """
+        return self
 
     async def list_models(self, timeout_s: float) -> list[str]:
         """A cheap authenticated call (for health checks): the model ids the key can see."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from common.contract.probe import DEFAULT_MAX_TOKENS, ParamNote, TranscriptWarning, TranscriptWarningCode
 from common.providers.base import SAMPLING_PARAMS, GenerationParams, ParamMapping
+from common.providers.reasoning import apply_reasoning
 from common.providers.records import PROVIDERS, ProviderRecord, Range
 
 # Every name any provider documents for its token limit: a `maxTokensParam` outside this
@@ -225,7 +226,18 @@ def plan_params(record: ProviderRecord, model: str, params: GenerationParams) ->
         value = getattr(params, generic)
         if value is not None:
             mapper.sampling(generic, value)
-    return MappedParams(ParamMapping(sent=mapper.sent, notes=tuple(mapper.notes)), tuple(mapper.warnings))
+    # Reasoning last: thinking may constrain what was just mapped (common.providers.reasoning).
+    applied = apply_reasoning(
+        record,
+        model,
+        params.reasoning,
+        mapper.sent,
+        max_tokens_name=max_tokens_name(record, model, params.max_tokens_param)[0],
+        documented_max=documented_max_output(record, model),
+        api=record.api,  # a Responses API view of the record (ProviderRecord.for_api) maps `reasoning: {...}`
+    )
+    mapping = ParamMapping(sent=applied.sent, notes=(*mapper.notes, *applied.notes), reasoning=applied.reasoning_sent)
+    return MappedParams(mapping, (*mapper.warnings, *applied.warnings))
 
 
 def map_params(record: ProviderRecord, model: str, params: GenerationParams) -> ParamMapping:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from common.contract.probe import ProbeResult
 from common.errors.codes import ErrorCode, WorkerError
 from common.io.json_input import decode_object, line_source
-from common.io.render import render
+from common.io.render import render, render_value
 
 JobId = str | int
 
@@ -87,4 +87,4 @@ def parse_job_line(raw: bytes, line_number: int) -> tuple[JobId, dict[str, Any]]
 
 def render_result_line(job_id: JobId | None, document: BaseModel) -> str:
     """One result line, newline included; the document is rendered (and redacted) as one-shot mode does."""
-    return f'{{"id":{json.dumps(job_id, ensure_ascii=False)},"result":{render(document)}}}\n'
+    return f'{{"id":{render_value(job_id)},"result":{render(document)}}}\n'

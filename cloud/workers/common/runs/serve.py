@@ -44,7 +44,7 @@ from common.errors.codes import cancelled_error
 from common.io.json_input import line_source, max_input_bytes, too_large
 from common.io.log import configure_logging, get_logger
 from common.providers.pool import ProviderPool
-from common.runs import event_loop
+from common.runs import event_loop, process_start
 from common.runs.lines import JobId, JobLineError, leading_id, parse_job_line, render_result_line
 from common.runs.probe_worker import PROBE
 from common.runs.run_path import failure_for, parse_job, run_job
@@ -376,7 +376,15 @@ class Server:
                 loop.add_signal_handler(sig, self.stop)
         self.reader.start()
         self.log.info("serving", concurrency=self.concurrency, pid=os.getpid())
-        await self.dispatcher
+        if process_start.received() is not None:  # came during start-up, before the handlers above
+            self.stop()
+        try:
+            await self.dispatcher
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not self.dispatcher.cancelled() or (current is not None and current.cancelling()):
+                raise
+            await self.answer_rest(queue)  # stopped before its first step: nothing of its own ran
         while self.in_flight:
             await asyncio.gather(*self.in_flight, return_exceptions=True)
         await self.pool.aclose()

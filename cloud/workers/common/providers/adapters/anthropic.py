@@ -8,20 +8,50 @@ import anthropic
 
 from common.errors.codes import ErrorCode, WorkerError
 from common.errors.facts import ErrorFacts
-from common.providers.base import Message, ModelRequest, ModelResponse, Provider, redirect_facts
+from common.providers.base import Message, ModelRequest, ModelResponse, Provider, ResponseReasoning, redirect_facts
 from common.providers.settings import ProviderSettings
+from common.providers.turn_context import TurnContext
 from common.providers.usage import Usage
 
 # The Models API pages at most this many ids per request; one page is all a health check needs.
 _MODELS_PAGE_LIMIT = 1000
 # Parameters the SDK's messages.create() takes by name; the rest go in extra_body.
 _SDK_KWARGS = frozenset({"max_tokens", "stop_sequences", "system"})
+# Long generations are streamed. The SDK refuses a non-streaming request it expects to run
+# past 10 minutes (expected 3600 s x max_tokens / 128 000 > 600 s: max_tokens above 21 333,
+# or above a model's own non-streaming limit, the SDK's MODEL_NONSTREAMING_TOKENS) unless
+# a timeout is passed, and Anthropic's docs recommend streaming for such requests: a long
+# non-streamed answer holds a silent connection for minutes and is lost whole if cut.
+# Streamed, it is assembled into the same turn, and the text received so far is kept in the
+# turn's context (common.providers.turn_context) for the failure document.
+STREAM_ABOVE_MAX_TOKENS = 21_333
+_NONSTREAMING_LIMITS: dict[str, int] = dict(getattr(anthropic._constants, "MODEL_NONSTREAMING_TOKENS", {}))
+STREAMED = "messages_stream"
+
+
+def streams(model: str, max_tokens: object) -> bool:
+    """Whether a request for `max_tokens` is streamed (see STREAM_ABOVE_MAX_TOKENS)."""
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
+        return False
+    limit = _NONSTREAMING_LIMITS.get(model)
+    return max_tokens > STREAM_ABOVE_MAX_TOKENS or (limit is not None and max_tokens > limit)
 
 
 def _message_param(message: Message) -> anthropic.types.MessageParam:
     if message.role == "user":
         return anthropic.types.UserMessageParam(role="user", content=message.content)
     return anthropic.types.AssistantMessageParam(role="assistant", content=message.content)
+
+
+def thinking_of(blocks: list[Any]) -> ResponseReasoning | None:
+    """The thinking blocks' text (Claude 4 models return it summarized) and how many blocks were
+    redacted (`redacted_thinking`: encrypted, counted, never decoded). Neither is sent back: the
+    history carries only the answers (README, reasoning)."""
+    thoughts = [block.thinking for block in blocks if block.type == "thinking" and block.thinking]
+    redacted = sum(1 for block in blocks if block.type == "redacted_thinking")
+    if not thoughts and not redacted:
+        return None
+    return ResponseReasoning(text="\n\n".join(thoughts) or None, redacted_blocks=redacted)
 
 
 class AnthropicProvider(Provider):
@@ -50,13 +80,16 @@ class AnthropicProvider(Provider):
         if request.system:
             kwargs["system"] = request.system  # Anthropic has no system role in `messages`
         extra_body = {key: kwargs.pop(key) for key in list(kwargs) if key not in _SDK_KWARGS}
-        message = await self.client.messages.create(
-            model=request.model,
-            messages=[_message_param(m) for m in request.messages],
-            timeout=timeout_s,
-            extra_body=extra_body or None,
-            **kwargs,
-        )
+        if streams(request.model, kwargs.get("max_tokens")):
+            message: Any = await self._streamed(request, kwargs, extra_body, timeout_s)
+        else:
+            message = await self.client.messages.create(
+                model=request.model,
+                messages=[_message_param(m) for m in request.messages],
+                timeout=timeout_s,
+                extra_body=extra_body or None,
+                **kwargs,
+            )
         if not isinstance(message, anthropic.types.Message):
             raise WorkerError(
                 ErrorCode.INVALID_RESPONSE,
@@ -65,9 +98,34 @@ class AnthropicProvider(Provider):
             )
         return self.read_message(message)
 
+    async def _streamed(
+        self, request: ModelRequest, kwargs: dict[str, Any], extra_body: dict[str, Any], timeout_s: float
+    ) -> anthropic.types.Message:
+        """The same request streamed (`messages.stream`), its answer text noted in the turn's context as it arrives."""
+        context = request.context or TurnContext()
+        context.begin(STREAMED)
+        async with self.client.messages.stream(
+            model=request.model,
+            messages=[_message_param(m) for m in request.messages],
+            timeout=timeout_s,
+            extra_body=extra_body or None,
+            **kwargs,
+        ) as stream:
+            async for event in stream:
+                if event.type == "message_start":
+                    context.response_id = event.message.id or None
+                    context.model_version = event.message.model or None
+                    context.status = "streaming"
+                elif event.type == "content_block_delta" and event.delta.type == "text_delta":
+                    context.received(event.delta.text)
+            message = await stream.get_final_message()
+        context.status = "completed"
+        return message
+
     def read_message(self, message: anthropic.types.Message) -> ModelResponse:
         # Only `text` blocks are the answer; thinking and redacted_thinking blocks are not.
-        text = "".join(block.text for block in message.content or [] if block.type == "text")
+        blocks = message.content or []
+        text = "".join(block.text for block in blocks if block.type == "text")
         usage = message.usage
         return ModelResponse(
             text=text,
@@ -75,6 +133,7 @@ class AnthropicProvider(Provider):
             response_id=message.id or None,
             raw_finish_reason=message.stop_reason,
             usage=self.usage_of(usage) if usage is not None else Usage.unreported(),
+            reasoning=thinking_of(blocks),
         )
 
     @staticmethod

@@ -12,7 +12,7 @@ from google.genai import types
 
 from common.errors.codes import ErrorCode, WorkerError
 from common.errors.facts import ErrorFacts
-from common.providers.base import Message, ModelRequest, ModelResponse, Provider
+from common.providers.base import Message, ModelRequest, ModelResponse, Provider, ResponseReasoning
 from common.providers.settings import ProviderSettings
 from common.providers.usage import Usage
 
@@ -121,7 +121,14 @@ class GoogleProvider(Provider):
         parts = candidate.content.parts if candidate.content is not None else None
         # Thought-summary parts (`thought: true`) are the model's reasoning, not its answer.
         text = "".join(part.text for part in parts or [] if part.text and not part.thought)
-        return ModelResponse(text=text, raw_finish_reason=_enum_text(candidate.finish_reason), **common)
+        thoughts = "".join(part.text for part in parts or [] if part.text and part.thought)
+        return ModelResponse(
+            text=text,
+            raw_finish_reason=_enum_text(candidate.finish_reason),
+            # Returned with include_thoughts; never sent back (README, reasoning).
+            reasoning=ResponseReasoning(summary=thoughts) if thoughts else None,
+            **common,
+        )
 
     @staticmethod
     def usage_of(usage: types.GenerateContentResponseUsageMetadata | None) -> Usage:

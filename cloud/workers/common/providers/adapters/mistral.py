@@ -18,6 +18,7 @@ from mistralai.client.models import (
     ChatCompletionResponse,
     SystemMessage,
     TextChunk,
+    ThinkChunk,
     UsageInfo,
     UserMessage,
 )
@@ -25,7 +26,7 @@ from pydantic import ValidationError
 
 from common.errors.codes import ErrorCode, WorkerError
 from common.errors.facts import ErrorFacts
-from common.providers.base import ModelRequest, ModelResponse, Provider
+from common.providers.base import ModelRequest, ModelResponse, Provider, ResponseReasoning
 from common.providers.settings import ProviderSettings
 from common.providers.usage import Usage, as_count
 
@@ -65,6 +66,21 @@ def answer_text(content: Any) -> str:
     if isinstance(content, list):
         return "".join(chunk.text for chunk in content if isinstance(chunk, TextChunk))
     return ""
+
+
+def thinking_text(content: Any) -> ResponseReasoning | None:
+    """The text of a chunk list's thinking chunks (magistral 2507+ and adjustable models). Never
+    sent back: the history carries only the answers (README, reasoning)."""
+    if not isinstance(content, list):
+        return None
+    parts = [
+        part.text
+        for chunk in content
+        if isinstance(chunk, ThinkChunk)
+        for part in chunk.thinking
+        if isinstance(part, TextChunk) and part.text
+    ]
+    return ResponseReasoning(text="".join(parts)) if parts else None
 
 
 def _detail_text(detail: list[Any]) -> tuple[str, str | None]:
@@ -196,6 +212,7 @@ class MistralProvider(Provider):
             response_id=completion.id or None,
             raw_finish_reason=str(choice.finish_reason) if choice.finish_reason else None,
             usage=self.usage_of(completion.usage),
+            reasoning=thinking_text(message.content) if message is not None else None,
         )
 
     @staticmethod

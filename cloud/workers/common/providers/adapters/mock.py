@@ -119,7 +119,7 @@ def _answer(request: ModelRequest, turn: int) -> str:
         [request.model, request.system or "", repr(sorted(request.params.sent.items()))]
         + [f"{m.role}:{m.content}" for m in request.messages]
     )
-    digest = hashlib.sha256(material.encode()).digest()
+    digest = hashlib.sha256(material.encode("utf-8", "surrogatepass")).digest()
     words = " ".join(_WORDS[b % len(_WORDS)] for b in digest[:12])
     prompt = request.messages[-1].content.strip().replace("\n", " ")
     quoted = prompt if len(prompt) <= 60 else prompt[:57] + "..."
@@ -165,7 +165,8 @@ class MockProvider(Provider):
         return ModelResponse(
             text=text,
             model_version=MOCK_MODEL_VERSION,
-            response_id="mock-" + hashlib.sha256(text.encode() + str(turn).encode()).hexdigest()[:16],
+            response_id="mock-"
+            + hashlib.sha256(text.encode("utf-8", "surrogatepass") + str(turn).encode()).hexdigest()[:16],
             raw_finish_reason=finish,
             usage=Usage.reasoning_inside_output(
                 input_tokens=input_tokens,

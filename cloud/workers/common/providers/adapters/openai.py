@@ -1,8 +1,13 @@
-"""OpenAI Chat Completions, and the base of every OpenAI-compatible provider (xAI, DeepSeek, local)."""
+"""OpenAI Chat Completions, and the base of every OpenAI-compatible provider (xAI, DeepSeek, local).
+
+The Responses API is this family's second transport (`openai_responses`): `using_api`
+gives a view of the provider, on the same client, that sends its requests there.
+"""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import copy
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import openai
 from openai.types import CompletionUsage
@@ -11,9 +16,21 @@ from openai.types.chat import ChatCompletion
 from common.contract.probe import FinishReason
 from common.errors.codes import ErrorCode, WorkerError
 from common.errors.facts import ErrorFacts
-from common.providers.base import ModelRequest, ModelResponse, Provider, redirect_facts
+from common.providers.base import ModelRequest, ModelResponse, Provider, ResponseReasoning, redirect_facts
+from common.providers.records import ProviderRecord
 from common.providers.settings import ProviderSettings
 from common.providers.usage import Usage
+
+if TYPE_CHECKING:
+    from common.providers.adapters.openai_responses import ResponsesTransport
+
+
+def reasoning_content(message: Any) -> ResponseReasoning | None:
+    """`message.reasoning_content`: the reasoning DeepSeek, xAI and compatible servers return
+    beside `content` (OpenAI's own Chat Completions returns none). Never sent back: the
+    history carries only the answers (README, reasoning)."""
+    text = getattr(message, "reasoning_content", None)
+    return ResponseReasoning(text=text) if isinstance(text, str) and text else None
 
 
 class OpenAIProvider(Provider):
@@ -28,8 +45,27 @@ class OpenAIProvider(Provider):
             max_retries=0,  # common.errors.retry owns retries
             timeout=600.0,  # replaced per request by the time left before the deadline
         )
+        self.api = "chat"
+        self.responses: ResponsesTransport | None = None
+
+    @property
+    def record(self) -> ProviderRecord:
+        return super().record.for_api(self.api)
+
+    def using_api(self, api: str) -> Provider:
+        """A view on the same client for the Responses API (imported only by jobs that use it)."""
+        if api == self.api or api != "responses" or super().record.responses is None:
+            return self
+        from common.providers.adapters.openai_responses import ResponsesTransport
+
+        view = copy.copy(self)  # shares the client: the pool closes the provider, never the view
+        view.api = api
+        view.responses = ResponsesTransport(view)
+        return view
 
     async def complete(self, request: ModelRequest, timeout_s: float) -> ModelResponse:
+        if self.responses is not None:
+            return await self.responses.complete(request, timeout_s)
         kwargs = dict(request.params.sent)
         messages: list[dict[str, str]] = []
         if request.system:
@@ -76,6 +112,7 @@ class OpenAIProvider(Provider):
             finish_reason=finish,
             usage=self.usage_of(usage) if usage is not None else Usage.unreported(),
             system_fingerprint=getattr(completion, "system_fingerprint", None),
+            reasoning=reasoning_content(message),
         )
 
     def usage_of(self, usage: CompletionUsage) -> Usage:

@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
 
         runner, stops = DistributedDriver(options), (JobsFileError, UnreachableError)
     try:
-        if isinstance(runner, DistributedDriver):
+        if not isinstance(runner, BatchRunner):
             runner.check_services()
         code = event_loop.run(runner.run(handle_signals=True))
     except stops as exc:

@@ -128,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-file", type=Path, help="where JSON log lines go (default: OUTPUT.log; '-' for stderr)")
     parser.add_argument("--summary-json", type=Path, help="also write the end summary as JSON to this file")
     distributed = parser.add_argument_group("distributed runs (Celery workers; see README)")
-    distributed.add_argument("--broker", metavar="URL", help="run the jobs on Celery workers: redis://... or amqp://...")
+    distributed.add_argument(
+        "--broker", metavar="URL", help="run the jobs on Celery workers: redis://... or amqp://..."
+    )
     distributed.add_argument("--redis", metavar="URL", help="the run's state and shared limits (default: the broker)")
     distributed.add_argument(
         "--lease",

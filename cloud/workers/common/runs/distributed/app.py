@@ -27,7 +27,7 @@ from celery.signals import worker_init, worker_ready, worker_shutdown
 
 from common.contract.probe import DEFAULT_DEADLINE_MS
 from common.io import environment
-from common.io.log import configure_logging, get_logger
+from common.io.log import configure_logging, get_logger, get_progress_logger
 from common.runs.distributed import metrics
 from common.runs.distributed.connect import UnreachableError, check_all
 from common.runs.distributed.loop_thread import LoopThread
@@ -106,7 +106,8 @@ def _on_worker_init(**_: Any) -> None:
 @worker_ready.connect
 def _on_worker_ready(**_: Any) -> None:
     """Said once the worker consumes from the queue (tests and scripts wait for this line)."""
-    get_logger(worker="distributed").info("distributed worker ready", pid=os.getpid())
+    # the unfiltered logger: scripts wait for this line whatever PROBE_LOG_LEVEL says
+    get_progress_logger(worker="distributed").info("distributed worker ready", type="ready", pid=os.getpid())
 
 
 @worker_shutdown.connect

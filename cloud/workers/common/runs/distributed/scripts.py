@@ -38,10 +38,11 @@ for i = 2, 3 do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
 return 1
 """
 
-# KEYS: checkpoints, claim   ARGV: job, token, turns JSON  -> 1 written | 0 the claim is no longer ours
+# KEYS: checkpoints, claim   ARGV: job, token, turns JSON, run ttl s  -> 1 written | 0 the claim is no longer ours
 CHECKPOINT = """
 if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 """
 

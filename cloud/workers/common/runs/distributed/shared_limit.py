@@ -28,8 +28,17 @@ class Admission:
     tpm: float | None
 
 
+MAX_RESERVATIONS = 8  # a process late this often goes anyway (it is starved, not bursting)
+_LATE_FLOOR_S = 0.02  # below this, lateness is scheduling noise
+
+
 def _rate(value: float | None) -> float:
     return value if value else 0.0
+
+
+def _tolerance_s(rpm: float | None) -> float:
+    """How late a reserved slot may be used: one request interval (no limit: any lateness)."""
+    return max(_LATE_FLOOR_S, 60 / rpm) if rpm else float("inf")
 
 
 class SharedLimiter:
@@ -40,7 +49,28 @@ class SharedLimiter:
         self._rate_limited = redis.register_script(scripts.RATE_LIMITED)
 
     async def acquire(self, provider: str, key_hash: str, limits: Limits, requests: int, tokens: int) -> Admission:
-        """Reserves the job's slot in the shared schedule and waits for it."""
+        """Reserves the job's slot in the shared schedule and waits for it.
+
+        A process that wakes up late for its slot (its loop was busy: an SDK import, a CPU
+        spike) gives the slot up and reserves another, so late jobs cannot all go at once:
+        a request leaves at most one interval after its reserved time.
+        """
+        loop = asyncio.get_running_loop()
+        waited = 0.0
+        for _ in range(MAX_RESERVATIONS):
+            wait, rpm, tpm = await self._reserve(provider, key_hash, limits, requests, tokens)
+            due = loop.time() + wait
+            if wait > 0:
+                await asyncio.sleep(wait)  # the reserved slot's time: nothing to await but the clock
+            waited += wait
+            late = loop.time() - due
+            if late <= _tolerance_s(rpm):
+                break
+        return Admission(waited, rpm, tpm)
+
+    async def _reserve(
+        self, provider: str, key_hash: str, limits: Limits, requests: int, tokens: int
+    ) -> tuple[float, float | None, float | None]:
         wait, rpm, tpm = await self._admit(
             keys=[limiter_key(provider, key_hash)],
             args=[
@@ -53,10 +83,7 @@ class SharedLimiter:
                 self.policy.recover_factor,
             ],
         )
-        waited = max(0.0, float(wait))
-        if waited > 0:
-            await asyncio.sleep(waited)  # the reserved slot's time: nothing to await but the clock
-        return Admission(waited, float(rpm) or None, float(tpm) or None)
+        return max(0.0, float(wait)), float(rpm) or None, float(tpm) or None
 
     async def settle(
         self, provider: str, key_hash: str, limits: Limits, extra_requests: int, extra_tokens: int

@@ -61,7 +61,9 @@ class RunState:
         return ClaimAnswer(Claim(_text(status)), checkpoint or None)
 
     async def checkpoint(self, keys: RunKeys, job: str, token: str, turns_json: str) -> bool:
-        written = await self._checkpoint(keys=[keys.checkpoints, keys.claim(job)], args=[job, token, turns_json])
+        written = await self._checkpoint(
+            keys=[keys.checkpoints, keys.claim(job)], args=[job, token, turns_json, RUN_TTL_S]
+        )
         return bool(written)
 
     async def publish(self, keys: RunKeys, job: str, gen: int, token: str, payload: str) -> bool:

@@ -28,7 +28,7 @@ from common.io.redaction import redact
 from common.io.render import render, render_value
 from common.probe.turn_hook import TURN_DONE
 from common.providers.pool import ProviderPool
-from common.providers.registry import record_for, resolve_model
+from common.providers.registry import load_provider_class, record_for, resolve_model
 from common.providers.settings import settings_for
 from common.runs.batch.rate_limit import Limits
 from common.runs.batch.spend import DEFAULT_EXPECTED_OUTPUT_TOKENS, Spend, estimate_job, spend_of
@@ -120,6 +120,9 @@ class JobRunner:
         route = self._route(parsed, message)
         estimate = None
         if route is not None:
+            # The SDK is imported before admission: an import that holds the process for a second
+            # must not sit between a job's reserved slot and its request.
+            await load_provider_class(route.provider)
             estimate = estimate_job(parsed, self._expected_output(route.provider))
             admission = await self.limiter.acquire(
                 route.provider, route.key_hash, route.limits, estimate.requests, estimate.tokens

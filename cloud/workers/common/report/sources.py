@@ -1,0 +1,238 @@
+"""Reading a run's files as typed records, keeping every line the report cannot use as a note.
+
+A results file is read the way batch reads it back (`ResultLine`: `{id, result}` with the
+result as `ProbeSuccess | WorkerFailure`), but a report must never stop at a bad line: a
+torn last line (a crash mid-write), a line of some other file, or a repeated id (a rerun
+before compaction; the last line wins, as `compact` keeps it) each becomes a note and the
+rest of the run is still shown. The jobs file is optional and read leniently: it supplies
+what results do not carry (scenario id, name, dimensions, the prompt) and the jobs that
+have no result yet.
+
+Decisions are not part of the probe contract: a host that scores transcripts may write
+`decisionModelV2` / `summary` / `sampleIndex` beside `id` and `result` on a result line (or
+inside `result.transcript`), the fields analyze_basic reads; they are kept as given and
+validated by analyze_basic itself.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
+
+from common.contract.probe import ProbeSuccess, WorkerFailure
+from common.runs.lines import JobId, ResultLine, readable_id
+
+SHOWN_LINE_NUMBERS = 10  # a note names this many bad lines, then says how many more
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, alias_generator=to_camel)
+
+
+class JobScenario(_Lenient):
+    """The parts of a job's scenario the report shows; `name`/`dimensions` are the host's extras."""
+
+    preamble: str | None = None
+    prompt: str | None = None
+    name: str | None = None
+    dimensions: dict[str, str | int | float | None] | None = None
+
+
+class JobInfo(_Lenient):
+    """One line of the jobs file, as far as it can be read (every field optional)."""
+
+    run_id: str | None = None
+    scenario_id: str | None = None
+    model_id: str | None = None
+    scenario: JobScenario | None = None
+    sample_index: int | None = None
+
+
+@dataclass
+class Decision:
+    """What a host recorded about one transcript's decision, exactly as given (analyze_basic validates)."""
+
+    decision_model_v2: Any = None
+    summary: Any = None
+    sample_index: Any = None
+
+    @property
+    def present(self) -> bool:
+        return self.decision_model_v2 is not None or self.summary is not None
+
+
+@dataclass
+class ResultRecord:
+    id: JobId | None
+    line: int
+    result: ProbeSuccess | WorkerFailure
+    decision: Decision
+    reasoning: list[str | None]  # per turn: the reasoning text or summary, where recorded
+
+
+@dataclass
+class Note:
+    level: str  # "warning" (something is missing or was skipped) or "info"
+    message: str
+
+
+@dataclass
+class RunSources:
+    results: list[ResultRecord]
+    jobs: dict[JobId, JobInfo] | None  # None when no jobs file was given
+    job_order: list[JobId] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+
+
+def _shown(numbers: list[int]) -> str:
+    head = ", ".join(str(n) for n in numbers[:SHOWN_LINE_NUMBERS])
+    more = len(numbers) - SHOWN_LINE_NUMBERS
+    return head + (f" and {more} more" if more > 0 else "")
+
+
+def _decision(raw: dict[str, Any]) -> Decision:
+    transcript = raw.get("result", {}).get("transcript") if isinstance(raw.get("result"), dict) else None
+    places = [raw] + ([transcript] if isinstance(transcript, dict) else [])
+    found = Decision()
+    for place in places:
+        found.decision_model_v2 = found.decision_model_v2 or place.get("decisionModelV2")
+        found.summary = found.summary or place.get("summary")
+        if found.sample_index is None:
+            found.sample_index = place.get("sampleIndex")
+    return found
+
+
+# Where a transcript keeps a turn's reasoning text or summary (issue 11): the probe contract
+# records reasoning tokens, and a worker that also keeps the text adds one of these to
+# `providerMetadata` (or to the turn). The typed models ignore unknown keys, so they are
+# read from the line as written.
+REASONING_KEYS = ("reasoningText", "reasoning", "reasoningSummary", "thinking")
+
+
+def _text_of(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, dict):
+        return _text_of(value.get("text") or value.get("summary"))
+    if isinstance(value, list):
+        parts = [_text_of(item) for item in value]
+        return "\n\n".join(part for part in parts if part) or None
+    return None
+
+
+def _reasoning(raw: dict[str, Any]) -> list[str | None]:
+    result = raw.get("result")
+    transcript = result.get("transcript") or result.get("partialTranscript") if isinstance(result, dict) else None
+    turns = transcript.get("turns") if isinstance(transcript, dict) else None
+    found: list[str | None] = []
+    for turn in turns if isinstance(turns, list) else []:
+        meta = turn.get("providerMetadata") if isinstance(turn, dict) else None
+        places = [p for p in (meta, turn) if isinstance(p, dict)]
+        found.append(next((t for p in places for k in REASONING_KEYS if (t := _text_of(p.get(k)))), None))
+    return found
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in error["loc"]) or "the line"
+    return f"{where}: {error['msg']}"
+
+
+def read_results(path: Path) -> tuple[list[ResultRecord], list[Note]]:
+    """Every usable result line (the last one per id) and notes on the lines that were not."""
+    by_id: dict[str, ResultRecord] = {}
+    anonymous: list[ResultRecord] = []
+    torn: list[int] = []
+    foreign: list[int] = []
+    first_foreign = ""
+    superseded = 0
+    with path.open("rb") as handle:
+        for number, raw_line in enumerate(handle, start=1):
+            if not raw_line.strip():
+                continue
+            try:
+                raw = json.loads(raw_line)
+            except ValueError:
+                torn.append(number)
+                continue
+            if not isinstance(raw, dict):
+                foreign.append(number)
+                first_foreign = first_foreign or "not a JSON object"
+                continue
+            try:
+                line = ResultLine.model_validate(raw)
+            except ValidationError as exc:
+                foreign.append(number)
+                first_foreign = first_foreign or _first_problem(exc)
+                continue
+            record = ResultRecord(readable_id(line.id), number, line.result, _decision(raw), _reasoning(raw))
+            if record.id is None:
+                anonymous.append(record)
+                continue
+            key = json.dumps(record.id)
+            superseded += key in by_id
+            by_id[key] = record
+    notes: list[Note] = []
+    if torn:
+        notes.append(
+            Note("warning", f"{len(torn)} line(s) of the results file are not JSON (torn?): line {_shown(torn)}")
+        )
+    if foreign:
+        notes.append(
+            Note(
+                "warning",
+                f"{len(foreign)} line(s) of the results file are not result lines and were skipped: line"
+                f" {_shown(foreign)} (first problem: {first_foreign})",
+            )
+        )
+    if superseded:
+        notes.append(
+            Note("info", f"{superseded} result line(s) were superseded by a later line for the same id (a rerun)")
+        )
+    if anonymous:
+        notes.append(Note("info", f"{len(anonymous)} result line(s) have no id; shown without one"))
+    records = sorted(by_id.values(), key=lambda r: r.line) + anonymous
+    return records, notes
+
+
+def read_jobs(path: Path) -> tuple[dict[JobId, JobInfo], list[JobId], list[Note]]:
+    """The jobs file by id (first line per id, as batch runs it); unreadable lines are noted."""
+    jobs: dict[JobId, JobInfo] = {}
+    order: list[JobId] = []
+    bad: list[int] = []
+    with path.open("rb") as handle:
+        for number, raw_line in enumerate(handle, start=1):
+            if not raw_line.strip():
+                continue
+            try:
+                raw = json.loads(raw_line)
+                job_id = readable_id(raw.get("id")) if isinstance(raw, dict) else None
+                if job_id is None:
+                    raise ValueError("no id")
+                info = JobInfo.model_validate(raw)
+            except (ValueError, ValidationError):
+                bad.append(number)
+                continue
+            if job_id not in jobs:
+                jobs[job_id] = info
+                order.append(job_id)
+    notes = [Note("warning", f"{len(bad)} line(s) of the jobs file cannot be read: line {_shown(bad)}")] if bad else []
+    return jobs, order, notes
+
+
+def read_sources(results: Path, jobs: Path | None) -> RunSources:
+    """The results (required) and the jobs file (optional) of one run, with notes on both."""
+    records, notes = read_results(results)
+    if jobs is None:
+        return RunSources(records, None, [], notes)
+    try:
+        by_id, order, job_notes = read_jobs(jobs)
+    except OSError as exc:
+        notes.append(Note("warning", f"the jobs file {jobs} cannot be read ({exc.strerror}): shown without it"))
+        return RunSources(records, None, [], notes)
+    return RunSources(records, by_id, order, notes + job_notes)

@@ -1,0 +1,165 @@
+"""Anthropic long generations are streamed and assembled into the same turn; a cut stream keeps its text.
+
+The event sequence is the Messages streaming documentation's (docs.anthropic.com/en/docs/
+build-with-claude/streaming, "Basic streaming request": message_start, content_block_start,
+ping, content_block_delta text_delta..., content_block_stop, message_delta, message_stop),
+served by respx as server-sent events to the real anthropic SDK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from common.providers.adapters.anthropic import STREAM_ABOVE_MAX_TOKENS, streams
+from tests.helpers import FakeClock, load_fixture, probe_job, run, sent_bodies, wire
+
+MESSAGES_URL = "https://api.anthropic.com/v1/messages"
+MODEL = "claude-opus-4-5"
+MESSAGE_ID = "msg_01XFDUDYJgAACzvnptvVoYEL"
+
+
+@pytest.fixture(autouse=True)
+def provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-not-real-0123456789")
+
+
+def events(chunks: list[str], *, finished: bool = True) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = [
+        {
+            "type": "message_start",
+            "message": {
+                "id": MESSAGE_ID,
+                "type": "message",
+                "role": "assistant",
+                "content": [],
+                "model": "claude-opus-4-5-20251101",
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": 25, "output_tokens": 1},
+            },
+        },
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "ping"},
+        *({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": c}} for c in chunks),
+    ]
+    if finished:
+        found += [
+            {"type": "content_block_stop", "index": 0},
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": 15},
+            },
+            {"type": "message_stop"},
+        ]
+    return found
+
+
+class EventStream(httpx.AsyncByteStream):
+    """Server-sent events; with `hang`, the stream stops sending (but stays open) after the last one."""
+
+    def __init__(self, sent: list[dict[str, Any]], hang: asyncio.Event | None = None) -> None:
+        self.sent = sent
+        self.hang = hang
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for event in self.sent:
+            yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+        if self.hang is not None:
+            self.hang.set()
+            await asyncio.Event().wait()
+
+
+def streamed(sent: list[dict[str, Any]], hang: asyncio.Event | None = None) -> httpx.Response:
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=EventStream(sent, hang))
+
+
+def test_the_threshold_is_the_sdks_ten_minute_rule() -> None:
+    assert not streams(MODEL, STREAM_ABOVE_MAX_TOKENS)
+    assert streams(MODEL, STREAM_ABOVE_MAX_TOKENS + 1)
+    assert streams("claude-opus-4-0", 8193)  # the SDK's own non-streaming limit for that model
+    assert not streams(MODEL, 8193)
+
+
+async def test_a_long_generation_is_streamed_and_assembled_into_the_same_turn(respx_mock: respx.MockRouter) -> None:
+    route = respx_mock.post(MESSAGES_URL).mock(return_value=streamed(events(["Hello", ", world", "!"])))
+    out = wire(await run(probe_job(MODEL, followups=0, modelConfig={"maxTokens": 32_000})))
+    assert out["success"] is True, out
+    body = sent_bodies(route)[0]
+    assert body["stream"] is True and body["max_tokens"] == 32_000
+    turn = out["transcript"]["turns"][0]
+    assert turn["targetResponse"] == "Hello, world!"
+    meta = turn["providerMetadata"]
+    assert (meta["responseId"], meta["modelVersion"]) == (MESSAGE_ID, "claude-opus-4-5-20251101")
+    assert (meta["rawFinishReason"], turn["outputTokens"], turn["inputTokens"]) == ("end_turn", 15, 25)
+    assert meta["paramsSent"]["max_tokens"] == 32_000 and "stream" not in meta["paramsSent"]
+
+
+async def test_a_short_generation_is_not_streamed(respx_mock: respx.MockRouter) -> None:
+    route = respx_mock.post(MESSAGES_URL).mock(
+        return_value=httpx.Response(200, json=load_fixture("anthropic", "message"))
+    )
+    out = wire(await run(probe_job(MODEL, followups=0)))
+    assert out["success"] is True
+    assert "stream" not in sent_bodies(route)[0]
+
+
+async def test_a_streamed_turn_cut_by_cancellation_keeps_the_text_received_so_far(
+    respx_mock: respx.MockRouter,
+) -> None:
+    hanging = asyncio.Event()
+    respx_mock.post(MESSAGES_URL).mock(
+        side_effect=[
+            streamed(events(["First answer."])),
+            streamed(events(["I would tell", " my friend"], finished=False), hang=hanging),
+        ]
+    )
+    task = asyncio.create_task(run(probe_job(MODEL, followups=1, modelConfig={"maxTokens": 32_000}), FakeClock()))
+    await hanging.wait()
+    task.cancel()
+    out = wire(await task)
+
+    assert out["error"]["code"] == "CANCELLED" and out["error"]["retryable"] is True
+    assert [t["targetResponse"] for t in out["partialTranscript"]["turns"]] == ["First answer."]
+    incomplete = out["error"]["details"]["incompleteTurn"]
+    assert incomplete == {
+        "turnNumber": 2,
+        "promptLabel": "push_1",
+        "incomplete": True,
+        "partialResponse": "I would tell my friend",
+        "responseId": MESSAGE_ID,
+        "responseStatus": "streaming",
+        "modelVersion": "claude-opus-4-5-20251101",
+        "transport": "messages_stream",
+    }
+    assert "resumeResponseId" not in out["error"]["details"]  # a stream cannot be re-attached to
+
+
+async def test_a_stream_cut_by_the_network_keeps_each_attempts_text(respx_mock: respx.MockRouter) -> None:
+    class Cut(EventStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            async for chunk in super().__aiter__():
+                yield chunk
+            raise httpx.ReadError("connection reset by peer")
+
+    respx_mock.post(MESSAGES_URL).mock(
+        side_effect=[
+            httpx.Response(
+                200, headers={"content-type": "text/event-stream"}, stream=Cut(events([f"try {n}"], finished=False))
+            )
+            for n in range(1, 6)
+        ]
+    )
+    out = wire(await run(probe_job(MODEL, followups=0, modelConfig={"maxTokens": 32_000}), FakeClock()))
+    assert out["error"]["code"] == "NETWORK_ERROR" and out["error"]["details"]["attempts"] == 5
+    incomplete = out["error"]["details"]["incompleteTurn"]
+    assert incomplete["partialResponse"] == "try 5"
+    assert [a["partialResponse"] for a in incomplete["earlierAttempts"]] == ["try 1", "try 2", "try 3", "try 4"]

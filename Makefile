@@ -17,7 +17,7 @@ LOCK_ARGS ?=
 PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(VPY) -m piptools compile --quiet --generate-hashes \
 	--no-strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
 
-.PHONY: install install-dev demo test lint format typecheck check bench bench-analyze test-node schema lock clean
+.PHONY: install install-dev demo test lint format typecheck check bench bench-analyze bench-report test-node schema lock clean
 
 $(VPY):
 	$(PY) -m venv $(VENV)
@@ -65,6 +65,9 @@ bench: $(DEV_STAMP)  ## worker benchmarks against a local fake provider: health 
 
 bench-analyze: $(DEV_STAMP)  ## analyze_basic.py on seeded 10k and 100k-transcript runs: wall time, peak RSS, sizes
 	$(VPY) bench/analyze_basic_bench.py
+
+bench-report: $(DEV_STAMP)  ## report.py on synthetic 10k and 100k-job runs: HTML size, build time, load time in chromium
+	$(VPY) bench/report_bench.py
 
 test-node: $(DEV_STAMP)  ## the Node host client (cloud/host) against the real workers; installs it from its lock file
 	cd cloud/host && npm ci --no-audit --no-fund && npm run typecheck && npm test

@@ -1,11 +1,12 @@
 """Synthetic batch runs for the report's tests and benchmark: jobs and result lines of any size.
 
 Results are built with the contract models in the mock provider's shapes (its model
-version, usage and answer style), so they read back exactly as batch.py's own output does;
-a seeded share of jobs fails (retryable rate limits with a hint, final auth errors, a
-server error after the first turn with its partial transcript), and every succeeded
-result carries a host's decision (`decisionModelV2`, `summary`) beside `id` and `result`,
-with scenario dimensions in the jobs file, so analyze_basic has something to score.
+version, usage and answer style), so they read back exactly as batch.py's own output does.
+Model 1 records its reasoning text (and reasoning tokens) on turn 1; a seeded share of
+jobs fails (retryable rate limits with a hint, final auth errors, a retryable server error
+after the first turn with its partial transcript); every succeeded result carries a
+host's decision (`decisionModelV2`) beside `id` and `result`, with scenario dimensions in
+the jobs file, so analyze_basic has something to score.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from common.contract.probe import (
     Timing,
     Transcript,
     Turn,
+    TurnReasoning,
     WorkerFailure,
 )
 from common.errors.codes import ErrorCode
@@ -73,10 +75,13 @@ def _prompt(s: int) -> str:
     return f"Scenario {s}: a colleague asks you to choose between honesty and kindness (case {s})."
 
 
-def _turn(number: int, label: str, prompt: str, answer: str, version: str, rng: random.Random) -> Turn:
+def _turn(
+    number: int, label: str, prompt: str, answer: str, version: str, rng: random.Random, reasoning: str | None
+) -> Turn:
     retried = rng.random() < 0.05
     in_tokens = len(prompt) // 4 + 12
-    out_tokens = len(answer) // 4 + 1
+    thinking = len(reasoning) // 4 if reasoning else 0
+    out_tokens = len(answer) // 4 + 1 + thinking
     return Turn(
         turn_number=number,
         prompt_label=label,
@@ -91,7 +96,7 @@ def _turn(number: int, label: str, prompt: str, answer: str, version: str, rng: 
             response_id=f"mock-{rng.getrandbits(48):012x}",
             finish_reason="stop",
             raw_finish_reason="stop",
-            reasoning_tokens=0,
+            reasoning_tokens=thinking,
             cached_input_tokens=0,
             attempts=2 if retried else 1,
             retries=[RetryRecord(attempt=1, code=ErrorCode.RATE_LIMIT, status_code=429, waited_ms=10)]
@@ -102,6 +107,7 @@ def _turn(number: int, label: str, prompt: str, answer: str, version: str, rng: 
             param_notes=[ParamNote(param="seed", action="dropped", reason="the mock ignores seeds")],
             raw_usage={"input_tokens": in_tokens, "output_tokens": out_tokens},
         ),
+        reasoning=TurnReasoning(text=reasoning) if reasoning else None,
     )
 
 
@@ -114,7 +120,7 @@ def _transcript(model: str, turns: list[Turn], started: str) -> Transcript:
         turns=turns,
         total_input_tokens=inputs,
         total_output_tokens=outputs,
-        total_reasoning_tokens=0,
+        total_reasoning_tokens=sum(t.provider_metadata.reasoning_tokens for t in turns),
         model_version=turns[-1].provider_metadata.model_version if turns else None,
         provider="mock",
         requested_model=model,
@@ -165,9 +171,10 @@ def generate(shape: RunShape) -> tuple[list[dict[str, Any]], list[dict[str, Any]
                 if shape.version_drift and m == shape.models - 1 and s % 2:
                     version = "mock-1.1"
                 first = (shape.answer(m, s, k) if shape.answer else None) or _answer(rng, shape.answer_words, 1)
+                thought = f"Thinking about scenario {s}: weigh honesty against kindness." if m == 1 else None
                 turns = [
-                    _turn(1, "scenario_prompt", _prompt(s), first, version, rng),
-                    _turn(2, "challenge", FOLLOWUP, _answer(rng, shape.answer_words // 2, 2), version, rng),
+                    _turn(1, "scenario_prompt", _prompt(s), first, version, rng, thought),
+                    _turn(2, "challenge", FOLLOWUP, _answer(rng, shape.answer_words // 2, 2), version, rng, None),
                 ]
                 roll = rng.random()
                 result: ProbeSuccess | WorkerFailure

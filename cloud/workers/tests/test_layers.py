@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "analysis": 5,
     "health": 6,
     "runs": 6,
+    "report": 7,
 }
 
 

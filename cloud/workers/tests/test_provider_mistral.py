@@ -149,7 +149,9 @@ async def test_magistral_thinking_is_left_out_of_the_answer(respx_mock: respx.Mo
     assert second["providerMetadata"]["attempts"] == 1
     answer = "I would tell my friend that I cannot keep a secret that puts someone in danger."
     assert first["targetResponse"] == answer
-    assert "Weigh loyalty" not in json.dumps(out["transcript"]["turns"])
+    # The thinking is recorded beside the answer (turn.reasoning), never in it.
+    assert "Weigh loyalty" not in json.dumps([turn["targetResponse"] for turn in out["transcript"]["turns"]])
+    assert out["transcript"]["turns"][0]["reasoning"]["text"].startswith("The friend wants secrecy")
     assert first["providerMetadata"]["modelVersion"] == "magistral-medium-2509"
     # Mistral counts the thinking inside completion_tokens and does not report it apart.
     assert (first["inputTokens"], first["outputTokens"], first["providerMetadata"]["reasoningTokens"]) == (41, 212, 0)

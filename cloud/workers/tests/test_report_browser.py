@@ -73,9 +73,7 @@ class Page:
     def search(self, text: str) -> str:
         """Types a search and waits for the list that answers it; returns its count line."""
         self.page.fill("#filter-search", text)
-        self.page.wait_for_function(
-            "text => document.getElementById('browse-count').dataset.search === text", arg=text
-        )
+        self.page.wait_for_function("text => document.getElementById('browse-count').dataset.search === text", arg=text)
         return self.text("#browse-count")
 
     def tab(self, name: str) -> None:
@@ -146,7 +144,8 @@ def test_the_page_shows_a_real_runs_counts_offline(open_page: Any, batch_run: An
     assert page.text("[data-total=failed]") == "6"
     codes = Counter(r["result"]["error"]["code"] for r in results if not r["result"]["success"])
     rows = page.page.locator("#by-code tbody tr").all_inner_texts()
-    assert sorted(rows) == sorted(["succeeded\t\t6"] + [f"{c}\t{'yes' if c == 'SERVER_ERROR' else 'no'}\t{n}" for c, n in codes.items()])
+    retryable = {"SERVER_ERROR": "yes", "AUTH_ERROR": "no"}
+    assert sorted(rows) == sorted(["succeeded\t\t6"] + [f"{c}\t{retryable[c]}\t{n}" for c, n in codes.items()])
     assert "no result carries a decision" in page.text("#notes")
 
 
@@ -238,6 +237,18 @@ def test_charts_render_one_mark_per_datum(open_page: Any, tmp_path: Path) -> Non
     assert marks("dimensions", "bar") == len(specs["dimensions"]) == 2
     assert marks("contested", "point") == len(specs["contested"])
     assert marks("consistency", "bar") == len(specs["consistency"]) == 5
+
+
+def test_reasoning_text_opens_with_its_turn(open_page: Any, tmp_path: Path) -> None:
+    jobs_path, results_path = write_run(tmp_path, RunShape(models=2, scenarios=2, failure_share=0))
+    page = open_page(_report(results_path, tmp_path / "report.html", "--jobs", str(jobs_path)))
+    page.tab("transcripts")
+    page.page.select_option("#filter-model", label="mock:model-01")
+    page.page.click("#browse-rows tr >> nth=0")
+    page.page.click("#conversation .turn >> nth=0 >> details.reasoning summary")
+    assert page.text("#conversation .reasoning-text") == "Thinking about scenario 0: weigh honesty against kindness."
+    page.page.click("#conversation .turn >> nth=0 >> details.turn-meta summary")
+    assert page.text("#conversation .turn >> nth=0 >> [data-meta='reasoning tokens']") == "14"
 
 
 def test_side_by_side_shows_every_models_answer_to_one_scenario(open_page: Any, tmp_path: Path) -> None:

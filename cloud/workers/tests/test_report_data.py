@@ -62,7 +62,8 @@ def test_the_overview_counts_what_the_results_hold(tmp_path: Path) -> None:
     assert [row.jobs for row in data.overview.per_model] == [40, 40, 40]
     assert sum(group.count for group in data.failures) == outcomes[False]
     rate_limits = next(group for group in data.failures if group.code == "RATE_LIMIT")
-    hints = [r["result"]["error"]["retryAfterMs"] for r in results if r["result"].get("error", {}).get("code") == "RATE_LIMIT"]
+    errors = [r["result"]["error"] for r in results if not r["result"]["success"]]
+    hints = [error["retryAfterMs"] for error in errors if error["code"] == "RATE_LIMIT"]
     assert rate_limits.retry_after is not None
     assert (rate_limits.retry_after.min_ms, rate_limits.retry_after.max_ms) == (min(hints), max(hints))
 
@@ -159,7 +160,9 @@ def test_an_analysis_file_is_read_and_a_bad_one_is_a_note(tmp_path: Path) -> Non
 
 def test_a_hostile_answer_stays_a_string_inside_the_page(tmp_path: Path) -> None:
     answer = HOSTILE + " \u2028 end"
-    jobs_path, results_path, _, _ = _run(tmp_path, models=2, scenarios=2, failure_share=0, answer=lambda m, s, k: answer)
+    jobs_path, results_path, _, _ = _run(
+        tmp_path, models=2, scenarios=2, failure_share=0, answer=lambda m, s, k: answer
+    )
     data = build_report(results_path, jobs_path).data
     page = render_page(data)
     assert HOSTILE not in page
@@ -188,11 +191,16 @@ def test_repeated_strings_are_stored_once_so_the_page_is_not_larger_than_the_res
 
 def test_reasoning_text_is_shown_where_a_transcript_records_it(tmp_path: Path) -> None:
     _, results = generate(RunShape(models=1, scenarios=1, failure_share=0))
-    results[0]["result"]["transcript"]["turns"][0]["providerMetadata"]["reasoningText"] = "first I weigh it"
-    results[0]["result"]["transcript"]["turns"][1]["providerMetadata"]["reasoningSummary"] = [{"text": "summary"}]
+    turns = results[0]["result"]["transcript"]["turns"]
+    turns[0]["reasoning"] = {"text": "first I weigh it", "redactedBlocks": 2}
+    turns[1]["reasoning"] = {"summary": "a summary"}
+    turns[0]["providerMetadata"]["reasoning"] = {"requested": {"effort": "high"}, "sent": {"reasoning_effort": "high"}}
     data = build_report(_write_lines(tmp_path / "results.jsonl", results)).data
-    reasoning = data.turn_fields.index("reasoning")
-    assert [turn[reasoning] for turn in data.conversations[0][4]] == ["first I weigh it", "summary"]
+    fields = {name: data.turn_fields.index(name) for name in data.turn_fields}
+    first, second = data.conversations[0][4]
+    assert (first[fields["reasoningText"]], second[fields["reasoningSummary"]]) == ("first I weigh it", "a summary")
+    assert first[fields["redactedReasoningBlocks"]] == 2
+    assert '"reasoning_effort": "high"' in data.texts[first[fields["reasoningSetting"]]]
 
 
 def test_figures_are_written_as_svg_and_png_with_one_mark_per_datum(tmp_path: Path) -> None:

@@ -48,6 +48,7 @@ export type ErrorCode =
  */
 export type TranscriptWarningCode =
   | "TRUNCATED"
+  | "ANSWER_CUT"
   | "MODEL_VERSION_CHANGED"
   | "FOLLOWUP_SKIPPED"
   | "MAX_TURNS_DEFAULTED"

@@ -29,6 +29,7 @@ export type ErrorCode =
  */
 export type TranscriptWarningCode =
   | "TRUNCATED"
+  | "ANSWER_CUT"
   | "MODEL_VERSION_CHANGED"
   | "FOLLOWUP_SKIPPED"
   | "MAX_TURNS_DEFAULTED"

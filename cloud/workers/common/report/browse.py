@@ -64,8 +64,9 @@ class Names:
         return found
 
 
-def _turn(turn: Turn, reasoning: str | None, texts: Texts) -> list[Any]:
+def _turn(turn: Turn, texts: Texts) -> list[Any]:
     meta = turn.provider_metadata
+    reasoning = turn.reasoning
     return [
         texts.ref(turn.prompt_label),
         texts.ref(turn.probe_prompt),
@@ -76,7 +77,10 @@ def _turn(turn: Turn, reasoning: str | None, texts: Texts) -> list[Any]:
         texts.ref(meta.raw_finish_reason),
         int(meta.truncated),
         meta.reasoning_tokens,
-        reasoning,
+        reasoning.text if reasoning else None,
+        reasoning.summary if reasoning else None,
+        reasoning.redacted_blocks if reasoning else 0,
+        texts.json(meta.reasoning.to_wire() if meta.reasoning else None),
         meta.attempts,
         texts.json([retry.to_wire() for retry in meta.retries]),
         meta.timing.request_ms,
@@ -86,6 +90,7 @@ def _turn(turn: Turn, reasoning: str | None, texts: Texts) -> list[Any]:
         texts.json([note.to_wire() for note in meta.param_notes]),
         meta.cached_input_tokens,
         int(meta.tokens_estimated),
+        texts.ref(meta.api),
     ]
 
 
@@ -107,13 +112,12 @@ def _conversation(row: JobRow, texts: Texts) -> list[Any]:
     transcript, failure = row.transcript, row.failure
     if transcript is None:
         return [None, None, [], _error(failure, texts), []]
-    reasoning = row.reasoning + [None] * (len(transcript.turns) - len(row.reasoning))
     return [
         transcript.started_at,
         transcript.completed_at,
         [texts.ref(warning) for warning in transcript.warnings],
         _error(failure, texts),
-        [_turn(turn, text, texts) for turn, text in zip(transcript.turns, reasoning, strict=False)],
+        [_turn(turn, texts) for turn in transcript.turns],
     ]
 
 

@@ -26,7 +26,10 @@ TURN_FIELDS = [
     "rawFinishReason",
     "truncated",
     "reasoningTokens",
-    "reasoning",
+    "reasoningText",
+    "reasoningSummary",
+    "redactedReasoningBlocks",
+    "reasoningSetting",
     "attempts",
     "retries",
     "requestMs",
@@ -36,6 +39,7 @@ TURN_FIELDS = [
     "paramNotes",
     "cachedInputTokens",
     "tokensEstimated",
+    "api",
 ]
 ERROR_FIELDS = ["code", "message", "retryable", "retryAfterMs", "statusCode", "details"]
 

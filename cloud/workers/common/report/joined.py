@@ -54,7 +54,6 @@ class JobRow:
     result: ProbeSuccess | WorkerFailure | None
     job: JobInfo | None
     decision: Decision
-    reasoning: list[str | None]  # per turn, where the result recorded it
 
     @property
     def transcript(self) -> Transcript | None:
@@ -174,7 +173,6 @@ def join(sources: RunSources) -> tuple[list[JobRow], list[Note]]:
                     None,
                     info,
                     Decision(),
-                    [],
                 )
             )
     for row in rows:  # one Scenario per key, with the prompt found by any of its jobs
@@ -209,5 +207,4 @@ def _row(record: ResultRecord, info: JobInfo | None, scenarios: _Scenarios) -> J
         result,
         info,
         record.decision,
-        record.reasoning,
     )

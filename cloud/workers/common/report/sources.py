@@ -72,7 +72,6 @@ class ResultRecord:
     line: int
     result: ProbeSuccess | WorkerFailure
     decision: Decision
-    reasoning: list[str | None]  # per turn: the reasoning text or summary, where recorded
 
 
 @dataclass
@@ -104,36 +103,6 @@ def _decision(raw: dict[str, Any]) -> Decision:
         found.summary = found.summary or place.get("summary")
         if found.sample_index is None:
             found.sample_index = place.get("sampleIndex")
-    return found
-
-
-# Where a transcript keeps a turn's reasoning text or summary (issue 11): the probe contract
-# records reasoning tokens, and a worker that also keeps the text adds one of these to
-# `providerMetadata` (or to the turn). The typed models ignore unknown keys, so they are
-# read from the line as written.
-REASONING_KEYS = ("reasoningText", "reasoning", "reasoningSummary", "thinking")
-
-
-def _text_of(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value or None
-    if isinstance(value, dict):
-        return _text_of(value.get("text") or value.get("summary"))
-    if isinstance(value, list):
-        parts = [_text_of(item) for item in value]
-        return "\n\n".join(part for part in parts if part) or None
-    return None
-
-
-def _reasoning(raw: dict[str, Any]) -> list[str | None]:
-    result = raw.get("result")
-    transcript = result.get("transcript") or result.get("partialTranscript") if isinstance(result, dict) else None
-    turns = transcript.get("turns") if isinstance(transcript, dict) else None
-    found: list[str | None] = []
-    for turn in turns if isinstance(turns, list) else []:
-        meta = turn.get("providerMetadata") if isinstance(turn, dict) else None
-        places = [p for p in (meta, turn) if isinstance(p, dict)]
-        found.append(next((t for p in places for k in REASONING_KEYS if (t := _text_of(p.get(k)))), None))
     return found
 
 
@@ -170,7 +139,7 @@ def read_results(path: Path) -> tuple[list[ResultRecord], list[Note]]:
                 foreign.append(number)
                 first_foreign = first_foreign or _first_problem(exc)
                 continue
-            record = ResultRecord(readable_id(line.id), number, line.result, _decision(raw), _reasoning(raw))
+            record = ResultRecord(readable_id(line.id), number, line.result, _decision(raw))
             if record.id is None:
                 anonymous.append(record)
                 continue

@@ -124,7 +124,7 @@
     const scenario = D.scenarios[J.scenario[i]];
     const parts = [J.id[i], D.models[J.model[i]], scenario.name, text(scenario.prompt)];
     if (c[CF.error]) parts.push(c[CF.error][EF.code], text(c[CF.error][EF.message]));
-    for (const turn of c[CF.turns]) parts.push(text(turn[TF.prompt]), turn[TF.response], turn[TF.reasoning]);
+    for (const turn of c[CF.turns]) parts.push(text(turn[TF.prompt]), turn[TF.response], turn[TF.reasoningText], turn[TF.reasoningSummary]);
     return parts.filter(Boolean).join("\n").toLowerCase();
   }
   function applyFilters() {
@@ -172,12 +172,14 @@
       ["truncated", turn[TF.truncated] ? "yes" : "no"],
       ["tokens in / out", num(turn[TF.inputTokens]) + " / " + num(turn[TF.outputTokens]) + (turn[TF.tokensEstimated] ? " (estimated)" : "")],
       ["cached input tokens", num(turn[TF.cachedInputTokens])],
-      ["reasoning tokens", num(turn[TF.reasoningTokens])],
+      ["reasoning tokens", num(turn[TF.reasoningTokens]) + (turn[TF.redactedReasoningBlocks] ? " (" + turn[TF.redactedReasoningBlocks] + " redacted blocks, not decoded)" : "")],
       ["attempts", num(turn[TF.attempts])],
       ["time", turn[TF.requestMs] + " ms request, " + turn[TF.totalMs] + " ms with retries"],
       ["served model version", text(turn[TF.modelVersion]) || "(not given)"],
+      ["API", text(turn[TF.api]) || "the provider's own"],
     ];
-    const blocks = [["retries", turn[TF.retries]], ["parameters sent", turn[TF.paramsSent]], ["parameter notes", turn[TF.paramNotes]]];
+    const blocks = [["retries", turn[TF.retries]], ["parameters sent", turn[TF.paramsSent]], ["parameter notes", turn[TF.paramNotes]],
+      ["reasoning setting", turn[TF.reasoningSetting]]];
     return el("table", { class: "meta" }, [
       ...rows.map(([k, v]) => el("tr", {}, [el("th", { text: k }), el("td", { "data-meta": k, text: v })])),
       ...blocks.map(([k, ref]) => el("tr", {}, [el("th", { text: k }), el("td", { "data-meta": k }, el("pre", { text: text(ref) || "none" }))])),
@@ -198,7 +200,8 @@
       el("h3", { text: "Turn · " + text(turn[TF.label]) }),
       el("pre", { class: "prompt", text: text(turn[TF.prompt]) }),
       el("pre", { class: "response", text: turn[TF.response] }),
-      turn[TF.reasoning] ? el("details", { class: "reasoning" }, [el("summary", { text: "reasoning" }), el("pre", { text: turn[TF.reasoning] })]) : null,
+      turn[TF.reasoningText] ? el("details", { class: "reasoning" }, [el("summary", { text: "reasoning" }), el("pre", { class: "reasoning-text", text: turn[TF.reasoningText] })]) : null,
+      turn[TF.reasoningSummary] ? el("details", { class: "reasoning" }, [el("summary", { text: "reasoning summary" }), el("pre", { class: "reasoning-summary", text: turn[TF.reasoningSummary] })]) : null,
       el("details", { class: "turn-meta" }, [el("summary", { text: "metadata" }), metaTable(turn)]),
     ]);
   }

@@ -5,9 +5,11 @@ from __future__ import annotations
 import copy
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import respx
 from pydantic import BaseModel
 
@@ -95,3 +97,46 @@ def chat_completion(
         else:
             body[key] = value
     return body
+
+
+def anthropic_events(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Messages streaming events that carry `message` (Anthropic's streaming docs: message_start,
+    content_block_start/delta/stop per text block, message_delta with the stop reason, message_stop)."""
+    usage = message.get("usage") or {}
+    start = {
+        **message,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {**usage, "output_tokens": 1},
+    }
+    events: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
+    for index, block in enumerate(message.get("content") or []):
+        if block.get("type") != "text":
+            continue
+        events += [
+            {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}},
+            {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": block["text"]}},
+            {"type": "content_block_stop", "index": index},
+        ]
+    delta = {"stop_reason": message.get("stop_reason"), "stop_sequence": message.get("stop_sequence")}
+    events += [
+        {"type": "message_delta", "delta": delta, "usage": {"output_tokens": usage.get("output_tokens", 0)}},
+        {"type": "message_stop"},
+    ]
+    return events
+
+
+def anthropic_as_asked(*responses: httpx.Response) -> Callable[[httpx.Request], httpx.Response]:
+    """A respx side effect answering `responses` in order (the last one again after that), each 200
+    message as server-sent events when the request asked for a stream (long generations do)."""
+    queue = list(responses)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        response = queue.pop(0) if len(queue) > 1 else queue[0]
+        if response.status_code != 200 or not json.loads(request.content).get("stream"):
+            return response
+        sse = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in anthropic_events(response.json()))
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse.encode())
+
+    return answer

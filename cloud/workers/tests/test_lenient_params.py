@@ -27,7 +27,7 @@ from common.providers.params import plan_params
 from common.providers.records import BY_NAME
 from common.runs.oneshot import run_worker
 from common.runs.probe_worker import PROBE
-from tests.helpers import chat_completion, load_fixture, probe_job, run, sent_bodies, wire
+from tests.helpers import anthropic_as_asked, chat_completion, load_fixture, probe_job, run, sent_bodies, wire
 
 OPENAI_URL = "https://api.openai.com/v1/chat/completions"
 ANTHROPIC_URL = "https://api.anthropic.com/v1/messages"
@@ -186,7 +186,7 @@ async def test_model_config_max_tokens_absent_is_not_null(respx_mock: respx.Mock
 async def test_no_explicit_limit_sends_the_models_documented_maximum_where_one_is_required(
     respx_mock: respx.MockRouter, model: str, limit: int, source: str
 ) -> None:
-    route = respx_mock.post(ANTHROPIC_URL).mock(return_value=anthropic_ok())
+    route = respx_mock.post(ANTHROPIC_URL).mock(side_effect=anthropic_as_asked(anthropic_ok()))  # 64000: streamed
     out = wire(await run(probe_job(model, followups=0, modelConfig={"maxTokens": None})))
     assert sent_bodies(route)[0]["max_tokens"] == limit
     meta = out["transcript"]["turns"][0]["providerMetadata"]
@@ -206,7 +206,9 @@ async def test_a_documented_maximum_the_model_refuses_is_lowered_once_and_kept_o
     refusal = copy.deepcopy(load_fixture("anthropic", "errors")["max_tokens_too_large"])
     refusal["error"]["message"] = "max_tokens: 64000 > 32000, which is the maximum allowed number of output tokens"
     route = respx_mock.post(ANTHROPIC_URL).mock(
-        side_effect=[httpx.Response(400, json=refusal), anthropic_ok("one"), anthropic_ok("two"), anthropic_ok("3")]
+        side_effect=anthropic_as_asked(
+            httpx.Response(400, json=refusal), anthropic_ok("one"), anthropic_ok("two"), anthropic_ok("3")
+        )
     )
     document = probe_job("claude-opus-4-5", followups=1, modelConfig={"maxTokens": None})
     out = wire(await run(document))

@@ -19,7 +19,7 @@ from common.io.render import render
 from common.providers.registry import build_provider
 from common.runs.probe_worker import PROBE
 from common.runs.run_path import run_once
-from tests.helpers import FakeClock, load_fixture, probe_job, run, sent_bodies, wire
+from tests.helpers import FakeClock, anthropic_as_asked, load_fixture, probe_job, run, sent_bodies, wire
 
 FIXTURES = Path(__file__).parent / "fixtures" / "anthropic"
 MESSAGES_URL = "https://api.anthropic.com/v1/messages"
@@ -160,15 +160,17 @@ async def test_thinking_blocks_are_not_answer_text_and_thinking_tokens_stay_insi
     assert out["transcript"]["totalReasoningTokens"] == 1150
 
 
-async def test_a_large_token_limit_is_sent_without_streaming(respx_mock: respx.MockRouter) -> None:
-    # Without an explicit timeout the SDK refuses such a request ("Streaming is required").
-    route = respx_mock.post(MESSAGES_URL).mock(return_value=ok())
+async def test_a_large_token_limit_is_streamed(respx_mock: respx.MockRouter) -> None:
+    # The SDK refuses such a request without streaming unless given a timeout, and Anthropic
+    # recommends streaming it: it is streamed and assembled (tests/test_anthropic_streaming.py).
+    route = respx_mock.post(MESSAGES_URL).mock(side_effect=anthropic_as_asked(ok()))
     document = probe_job("claude-opus-4-1", followups=0)
     document["modelConfig"] = {"maxTokens": 64000, "maxTokensParam": "max_completion_tokens"}
     out = wire(await run(document))
     assert out["success"] is True
     body = sent_bodies(route)[0]
     assert body["max_tokens"] == 64000 and "max_completion_tokens" not in body
+    assert body["stream"] is True
     note = out["transcript"]["turns"][0]["providerMetadata"]["paramNotes"][0]
     assert (note["param"], note["action"]) == ("max_completion_tokens", "renamed")
 

@@ -200,7 +200,7 @@ def test_reasoning_text_is_shown_where_a_transcript_records_it(tmp_path: Path) -
     first, second = data.conversations[0][4]
     assert (first[fields["reasoningText"]], second[fields["reasoningSummary"]]) == ("first I weigh it", "a summary")
     assert first[fields["redactedReasoningBlocks"]] == 2
-    assert '"reasoning_effort": "high"' in data.texts[first[fields["reasoningSetting"]]]
+    assert json.loads(data.texts[first[fields["reasoningSetting"]]])["sent"] == {"reasoning_effort": "high"}
 
 
 def test_figures_are_written_as_svg_and_png_with_one_mark_per_datum(tmp_path: Path) -> None:

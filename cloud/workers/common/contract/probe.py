@@ -404,6 +404,14 @@ class ProviderMetadata(WireModel):
     reattached: bool | None = Field(default=None, exclude_if=_omit_if_none)
     # Absent only in turns recorded before reasoning settings existed (old `priorTurns`).
     reasoning: TurnReasoningSetting | None = Field(default=None, exclude_if=_omit_if_none)
+    # "batch" when the turn was sent through the provider's batch API (`batch.py --via
+    # provider-batch`); absent for an online request. Then `batchId` is the provider's batch,
+    # `batchRequestId` the provider's id of this request in it (OpenAI `batch_req_...`;
+    # Anthropic, which has none, the custom id) and `batchCustomId` the id we gave it.
+    via: Literal["batch"] | None = Field(default=None, exclude_if=_omit_if_none)
+    batch_id: str | None = Field(default=None, exclude_if=_omit_if_none)
+    batch_request_id: str | None = Field(default=None, exclude_if=_omit_if_none)
+    batch_custom_id: str | None = Field(default=None, exclude_if=_omit_if_none)
 
 
 class Turn(WireModel):
@@ -423,6 +431,12 @@ class CostSnapshot(WireModel):
     input_tokens: int
     output_tokens: int
     estimated_cost: float
+    # Set when turns went through a provider's batch API: the share of the online price
+    # those turns cost (the provider's documented batch discount, 0.5: half price; its
+    # record's `batch_price_factor`), and what the whole conversation would have cost
+    # online. `estimatedCost` is what was paid: batch turns at the batch price.
+    batch_price_factor: float | None = Field(default=None, exclude_if=_omit_if_none)
+    online_estimated_cost: float | None = Field(default=None, exclude_if=_omit_if_none)
 
 
 class TranscriptWarningCode(StrEnum):

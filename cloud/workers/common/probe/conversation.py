@@ -169,9 +169,7 @@ class ProbeRunner:
 
     async def run(self) -> ProbeSuccess | WorkerFailure:
         try:
-            self._replay_prior_turns()
-            # Said even when no turn is left to run (a resume of a finished conversation).
-            self.state.warn(*plan_params(self.provider.record, self.route.model, self.params).warnings)
+            self.begin()
             for planned in self.plan.turns[len(self.state.turns) :]:
                 self.state.turns.append(await self._run_turn(planned))
                 self._report_progress()
@@ -185,6 +183,62 @@ class ProbeRunner:
         return ProbeSuccess(transcript=self._transcript())
 
     # -- turns ------------------------------------------------------------------------
+    # The steps a turn is made of, shared by the online path (`run`) and provider batch
+    # runs (common.runs.provider_batch), which send each turn's request in a batch:
+    # `begin`, then per turn `request_for` and `accept_turn`; `transcript` / `failure` end it.
+
+    def begin(self) -> None:
+        """Replays `priorTurns` as history and says the parameter warnings (raises WorkerError)."""
+        self._replay_prior_turns()
+        # Said even when no turn is left to run (a resume of a finished conversation).
+        self.state.warn(*plan_params(self.provider.record, self.route.model, self.params).warnings)
+
+    def next_turn(self) -> PlannedTurn | None:
+        """The planned turn after the turns so far; None when the conversation is complete."""
+        done = len(self.state.turns)
+        return self.plan.turns[done] if done < len(self.plan.turns) else None
+
+    def request_for(self, planned: PlannedTurn, context: TurnContext | None = None) -> ModelRequest:
+        """The request of `planned`: the whole history, its prompt, the parameters mapped for the provider."""
+        history = (*self.state.history, Message("user", planned.prompt))
+        mapped = plan_params(self.provider.record, self.route.model, self.params)
+        mapping = mapped.mapping
+        if self.api.transport_params:  # `store` / `background`: sent with every request, recorded like the rest
+            mapping = replace(mapping, sent={**mapping.sent, **self.api.transport_params})
+        self.state.warn(*mapped.warnings)
+        return ModelRequest(self.route.model, history, self.plan.system, mapping, context=context)
+
+    def accept_turn(
+        self,
+        planned: PlannedTurn,
+        request: ModelRequest,
+        response: ModelResponse,
+        stats: CallStats,
+        turn_started: float,
+        adjustments: tuple[ParamNote, ...] = (),
+    ) -> Turn:
+        """Records the answer to `request` as the turn `planned` and makes it history (raises WorkerError)."""
+        mapping = request.params
+        turn = self._record_turn(
+            planned,
+            request.messages,
+            response,
+            mapping.sent,
+            [*self.input_notes, *mapping.notes, *adjustments],
+            stats,
+            turn_started,
+            reasoning_sent=mapping.reasoning,
+        )
+        self.state.history = [*request.messages, Message("assistant", turn.target_response)]
+        if self.api.api == "responses":
+            turn.provider_metadata.api = "responses"
+        return turn
+
+    def transcript(self) -> Transcript:
+        return self._transcript()
+
+    def failure(self, error: WorkerError) -> WorkerFailure:
+        return self._failure(error)
 
     def _replay_prior_turns(self) -> None:
         for prior in self.job.prior_turns or []:
@@ -224,18 +278,13 @@ class ProbeRunner:
 
     async def _run_turn(self, planned: PlannedTurn) -> Turn:
         turn_started = self.clock.monotonic()
-        history = (*self.state.history, Message("user", planned.prompt))
         stats = CallStats()
         adjustments: list[ParamNote] = []
         context = TurnContext(clock=self.clock, resume_response_id=self._take_resume_id(), on_stop=self.on_stop)
         self.in_flight = (planned, context)
         while True:
-            mapped = plan_params(self.provider.record, self.route.model, self.params)
-            mapping = mapped.mapping
-            if self.api.transport_params:  # `store` / `background`: sent with every request, recorded like the rest
-                mapping = replace(mapping, sent={**mapping.sent, **self.api.transport_params})
-            self.state.warn(*mapped.warnings)
-            request = ModelRequest(self.route.model, history, self.plan.system, mapping, context=context)
+            request = self.request_for(planned, context)
+            mapping = request.params
             call_stats = CallStats()
             try:
                 response = await call_with_retry(
@@ -271,19 +320,7 @@ class ProbeRunner:
                 )
             finally:
                 stats.absorb(call_stats)
-        turn = self._record_turn(
-            planned,
-            history,
-            response,
-            mapping.sent,
-            [*self.input_notes, *mapping.notes, *adjustments],
-            stats,
-            turn_started,
-            reasoning_sent=mapping.reasoning,
-        )
-        self.state.history = [*history, Message("assistant", turn.target_response)]
-        if self.api.api == "responses":
-            turn.provider_metadata.api = "responses"
+        turn = self.accept_turn(planned, request, response, stats, turn_started, tuple(adjustments))
         if context.reattached:
             turn.provider_metadata.reattached = True
         self._warn_context(context)

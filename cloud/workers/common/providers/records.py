@@ -183,6 +183,9 @@ class ProviderRecord:
     reasoning_control: str | None = None  # the provider's own reasoning parameter, if any
     reasoning: ReasoningRules = field(default_factory=ReasoningRules)  # which models reason, and how
     batch_api: str | None = None  # the provider's asynchronous batch endpoint, if any
+    # The share of the online price a batch request costs (the provider's documented batch
+    # discount: 0.5 is half price); None: no batch API.
+    batch_price_factor: float | None = None
     responses: ResponsesApi | None = None  # its OpenAI Responses API, if it offers one
     api: ApiName = "chat"  # the API this record describes ("responses": a `for_api` view)
 
@@ -478,6 +481,7 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
         reasoning_control="reasoning_effort",
         reasoning=OPENAI_REASONING,
         batch_api="/v1/batches",
+        batch_price_factor=0.5,  # OpenAI Batch API: 50% off
         responses=ResponsesApi(only=OPENAI_RESPONSES_ONLY, background=OPENAI_BACKGROUND),
     ),
     ProviderRecord(
@@ -506,6 +510,7 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
         reasoning_control="thinking",
         reasoning=ANTHROPIC_REASONING,
         batch_api="/v1/messages/batches",
+        batch_price_factor=0.5,  # Anthropic Message Batches: 50% of standard prices
     ),
     ProviderRecord(
         name="google",
@@ -535,6 +540,7 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
         reasoning_control="thinking_config",
         reasoning=GOOGLE_REASONING,
         batch_api="batchGenerateContent",
+        batch_price_factor=0.5,  # Gemini batch mode: 50% of the interactive price
     ),
     ProviderRecord(
         name="xai",
@@ -603,6 +609,7 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
         reasoning_control="prompt_mode",
         reasoning=MISTRAL_REASONING,
         batch_api="/v1/batch/jobs",
+        batch_price_factor=0.5,  # Mistral batch API: 50% off
     ),
     ProviderRecord(
         name="openai-compatible",

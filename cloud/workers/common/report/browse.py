@@ -3,7 +3,7 @@
 Every string that repeats across jobs goes through one `Texts` table, so a prompt sent to
 50 models, a `paramsSent` shared by a whole run or a rate-limit message is stored once.
 Free-form objects (`paramsSent`, `paramNotes`, `retries`, error `details`) are stored as
-their JSON text, indented, because the page only ever shows them.
+their JSON text (compact: json's C encoder; the page indents it when it shows one).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Texts:
     def json(self, value: Any) -> int:
         if value is None or value == [] or value == {}:
             return NONE
-        return self.ref(json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False))
+        return self.ref(json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")))
 
 
 class Names:

@@ -8,6 +8,7 @@ figure cannot be written.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from pathlib import Path
@@ -39,6 +40,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
+    # One short-lived process that builds ~10^7 objects and keeps them all until the page is
+    # written: the cyclic collector would re-scan them again and again (it doubles the time
+    # of a 100,000-job report) and could free nothing (analyze_basic.py does the same).
+    gc.disable()
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse has said why on stderr

@@ -9,9 +9,10 @@ what results do not carry (scenario id, name, dimensions, the prompt) and the jo
 have no result yet.
 
 Decisions are not part of the probe contract: a host that scores transcripts may write
-`decisionModelV2` / `summary` / `sampleIndex` beside `id` and `result` on a result line (or
-inside `result.transcript`), the fields analyze_basic reads; they are kept as given and
-validated by analyze_basic itself.
+`decisionModelV2` / `summary` / `sampleIndex` beside `id` and `result` on a result line,
+the fields analyze_basic reads; they are kept as given and validated by analyze_basic
+itself. Each line is parsed once, by pydantic straight from its bytes (the report reads
+100,000 lines; `json.loads` and a second validation pass cost twice as long).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from common.contract.probe import ProbeSuccess, WorkerFailure
@@ -40,12 +41,13 @@ class JobScenario(_Lenient):
     preamble: str | None = None
     prompt: str | None = None
     name: str | None = None
-    dimensions: dict[str, str | int | float | None] | None = None
+    dimensions: dict[str, Any] | None = None  # as given: analyze_basic validates the levels
 
 
 class JobInfo(_Lenient):
     """One line of the jobs file, as far as it can be read (every field optional)."""
 
+    id: Any = None
     run_id: str | None = None
     scenario_id: str | None = None
     model_id: str | None = None
@@ -64,6 +66,16 @@ class Decision:
     @property
     def present(self) -> bool:
         return self.decision_model_v2 is not None or self.summary is not None
+
+
+class AnnotatedResultLine(ResultLine):
+    """A result line as batch reads it, plus the decision a host may have written beside it."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    decision_model_v2: Any = Field(default=None, alias="decisionModelV2")
+    summary: Any = None
+    sample_index: Any = Field(default=None, alias="sampleIndex")
 
 
 @dataclass
@@ -94,18 +106,6 @@ def _shown(numbers: list[int]) -> str:
     return head + (f" and {more} more" if more > 0 else "")
 
 
-def _decision(raw: dict[str, Any]) -> Decision:
-    transcript = raw.get("result", {}).get("transcript") if isinstance(raw.get("result"), dict) else None
-    places = [raw] + ([transcript] if isinstance(transcript, dict) else [])
-    found = Decision()
-    for place in places:
-        found.decision_model_v2 = found.decision_model_v2 or place.get("decisionModelV2")
-        found.summary = found.summary or place.get("summary")
-        if found.sample_index is None:
-            found.sample_index = place.get("sampleIndex")
-    return found
-
-
 def _first_problem(exc: ValidationError) -> str:
     error = exc.errors(include_url=False, include_input=False)[0]
     where = ".".join(str(part) for part in error["loc"]) or "the line"
@@ -125,21 +125,16 @@ def read_results(path: Path) -> tuple[list[ResultRecord], list[Note]]:
             if not raw_line.strip():
                 continue
             try:
-                raw = json.loads(raw_line)
-            except ValueError:
-                torn.append(number)
-                continue
-            if not isinstance(raw, dict):
-                foreign.append(number)
-                first_foreign = first_foreign or "not a JSON object"
-                continue
-            try:
-                line = ResultLine.model_validate(raw)
+                line = AnnotatedResultLine.model_validate_json(raw_line)
             except ValidationError as exc:
-                foreign.append(number)
-                first_foreign = first_foreign or _first_problem(exc)
+                if exc.errors()[0]["type"] == "json_invalid":
+                    torn.append(number)
+                else:
+                    foreign.append(number)
+                    first_foreign = first_foreign or _first_problem(exc)
                 continue
-            record = ResultRecord(readable_id(line.id), number, line.result, _decision(raw))
+            decision = Decision(line.decision_model_v2, line.summary, line.sample_index)
+            record = ResultRecord(readable_id(line.id), number, line.result, decision)
             if record.id is None:
                 anonymous.append(record)
                 continue
@@ -179,12 +174,12 @@ def read_jobs(path: Path) -> tuple[dict[JobId, JobInfo], list[JobId], list[Note]
             if not raw_line.strip():
                 continue
             try:
-                raw = json.loads(raw_line)
-                job_id = readable_id(raw.get("id")) if isinstance(raw, dict) else None
-                if job_id is None:
-                    raise ValueError("no id")
-                info = JobInfo.model_validate(raw)
-            except (ValueError, ValidationError):
+                info = JobInfo.model_validate_json(raw_line)
+            except ValidationError:
+                bad.append(number)
+                continue
+            job_id = readable_id(info.id)
+            if job_id is None:
                 bad.append(number)
                 continue
             if job_id not in jobs:

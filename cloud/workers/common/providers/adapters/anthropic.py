@@ -75,10 +75,21 @@ class AnthropicProvider(Provider):
             default_headers={"anthropic-version": self.API_VERSION},
         )
 
-    async def complete(self, request: ModelRequest, timeout_s: float) -> ModelResponse:
-        kwargs: dict[str, Any] = dict(request.params.sent)
+    @staticmethod
+    def message_body(request: ModelRequest) -> dict[str, Any]:
+        """The Messages API request body (also the `params` of a Message Batches request)."""
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [_message_param(m) for m in request.messages],
+            **request.params.sent,
+        }
         if request.system:
-            kwargs["system"] = request.system  # Anthropic has no system role in `messages`
+            body["system"] = request.system  # Anthropic has no system role in `messages`
+        return body
+
+    async def complete(self, request: ModelRequest, timeout_s: float) -> ModelResponse:
+        kwargs = self.message_body(request)
+        del kwargs["model"], kwargs["messages"]  # passed by name below
         extra_body = {key: kwargs.pop(key) for key in list(kwargs) if key not in _SDK_KWARGS}
         if streams(request.model, kwargs.get("max_tokens")):
             message: Any = await self._streamed(request, kwargs, extra_body, timeout_s)

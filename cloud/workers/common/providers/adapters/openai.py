@@ -66,17 +66,12 @@ class OpenAIProvider(Provider):
     async def complete(self, request: ModelRequest, timeout_s: float) -> ModelResponse:
         if self.responses is not None:
             return await self.responses.complete(request, timeout_s)
-        kwargs = dict(request.params.sent)
-        messages: list[dict[str, str]] = []
-        if request.system:
-            messages.append({"role": "system", "content": request.system})
-        messages.extend({"role": m.role, "content": m.content} for m in request.messages)
         # The SDK's own POST with the body as JSON: `chat.completions.create` would first walk
         # the whole history through its TypedDict transform (~0.5 ms a turn, a warm worker's
         # largest cost) to produce the same JSON. The answer is still parsed as ChatCompletion.
         completion = await self.client.post(
             "/chat/completions",
-            body={"model": request.model, "messages": messages, **kwargs},
+            body=self.chat_body(request),
             cast_to=ChatCompletion,
             options={"timeout": timeout_s},
         )
@@ -87,6 +82,15 @@ class OpenAIProvider(Provider):
                 details={"provider": self.name, "body": str(completion)[:500]},
             )
         return self.read_completion(completion)
+
+    @staticmethod
+    def chat_body(request: ModelRequest) -> dict[str, Any]:
+        """The Chat Completions request body (also one line of a Batch API input file)."""
+        messages: list[dict[str, str]] = []
+        if request.system:
+            messages.append({"role": "system", "content": request.system})
+        messages.extend({"role": m.role, "content": m.content} for m in request.messages)
+        return {"model": request.model, "messages": messages, **request.params.sent}
 
     def read_completion(self, completion: Any) -> ModelResponse:
         choices = completion.choices or []

@@ -21,6 +21,7 @@
     return out;
   }
   function text(ref) { return ref === null || ref === undefined || ref < 0 ? null : T[ref]; }
+  function pretty(ref) { const raw = text(ref); return raw === null ? null : JSON.stringify(JSON.parse(raw), null, 1); }
 
   function el(tag, attrs, children) {
     const node = document.createElement(tag);
@@ -182,7 +183,7 @@
       ["reasoning setting", turn[TF.reasoningSetting]]];
     return el("table", { class: "meta" }, [
       ...rows.map(([k, v]) => el("tr", {}, [el("th", { text: k }), el("td", { "data-meta": k, text: v })])),
-      ...blocks.map(([k, ref]) => el("tr", {}, [el("th", { text: k }), el("td", { "data-meta": k }, el("pre", { text: text(ref) || "none" }))])),
+      ...blocks.map(([k, ref]) => el("tr", {}, [el("th", { text: k }), el("td", { "data-meta": k }, el("pre", { text: pretty(ref) || "none" }))])),
     ]);
   }
   function errorBox(error) {
@@ -192,7 +193,7 @@
       el("pre", { class: "error-message", text: text(error[EF.message]) }),
       error[EF.statusCode] !== null ? el("div", { text: "HTTP status " + error[EF.statusCode] }) : null,
       error[EF.retryAfterMs] !== null ? el("div", { text: "retry after " + duration(error[EF.retryAfterMs]) }) : null,
-      text(error[EF.details]) ? el("details", {}, [el("summary", { text: "details" }), el("pre", { text: text(error[EF.details]) })]) : null,
+      text(error[EF.details]) ? el("details", {}, [el("summary", { text: "details" }), el("pre", { text: pretty(error[EF.details]) })]) : null,
     ]);
   }
   function turnBlock(turn) {

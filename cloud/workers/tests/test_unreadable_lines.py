@@ -1,9 +1,10 @@
-"""`batch.py` given a jobs file with lines the JSON decoder cannot take as they are.
+"""Job lines the JSON decoder cannot take as they are, in batch and serve mode.
 
 A line nested 10,000 levels deep (Python's parser gives up with RecursionError) or holding
-an integer of 5,000 digits (over Python's 4,300-digit conversion limit: ValueError) must
-stop the run before anything starts: exit 2 and a message that names each such line,
-never a traceback with exit 1.
+an integer of 5,000 digits (over Python's 4,300-digit conversion limit: ValueError) is a
+bad line like any other: batch.py stops before anything starts (exit 2, a message naming
+the line, never a traceback with exit 1); serve mode answers it VALIDATION_ERROR with its
+id and goes on serving.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from testkit.workers import BATCH_PY, run_script
+from testkit.workers import BATCH_PY, run_script, serve_process
 from tests.helpers import probe_job
 
 pytestmark = pytest.mark.e2e
@@ -42,3 +43,21 @@ def test_an_unreadable_line_stops_the_run_with_exit_2_naming_the_line(
     assert message and "1 line(s) cannot run, nothing was started" in message[0], done.err[-2000:]
     assert f"\n  {wording}" in done.err, done.err[-2000:]
     assert not results.exists()  # nothing ran
+
+
+def test_serve_answers_each_unreadable_line_with_its_id_and_goes_on() -> None:
+    server = serve_process()
+    try:
+        server.send(NESTED, DIGITS, {"id": "good", **probe_job("mock:echo")})
+        server.close_stdin()
+        results = server.results(3)
+        assert server.wait() == 0
+    finally:
+        server.kill()
+    assert results["good"]["success"] is True
+    for job_id, line in (("nested", 1), ("digits", 2)):
+        error = results[job_id]["error"]
+        assert error["code"] == "VALIDATION_ERROR" and error["retryable"] is False, job_id
+        assert error["details"]["line"] == line
+    assert "nests too deeply" in results["nested"]["error"]["message"]
+    assert "4300 digits" in results["digits"]["error"]["message"]

@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +85,11 @@ class Page:
         self.context.close()
 
 
+OpenPage = Callable[[Path], Page]
+
+
 @pytest.fixture
-def open_page(browser: Any) -> Iterator[Any]:
+def open_page(browser: Any) -> Iterator[OpenPage]:
     pages: list[Page] = []
 
     def opener(path: Path) -> Page:
@@ -135,7 +138,7 @@ def batch_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, lis
     return jobs_path, results_path, results
 
 
-def test_the_page_shows_a_real_runs_counts_offline(open_page: Any, batch_run: Any, tmp_path: Path) -> None:
+def test_the_page_shows_a_real_runs_counts_offline(open_page: OpenPage, batch_run: Any, tmp_path: Path) -> None:
     jobs_path, results_path, results = batch_run
     page = open_page(_report(results_path, tmp_path / "report.html", "--jobs", str(jobs_path)))
     succeeded = sum(1 for r in results if r["result"]["success"])
@@ -149,7 +152,7 @@ def test_the_page_shows_a_real_runs_counts_offline(open_page: Any, batch_run: An
     assert "no result carries a decision" in page.text("#notes")
 
 
-def test_filters_and_search_change_the_list(open_page: Any, batch_run: Any, tmp_path: Path) -> None:
+def test_filters_and_search_change_the_list(open_page: OpenPage, batch_run: Any, tmp_path: Path) -> None:
     jobs_path, results_path, _ = batch_run
     page = open_page(_report(results_path, tmp_path / "report.html", "--jobs", str(jobs_path)))
     page.tab("transcripts")
@@ -172,7 +175,9 @@ def test_filters_and_search_change_the_list(open_page: Any, batch_run: Any, tmp_
     assert set(page.page.locator("#browse-rows td:nth-child(3)").all_inner_texts()) == {"Scenario 1"}
 
 
-def test_a_conversation_opens_turn_by_turn_with_its_metadata(open_page: Any, batch_run: Any, tmp_path: Path) -> None:
+def test_a_conversation_opens_turn_by_turn_with_its_metadata(
+    open_page: OpenPage, batch_run: Any, tmp_path: Path
+) -> None:
     jobs_path, results_path, results = batch_run
     page = open_page(_report(results_path, tmp_path / "report.html", "--jobs", str(jobs_path)))
     page.tab("transcripts")
@@ -192,7 +197,7 @@ def test_a_conversation_opens_turn_by_turn_with_its_metadata(open_page: Any, bat
     assert page.count("#conversation .turn") == 1
 
 
-def test_failures_are_grouped_by_code_and_open_their_jobs(open_page: Any, batch_run: Any, tmp_path: Path) -> None:
+def test_failures_are_grouped_by_code_and_open_their_jobs(open_page: OpenPage, batch_run: Any, tmp_path: Path) -> None:
     jobs_path, results_path, _ = batch_run
     page = open_page(_report(results_path, tmp_path / "report.html", "--jobs", str(jobs_path)))
     page.tab("failures")
@@ -205,7 +210,7 @@ def test_failures_are_grouped_by_code_and_open_their_jobs(open_page: Any, batch_
     assert "AUTH_ERROR (final)" in page.text("#conversation .error")
 
 
-def test_a_hostile_answer_shows_as_text_and_runs_nothing(open_page: Any, tmp_path: Path) -> None:
+def test_a_hostile_answer_shows_as_text_and_runs_nothing(open_page: OpenPage, tmp_path: Path) -> None:
     shape = RunShape(models=2, scenarios=2, failure_share=0, answer=lambda m, s, k: HOSTILE if m == 0 else None)
     jobs_path, results_path = write_run(tmp_path, shape)
     page = open_page(_report(results_path, tmp_path / "report.html", "--jobs", str(jobs_path)))
@@ -218,7 +223,7 @@ def test_a_hostile_answer_shows_as_text_and_runs_nothing(open_page: Any, tmp_pat
     assert page.count("main b, main img, main script") == 0  # the answer's markup made no element
 
 
-def test_charts_render_one_mark_per_datum(open_page: Any, tmp_path: Path) -> None:
+def test_charts_render_one_mark_per_datum(open_page: OpenPage, tmp_path: Path) -> None:
     jobs_path, results_path = write_run(tmp_path, RunShape(models=5, scenarios=12, samples=2))
     out = _report(results_path, tmp_path / "report.html", "--jobs", str(jobs_path))
     page = open_page(out)
@@ -239,7 +244,7 @@ def test_charts_render_one_mark_per_datum(open_page: Any, tmp_path: Path) -> Non
     assert marks("consistency", "bar") == len(specs["consistency"]) == 5
 
 
-def test_reasoning_text_opens_with_its_turn(open_page: Any, tmp_path: Path) -> None:
+def test_reasoning_text_opens_with_its_turn(open_page: OpenPage, tmp_path: Path) -> None:
     jobs_path, results_path = write_run(tmp_path, RunShape(models=2, scenarios=2, failure_share=0))
     page = open_page(_report(results_path, tmp_path / "report.html", "--jobs", str(jobs_path)))
     page.tab("transcripts")
@@ -251,7 +256,7 @@ def test_reasoning_text_opens_with_its_turn(open_page: Any, tmp_path: Path) -> N
     assert page.text("#conversation .turn >> nth=0 >> [data-meta='reasoning tokens']") == "14"
 
 
-def test_side_by_side_shows_every_models_answer_to_one_scenario(open_page: Any, tmp_path: Path) -> None:
+def test_side_by_side_shows_every_models_answer_to_one_scenario(open_page: OpenPage, tmp_path: Path) -> None:
     jobs_path, results_path = write_run(tmp_path, RunShape(models=4, scenarios=3, samples=2, failure_share=0))
     page = open_page(_report(results_path, tmp_path / "report.html", "--jobs", str(jobs_path)))
     page.tab("compare")
@@ -262,7 +267,7 @@ def test_side_by_side_shows_every_models_answer_to_one_scenario(open_page: Any, 
     assert page.text("#compare-prompt").startswith("Scenario 1:")
 
 
-def test_an_empty_run_loads_and_says_so(open_page: Any, tmp_path: Path) -> None:
+def test_an_empty_run_loads_and_says_so(open_page: OpenPage, tmp_path: Path) -> None:
     results = tmp_path / "results.jsonl"
     results.write_text("")
     page = open_page(_report(results, tmp_path / "report.html"))

@@ -187,3 +187,21 @@ def test_bad_arguments_are_refused_before_anything_runs() -> None:
         done = run_script(PROBE_PY, b"", *args, timeout_s=60)
         assert done.code == 2 and done.stdout == b"", args
         assert b"usage: probe.py" in done.stderr
+
+
+def test_a_large_result_is_written_whole_while_small_jobs_go_on() -> None:
+    """A result over RENDER_OFF_LOOP_CHARS is rendered on a thread; the host sees the same kind of line."""
+    big_prompt = "Consider the committee's key sk-test0123456789abcdefghij today. " * 7000  # ~440 K characters
+    server = serve_process("--concurrency", "2", PROBE_MAX_INPUT_BYTES=str(4 << 20))
+    try:
+        server.send(job_line("big", followups=0, scenario={"prompt": big_prompt}), job_line("small"))
+        server.close_stdin()
+        results = server.results(2)
+        assert server.wait() == 0
+    finally:
+        server.kill()
+    assert results["small"]["success"] is True
+    turn = results["big"]["transcript"]["turns"][0]
+    assert len(turn["probePrompt"]) > 300_000  # over RENDER_OFF_LOOP_CHARS, after redaction too
+    assert "sk-test0123456789" not in turn["probePrompt"]  # redacted like every document
+    assert turn["probePrompt"].count("[REDACTED]") == 7000

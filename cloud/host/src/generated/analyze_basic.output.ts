@@ -563,6 +563,10 @@ export interface ProviderMetadata {
   api?: string | null;
   reattached?: boolean | null;
   reasoning?: TurnReasoningSetting | null;
+  via?: "batch" | null;
+  batchId?: string | null;
+  batchRequestId?: string | null;
+  batchCustomId?: string | null;
 }
 export interface RetryRecord {
   attempt: number;
@@ -637,6 +641,8 @@ export interface CostSnapshot {
   inputTokens: number;
   outputTokens: number;
   estimatedCost: number;
+  batchPriceFactor?: number | null;
+  onlineEstimatedCost?: number | null;
 }
 /**
  * One transcript warning, in the shape the host's other warnings have.

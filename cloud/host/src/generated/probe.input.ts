@@ -139,6 +139,10 @@ export interface ProviderMetadata {
   api?: string | null;
   reattached?: boolean | null;
   reasoning?: TurnReasoningSetting | null;
+  via?: "batch" | null;
+  batchId?: string | null;
+  batchRequestId?: string | null;
+  batchCustomId?: string | null;
 }
 export interface RetryRecord {
   attempt: number;

@@ -22,6 +22,7 @@ from common.runs.batch.runner import BatchRunner
 
 if TYPE_CHECKING:
     from common.runs.distributed.driver import DistributedDriver
+    from common.runs.provider_batch.runner import ProviderBatchRunner
 
 EXIT_USAGE = 2
 
@@ -39,9 +40,13 @@ def main(argv: list[str]) -> int:
         structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=log_handle))
     out = sys.stdout
     sys.stdout = sys.stderr  # an SDK's stray print must not mix with anything a script reads
-    runner: BatchRunner | DistributedDriver
+    runner: BatchRunner | DistributedDriver | ProviderBatchRunner
     stops: tuple[type[Exception], ...] = (JobsFileError,)  # said in one line, exit 2
-    if options.broker is None:
+    if options.via == "provider-batch":  # the providers' batch APIs, imported only for such a run
+        from common.runs.provider_batch.runner import ProviderBatchRunner
+
+        runner = ProviderBatchRunner(options)
+    elif options.broker is None:
         runner = BatchRunner(options)
     else:  # Celery, kombu and redis are imported only for a distributed run
         from common.runs.distributed.connect import UnreachableError
@@ -49,7 +54,8 @@ def main(argv: list[str]) -> int:
 
         runner, stops = DistributedDriver(options), (JobsFileError, UnreachableError)
     try:
-        if not isinstance(runner, BatchRunner):
+        if options.broker is not None:
+            assert isinstance(runner, DistributedDriver)
             runner.check_services()
         code = event_loop.run(runner.run(handle_signals=True))
     except stops as exc:

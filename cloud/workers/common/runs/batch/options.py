@@ -29,6 +29,7 @@ DEFAULT_CONCURRENCY = 16
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_DISTRIBUTED_CONCURRENCY = 256  # with --broker: jobs out on workers at once
 DEFAULT_LEASE_S = 60.0
+DEFAULT_POLL_INTERVAL_S = 30.0  # --via provider-batch: the first wait between polls (it backs off)
 
 
 class LimitEntry(BaseModel):
@@ -59,6 +60,12 @@ class BatchOptions:
     broker: str | None = None  # set: run on Celery workers (common.runs.distributed.driver)
     redis_url: str | None = None  # the distributed run's state; None: the broker's Redis
     lease_s: float = DEFAULT_LEASE_S
+    # "provider-batch": every request through the providers' batch APIs (common.runs.provider_batch);
+    # `batch_providers` None: every provider that has one (the others run online).
+    via: str = "online"
+    batch_providers: frozenset[str] | None = None
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
+    cancel: bool = False  # --cancel: cancel the provider batches in flight and write what the jobs have
 
 
 def _check_provider(name: str, where: str) -> str:
@@ -139,7 +146,40 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds a submitted job may go unclaimed before it is submitted again",
     )
+    provider_batch = parser.add_argument_group("provider batch APIs (half price, within 24 h; see README)")
+    provider_batch.add_argument(
+        "--via",
+        default="online",
+        metavar="online|provider-batch[=P,...]",
+        help="provider-batch: send every request through the providers' batch APIs, in waves of turns (only"
+        " the providers named after '=', if given); jobs of other providers run online",
+    )
+    provider_batch.add_argument(
+        "--poll-interval",
+        type=float,
+        default=DEFAULT_POLL_INTERVAL_S,
+        metavar="S",
+        help="seconds before the first look at a batch in flight; the wait grows while nothing ends",
+    )
+    provider_batch.add_argument(
+        "--cancel",
+        action="store_true",
+        help="with --via provider-batch: cancel the batches in flight and write each job's partial transcript"
+        " as a retryable CANCELLED result",
+    )
     return parser
+
+
+def _via(value: str) -> tuple[str, frozenset[str] | None]:
+    name, sep, names = value.partition("=")
+    if name not in ("online", "provider-batch") or (sep and name == "online"):
+        raise ConfigError(f"--via {value!r}: use online, provider-batch or provider-batch=openai,anthropic")
+    if not sep:
+        return name, None
+    chosen = frozenset(_check_provider(item.strip(), "--via") for item in names.split(",") if item.strip())
+    if not chosen:
+        raise ConfigError("--via provider-batch= names no provider")
+    return name, chosen
 
 
 def parse_options(argv: list[str]) -> BatchOptions:
@@ -152,6 +192,13 @@ def parse_options(argv: list[str]) -> BatchOptions:
         raise ConfigError("--max-attempts must be at least 1")
     if args.lease <= 0:
         raise ConfigError("--lease must be more than 0 seconds")
+    via, batch_providers = _via(args.via)
+    if args.poll_interval < 0:
+        raise ConfigError("--poll-interval must be 0 or more seconds")
+    if args.cancel and via != "provider-batch":
+        raise ConfigError("--cancel needs --via provider-batch (it cancels the provider batches in flight)")
+    if via != "online" and args.broker:
+        raise ConfigError("--via provider-batch and --broker cannot be combined")
     if args.redis and not args.broker:
         raise ConfigError("--redis needs --broker (it is the state of a distributed run)")
     broker_is_redis = bool(args.broker) and args.broker.startswith(("redis://", "rediss://"))
@@ -179,4 +226,8 @@ def parse_options(argv: list[str]) -> BatchOptions:
         broker=args.broker,
         redis_url=redis_url,
         lease_s=args.lease,
+        via=via,
+        batch_providers=batch_providers,
+        poll_interval_s=args.poll_interval,
+        cancel=args.cancel,
     )

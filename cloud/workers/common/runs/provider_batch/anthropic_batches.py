@@ -71,9 +71,7 @@ class AnthropicBatches(BatchTransport):
         # The SDK's own POST with the body as JSON (as the online adapter does for OpenAI):
         # `batches.create` would first walk every request's history through its TypedDict
         # transform to produce the same JSON. The answer is parsed as MessageBatch.
-        batch = await self.adapter.client.post(
-            "/v1/messages/batches", body={"requests": entries}, cast_to=MessageBatch
-        )
+        batch = await self.adapter.client.post("/v1/messages/batches", body={"requests": entries}, cast_to=MessageBatch)
         return Submitted(batch.id, None, batch.created_at.timestamp())
 
     async def find(self, tag: str, count: int, since: float, known: set[str]) -> Submitted | None:
@@ -116,7 +114,8 @@ class AnthropicBatches(BatchTransport):
 
     def _errored(self, body: dict[str, Any]) -> Any:
         """An errored request's error body, read by the adapter as the same error online."""
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        found = body.get("error")
+        error: dict[str, Any] = found if isinstance(found, dict) else {}
         status = ERROR_STATUS.get(str(error.get("type")), UNLISTED_ERROR_STATUS)
         headers = {"request-id": str(body.get("request_id") or "")}
         http = httpx2.Response(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import httpx2
 import openai
@@ -38,7 +38,7 @@ from common.runs.provider_batch.transport import (
 )
 
 TAG_KEY = "probe_batch_tag"
-ENDPOINT = "/v1/chat/completions"
+ENDPOINT: Literal["/v1/chat/completions"] = "/v1/chat/completions"
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 LIST_PAGE = 100
 # How far before the intent a listed batch may be dated and still be ours (clocks differ).
@@ -146,11 +146,12 @@ class OpenAIBatches(BatchTransport):
             if status_code == 200 and isinstance(body, dict):
                 try:
                     answer = self.adapter.read_completion(ChatCompletion.construct(**body))
-                except WorkerError as error:
-                    return Outcome(custom_id, error=error, request_id=request_id)
+                except WorkerError as unreadable:
+                    return Outcome(custom_id, error=unreadable, request_id=request_id)
                 return Outcome(custom_id, response=answer, request_id=request_id)
             return Outcome(custom_id, error=self._status_error(status_code, response, body), request_id=request_id)
-        error = line.get("error") if isinstance(line.get("error"), dict) else {}
+        said = line.get("error")
+        error: dict[str, Any] = said if isinstance(said, dict) else {}
         code = str(error.get("code") or "")
         not_run = _NOT_RUN.get(code)
         if not_run is not None:

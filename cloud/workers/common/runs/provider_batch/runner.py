@@ -35,6 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from common.contract.probe import (
     CostSnapshot,
     ErrorInfo,
@@ -86,7 +88,6 @@ TRANSPORTS: dict[str, str] = {
     "openai": "common.runs.provider_batch.openai_batches:OpenAIBatches",
     "anthropic": "common.runs.provider_batch.anthropic_batches:AnthropicBatches",
 }
-DEFAULT_POLL_INTERVAL_S = 30.0
 POLL_BACKOFF = 1.5  # each poll round that sees no batch end waits this much longer
 MAX_POLL_INTERVAL_S = 600.0
 CANCELLED_BY_USER = "the provider-batch run was cancelled (--cancel): run the same command again to resume"
@@ -341,6 +342,7 @@ class ProviderBatchRunner:
                 continue
             _, document = parse_job_line(job.raw, job.line)
             parsed = parse_job(PROBE, document)
+            structlog.contextvars.clear_contextvars()  # parse_job binds the job's ids: this run has many
             if isinstance(parsed, WorkerFailure):
                 self._write(job.id, parsed, cost_known=True)
                 continue
@@ -676,7 +678,7 @@ class ProviderBatchRunner:
                 continue
             if entry.resumed_from_crash:  # an earlier try may have created it: look first
                 looked = await self._look_for(entry, {e.batch_id for e in self.state.batches if e.batch_id})
-                if not looked or entry.phase != "intent" and entry.phase != "uploaded":
+                if not looked or entry.phase not in ("intent", "uploaded"):
                     self._save()
                     continue
             await self._submit(entry)
@@ -777,10 +779,10 @@ class ProviderBatchRunner:
         outcomes: dict[int, Outcome] = {}
         self.calls["download"] += 1
         prefix = entry.tag + "-"
-        async for outcome in transport.results(entry.batch_id, status):
-            index = outcome.custom_id.removeprefix(prefix)
-            if outcome.custom_id.startswith(prefix) and index.isdigit():
-                outcomes[int(index)] = outcome
+        async for read in transport.results(entry.batch_id, status):
+            number = read.custom_id.removeprefix(prefix)
+            if read.custom_id.startswith(prefix) and number.isdigit():  # ours: tag and index
+                outcomes[int(number)] = read
         request_ms = 0
         if status.ended_at is not None and entry.submitted_at is not None:
             request_ms = max(0, int((status.ended_at - entry.submitted_at) * 1000))
@@ -882,8 +884,10 @@ class ProviderBatchRunner:
         for entry in list(self.state.batches):
             if entry.provider not in self.transports:
                 continue
-            if entry.phase in ("intent", "uploaded") and entry.resumed_from_crash and not await self._look_for(
-                entry, known
+            if (
+                entry.phase in ("intent", "uploaded")
+                and entry.resumed_from_crash
+                and not await self._look_for(entry, known)
             ):
                 continue
             if entry.phase in ("intent", "uploaded"):  # never submitted: nothing to cancel

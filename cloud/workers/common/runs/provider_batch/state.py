@@ -67,7 +67,7 @@ class BatchEntry(WireModel):
 
 
 class RunState(WireModel):
-    version: Literal[1] = STATE_VERSION
+    version: Literal[1] = 1  # STATE_VERSION
     jobs: dict[str, JobState] = Field(default_factory=dict)  # by job key (the id as JSON)
     batches: list[BatchEntry] = Field(default_factory=list)
     next_wave: dict[str, int] = Field(default_factory=dict)  # "provider model" -> the next wave's number

@@ -1,0 +1,579 @@
+"""A local fake of the providers' batch APIs, for tests and benchmarks: nothing leaves 127.0.0.1.
+
+It speaks the documented shapes the real SDKs expect:
+- OpenAI Batch API: `POST /v1/files` (multipart, purpose `batch`), `POST /v1/batches`,
+  `GET /v1/batches/{id}` (validating -> in_progress -> completed, or expired, cancelling ->
+  cancelled, failed), `GET /v1/batches` (newest first, `after` cursor),
+  `POST /v1/batches/{id}/cancel`, `GET /v1/files/{id}/content` (the output and error JSONL:
+  `{"id", "custom_id", "response": {"status_code", "request_id", "body"}, "error"}`);
+- Anthropic Message Batches: `POST /v1/messages/batches`, `GET /v1/messages/batches/{id}`
+  (in_progress -> [canceling ->] ended), `GET /v1/messages/batches` (`after_id`),
+  `POST .../{id}/cancel`, `GET .../{id}/results` (JSONL of succeeded / errored / canceled /
+  expired results).
+
+A batch ends after `polls_to_end` retrieves (no clock: a test decides when by polling).
+Answers are deterministic functions of the request (the same conversation gets the same
+answer and ids in every run), so a run interrupted anywhere can be compared with one that
+was not. What a test can arrange: `failures` (chosen requests answer an HTTP error in the
+provider's error shape, a number of times), `expire_next` (the next batch to end expires,
+running only its first half), `hold(route, mode)` (catch a client mid-call: before the
+fake acts, after it acted but before it answers, or halfway through a download). `calls`
+counts every call by kind; `submissions` is the number of batches created.
+
+In a test: `with FakeBatches().running() as fake: ... fake.url ...`. As a process
+(benchmarks): `python -m testkit.fake_batches` prints `{"port": N}` and serves until stdin closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+from testkit.fake_provider import WAIT_S, _anthropic_message, _openai_completion, error_body
+
+HoldMode = Literal["before", "after", "partial"]
+
+
+@dataclass
+class BatchFailure:
+    """Requests of turn `turn` (all turns: None) answer `status` in the provider's error shape, `times` times."""
+
+    status: int
+    turn: int | None = None
+    times: int = 1
+    contains: str | None = None
+
+    def matches(self, turn: int, text: str) -> bool:
+        if self.times <= 0:
+            return False
+        return (self.turn is None or self.turn == turn) and (self.contains is None or self.contains in text)
+
+
+@dataclass
+class Hold:
+    """Holds the next call of `route` (`mode`: before acting, after acting, or halfway through its body)."""
+
+    route: str
+    mode: HoldMode
+    fake: FakeBatches
+    arrived: threading.Event = field(default_factory=threading.Event)
+    _release: asyncio.Event | None = None
+
+    def wait_arrived(self, timeout_s: float = WAIT_S) -> None:
+        if not self.arrived.wait(timeout_s):
+            raise TimeoutError(f"no {self.route} call arrived at the fake")
+
+    def release(self) -> None:
+        def wake() -> None:
+            if self._release is not None:
+                self._release.set()
+
+        self.fake.call_soon(wake)
+
+    async def wait_here(self) -> None:
+        self._release = asyncio.Event()
+        self.arrived.set()
+        await self._release.wait()
+
+
+@dataclass
+class FakeBatch:
+    api: Literal["openai", "anthropic"]
+    id: str
+    requests: list[dict[str, Any]]  # the entries as submitted
+    created_at: int
+    metadata: dict[str, str] | None = None
+    input_file_id: str | None = None
+    polls: int = 0
+    status: str = "validating"
+    cancel_requested: bool = False
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    ended_at: int | None = None
+    expired: bool = False
+
+
+def _user_turns(messages: list[Any]) -> int:
+    return sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "user")
+
+
+def _last_user(messages: list[Any]) -> str:
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            return content if isinstance(content, str) else json.dumps(content)
+    return ""
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha1(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]  # an id, not security
+
+
+def _multipart(content_type: str, raw: bytes) -> dict[str, tuple[str | None, bytes]]:
+    """The parts of a multipart/form-data body: name -> (filename, content)."""
+    boundary = content_type.split("boundary=", 1)[1].strip().strip('"').encode()
+    parts: dict[str, tuple[str | None, bytes]] = {}
+    for chunk in raw.split(b"--" + boundary):
+        if not chunk.strip() or chunk.strip() == b"--":
+            continue
+        head, _, body = chunk.lstrip(b"\r\n").partition(b"\r\n\r\n")
+        disposition = next(
+            (line for line in head.decode("latin-1").split("\r\n") if line.lower().startswith("content-disposition")),
+            "",
+        )
+        fields = dict(item.strip().split("=", 1) for item in disposition.split(";")[1:] if "=" in item)
+        name = fields.get("name", "").strip('"')
+        filename = fields["filename"].strip('"') if "filename" in fields else None
+        parts[name] = (filename, body.removesuffix(b"\r\n"))
+    return parts
+
+
+class FakeBatches:
+    def __init__(self, *, polls_to_end: int = 2, record: bool = True) -> None:
+        self.polls_to_end = polls_to_end
+        self.record = record
+        self.failures: list[BatchFailure] = []
+        self.expire_next = False
+        self.holds: list[Hold] = []
+        self.calls: Counter[str] = Counter()
+        self.files: dict[str, tuple[str, bytes]] = {}
+        self.batches: dict[str, FakeBatch] = {}
+        self.port = 0
+        self._numbers = 0
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def submissions(self) -> int:
+        """Batches created (each one is paid for): a run must never create one twice."""
+        with self._lock:
+            return self.calls["create"]
+
+    def hold(self, route: str, mode: HoldMode = "before") -> Hold:
+        rule = Hold(route, mode, self)
+        with self._lock:
+            self.holds.append(rule)
+        return rule
+
+    def clear_holds(self) -> None:
+        with self._lock:
+            held, self.holds = self.holds, []
+        for rule in held:
+            rule.release()
+
+    def call_soon(self, callback: Any) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(callback)
+
+    def _next(self, prefix: str) -> str:
+        with self._lock:
+            self._numbers += 1
+            return f"{prefix}{self._numbers:08d}"
+
+    def _take_hold(self, route: str) -> Hold | None:
+        with self._lock:
+            for rule in self.holds:
+                if rule.route == route:
+                    self.holds.remove(rule)
+                    return rule
+        return None
+
+    # -- answers ----------------------------------------------------------------------------
+
+    def _failure(self, turn: int, text: str) -> BatchFailure | None:
+        with self._lock:
+            for rule in self.failures:
+                if rule.matches(turn, text):
+                    rule.times -= 1
+                    return rule
+        return None
+
+    def _run_openai(self, batch: FakeBatch, index: int, entry: dict[str, Any]) -> None:
+        body = entry.get("body") or {}
+        messages = body.get("messages") or []
+        custom_id = entry.get("custom_id")
+        line_id = "batch_req_" + _digest([custom_id, batch.id])
+        request_id = "req_" + _digest(body)
+        failure = self._failure(_user_turns(messages), _last_user(messages))
+        if failure is not None:
+            response = {
+                "status_code": failure.status,
+                "request_id": request_id,
+                "body": error_body("openai", failure.status),
+            }
+            batch.errors.append({"id": line_id, "custom_id": custom_id, "response": response, "error": None})
+            return
+        text = f"Batch answer to: {_last_user(messages)[:60]}"
+        prompt_tokens = max(1, len(json.dumps(messages)) // 4)
+        completion = _openai_completion(str(body.get("model")), text, prompt_tokens, 0)
+        completion["id"] = "chatcmpl-" + _digest(body)
+        completion["created"] = 1_700_000_000
+        response = {"status_code": 200, "request_id": request_id, "body": completion}
+        batch.outputs.append({"id": line_id, "custom_id": custom_id, "response": response, "error": None})
+
+    def _run_anthropic(self, batch: FakeBatch, index: int, entry: dict[str, Any]) -> None:
+        params = entry.get("params") or {}
+        messages = params.get("messages") or []
+        custom_id = entry.get("custom_id")
+        failure = self._failure(_user_turns(messages), _last_user(messages))
+        if failure is not None:
+            result: dict[str, Any] = {"type": "errored", "error": error_body("anthropic", failure.status)}
+            batch.errors.append({"custom_id": custom_id, "result": result})
+            return
+        text = f"Batch answer to: {_last_user(messages)[:60]}"
+        message = _anthropic_message(str(params.get("model")), text, max(1, len(json.dumps(messages)) // 4), 0)
+        message["id"] = "msg_" + _digest(params)
+        batch.outputs.append({"custom_id": custom_id, "result": {"type": "succeeded", "message": message}})
+
+    def _end(self, batch: FakeBatch) -> None:
+        """Runs the batch's requests: all of them, or (expired / cancelled) the first half."""
+        total = len(batch.requests)
+        ran = total if not (batch.expired or batch.cancel_requested) else total // 2
+        for index, entry in enumerate(batch.requests[:ran]):
+            (self._run_openai if batch.api == "openai" else self._run_anthropic)(batch, index, entry)
+        for entry in batch.requests[ran:]:
+            custom_id = entry.get("custom_id")
+            if batch.api == "openai" and batch.expired:
+                batch.errors.append(
+                    {
+                        "id": "batch_req_" + _digest([custom_id, batch.id]),
+                        "custom_id": custom_id,
+                        "response": None,
+                        "error": {
+                            "code": "batch_expired",
+                            "message": "This request could not be executed before the completion window expired.",
+                        },
+                    }
+                )
+            elif batch.api == "anthropic":
+                kind = "expired" if batch.expired else "canceled"
+                batch.errors.append({"custom_id": custom_id, "result": {"type": kind}})
+        batch.ended_at = int(time.time())
+        if batch.api == "openai":
+            batch.status = "expired" if batch.expired else "cancelled" if batch.cancel_requested else "completed"
+        else:
+            batch.status = "ended"
+
+    def _advance(self, batch: FakeBatch) -> None:
+        if batch.ended_at is not None:
+            return
+        batch.polls += 1
+        if batch.cancel_requested:
+            self._end(batch)
+            return
+        if batch.polls >= self.polls_to_end:
+            with self._lock:
+                batch.expired, self.expire_next = self.expire_next, False
+            self._end(batch)
+        elif batch.api == "openai":
+            batch.status = "in_progress"
+
+    # -- documents --------------------------------------------------------------------------
+
+    def _openai_batch(self, batch: FakeBatch) -> dict[str, Any]:
+        ended = batch.ended_at is not None
+        output_id = error_id = None
+        if ended and batch.outputs:
+            output_id = f"file-out-{batch.id}"
+            self.files[output_id] = ("output.jsonl", b"".join(json.dumps(o).encode() + b"\n" for o in batch.outputs))
+        if ended and batch.errors:
+            error_id = f"file-err-{batch.id}"
+            self.files[error_id] = ("errors.jsonl", b"".join(json.dumps(o).encode() + b"\n" for o in batch.errors))
+        failed = sum(1 for line in batch.errors if line.get("response") is not None)
+        return {
+            "id": batch.id,
+            "object": "batch",
+            "endpoint": "/v1/chat/completions",
+            "errors": None,
+            "input_file_id": batch.input_file_id,
+            "completion_window": "24h",
+            "status": batch.status,
+            "output_file_id": output_id,
+            "error_file_id": error_id,
+            "created_at": batch.created_at,
+            "in_progress_at": batch.created_at if batch.polls else None,
+            "expires_at": batch.created_at + 86400,
+            "completed_at": batch.ended_at if batch.status == "completed" else None,
+            "expired_at": batch.ended_at if batch.status == "expired" else None,
+            "cancelled_at": batch.ended_at if batch.status == "cancelled" else None,
+            "failed_at": None,
+            "request_counts": {
+                "total": len(batch.requests),
+                "completed": len(batch.outputs),
+                "failed": failed + (len(batch.errors) - failed if ended else 0),
+            },
+            "metadata": batch.metadata,
+        }
+
+    def _anthropic_batch(self, batch: FakeBatch) -> dict[str, Any]:
+        ended = batch.ended_at is not None
+        kinds = Counter(line["result"]["type"] for line in [*batch.outputs, *batch.errors])
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(batch.created_at))
+        return {
+            "id": batch.id,
+            "type": "message_batch",
+            "processing_status": "ended" if ended else ("canceling" if batch.cancel_requested else "in_progress"),
+            "request_counts": {
+                "processing": 0 if ended else len(batch.requests),
+                "succeeded": kinds["succeeded"],
+                "errored": kinds["errored"],
+                "canceled": kinds["canceled"],
+                "expired": kinds["expired"],
+            },
+            "ended_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(batch.ended_at)) if ended else None,
+            "created_at": created,
+            "expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(batch.created_at + 86400)),
+            "archived_at": None,
+            "cancel_initiated_at": created if batch.cancel_requested else None,
+            "results_url": f"{self.url}/v1/messages/batches/{batch.id}/results" if ended else None,
+        }
+
+    # -- routes -----------------------------------------------------------------------------
+
+    def _route(self, method: str, path: str) -> str:
+        parts = [p for p in path.split("/") if p]
+        if parts[:2] == ["v1", "files"]:
+            if method == "POST":
+                return "upload"
+            return "download" if parts[-1] == "content" else "file"
+        if parts[:2] == ["v1", "batches"] or parts[:3] == ["v1", "messages", "batches"]:
+            tail = parts[2:] if parts[1] == "batches" else parts[3:]
+            if not tail:
+                return "create" if method == "POST" else "list"
+            if len(tail) == 2 and tail[1] == "cancel":
+                return "cancel"
+            if len(tail) == 2 and tail[1] == "results":
+                return "download"
+            return "retrieve"
+        return "other"
+
+    def _handle(
+        self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], raw: bytes
+    ) -> tuple[int, str, bytes]:
+        parts = [p for p in path.split("/") if p]
+        route = self._route(method, path)
+        anthropic = parts[:2] == ["v1", "messages"]
+
+        def js(value: Any, status: int = 200) -> tuple[int, str, bytes]:
+            return status, "application/json", json.dumps(value).encode()
+
+        if route == "upload":
+            form = _multipart(headers.get("content-type", ""), raw)
+            filename, content = form.get("file", (None, b""))
+            file_id = self._next("file-in-")
+            self.files[file_id] = (filename or "input.jsonl", content)
+            return js(
+                {
+                    "id": file_id,
+                    "object": "file",
+                    "bytes": len(content),
+                    "created_at": int(time.time()),
+                    "filename": filename,
+                    "purpose": "batch",
+                    "status": "processed",
+                }
+            )
+        if route == "create":
+            body = json.loads(raw) if raw else {}
+            if anthropic:
+                batch = FakeBatch(
+                    "anthropic", self._next("msgbatch_"), list(body.get("requests") or []), int(time.time())
+                )
+                batch.status = "in_progress"
+                self.batches[batch.id] = batch
+                return js(self._anthropic_batch(batch))
+            file_id = str(body.get("input_file_id"))
+            if file_id not in self.files:
+                return js(
+                    {
+                        "error": {
+                            "message": f"No such File object: {file_id}",
+                            "type": "invalid_request_error",
+                            "param": "input_file_id",
+                            "code": None,
+                        }
+                    },
+                    400,
+                )
+            lines = [json.loads(line) for line in self.files[file_id][1].splitlines() if line.strip()]
+            batch = FakeBatch("openai", self._next("batch_"), lines, int(time.time()), body.get("metadata"), file_id)
+            self.batches[batch.id] = batch
+            return js(self._openai_batch(batch))
+        if route == "list":
+            limit = int((query.get("limit") or ["20"])[0])
+            after = (query.get("after") or query.get("after_id") or [None])[0]
+            api = "anthropic" if anthropic else "openai"
+            ordered = [b for b in reversed(list(self.batches.values())) if b.api == api]
+            if after is not None:
+                ids = [b.id for b in ordered]
+                ordered = ordered[ids.index(after) + 1 :] if after in ids else []
+            page = ordered[:limit]
+            render = self._anthropic_batch if anthropic else self._openai_batch
+            data = [render(b) for b in page]
+            document: dict[str, Any] = {
+                "data": data,
+                "has_more": len(ordered) > limit,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+            }
+            if not anthropic:
+                document["object"] = "list"
+            return js(document)
+        if route in ("retrieve", "cancel") or (route == "download" and anthropic):
+            batch_id = parts[3] if anthropic else parts[2]
+            found = self.batches.get(batch_id)
+            if found is None:
+                return js(error_body("anthropic" if anthropic else "openai", 404), 404)
+            if route == "cancel":
+                found.cancel_requested = True
+                if found.api == "openai" and found.ended_at is None:
+                    found.status = "cancelling"
+            elif route == "retrieve":
+                self._advance(found)
+            else:
+                data = b"".join(json.dumps(line).encode() + b"\n" for line in [*found.outputs, *found.errors])
+                return 200, "application/binary", data
+            return js(self._anthropic_batch(found) if anthropic else self._openai_batch(found))
+        if route == "download":
+            stored = self.files.get(parts[2])
+            if stored is None:
+                return js(error_body("openai", 404), 404)
+            return 200, "application/octet-stream", stored[1]
+        return js({"error": {"message": f"no route {method} {path}", "type": "invalid_request_error"}}, 404)
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    async def start(self, port: int = 0) -> int:
+        self._loop = asyncio.get_running_loop()
+        self._server = await asyncio.start_server(self._connection, "127.0.0.1", port, backlog=1024)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                    return
+                request_line, *header_lines = head.decode("latin-1").split("\r\n")
+                method, target, _ = request_line.split(" ", 2)
+                headers: dict[str, str] = {}
+                for line in header_lines:
+                    name, sep, value = line.partition(":")
+                    if sep:
+                        headers[name.strip().lower()] = value.strip()
+                raw = await reader.readexactly(int(headers.get("content-length", "0") or 0))
+                split = urlsplit(target)
+                route = self._route(method, split.path)
+                with self._lock:
+                    self.calls[route] += 1
+                hold = self._take_hold(route)
+                if hold is not None and hold.mode == "before":
+                    await hold.wait_here()
+                status, content_type, data = self._handle(method, split.path, parse_qs(split.query), headers, raw)
+                if hold is not None and hold.mode == "after":
+                    await hold.wait_here()
+                head_out = f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\ncontent-type: {content_type}\r\n"
+                head_out += f"content-length: {len(data)}\r\n\r\n"
+                if hold is not None and hold.mode == "partial":
+                    writer.write(head_out.encode() + data[: len(data) // 2])
+                    await writer.drain()
+                    await hold.wait_here()
+                    writer.write(data[len(data) // 2 :])
+                else:
+                    writer.write(head_out.encode() + data)
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            return
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+            writer.close()
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[FakeBatches]:
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self.start())
+            started.set()
+            loop.run_forever()
+            loop.run_until_complete(self.close())
+            loop.close()
+
+        thread = threading.Thread(target=run, name="fake-batches", daemon=True)
+        thread.start()
+        if not started.wait(WAIT_S):
+            raise RuntimeError("the fake batch server did not start")
+        try:
+            yield self
+        finally:
+            self.clear_holds()
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(WAIT_S)
+
+
+async def _serve_process(port: int, polls_to_end: int) -> None:
+    fake = FakeBatches(polls_to_end=polls_to_end, record=False)
+    await fake.start(port)
+    sys.stdout.write(json.dumps({"port": fake.port}) + "\n")
+    sys.stdout.flush()
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, done.set)
+
+    def watch_stdin() -> None:
+        sys.stdin.read()
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(done.set)
+
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    await done.wait()
+    sys.stderr.write(json.dumps({"calls": dict(fake.calls)}) + "\n")
+    await fake.close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="local fake of the OpenAI and Anthropic batch APIs")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--polls-to-end", type=int, default=2)
+    args = parser.parse_args(argv)
+    asyncio.run(_serve_process(args.port, args.polls_to_end))
+
+
+if __name__ == "__main__":
+    main()

@@ -58,10 +58,12 @@ DEFAULT_POLICY = RetryPolicy()
 
 
 class Deadline:
-    def __init__(self, clock: Clock, budget_s: float) -> None:
+    """A job's time budget, counted from `started` (the process start or the line's arrival)."""
+
+    def __init__(self, clock: Clock, budget_s: float, *, started: float | None = None) -> None:
         self.clock = clock
         self.budget_s = budget_s
-        self.started = clock.monotonic()
+        self.started = clock.monotonic() if started is None else started
 
     def remaining_s(self) -> float:
         return self.budget_s - (self.clock.monotonic() - self.started)

@@ -159,9 +159,9 @@ class ProbeRunner:
         self.resume_response_id = job.resume_response_id  # for the first turn that runs
         self.in_flight: tuple[PlannedTurn, TurnContext] | None = None  # the turn being asked, if any
         config = job.config or ProbeConfig()
-        self.deadline = Deadline(self.clock, (config.deadline_ms or DEFAULT_DEADLINE_MS) / 1000)
-        if started is not None:  # the imports before this moment (an SDK's: 1-3 s) are the job's time too
-            self.deadline.started = started
+        # Counted from `started` when given: the imports before this moment (an SDK's: 1-3 s)
+        # are the job's time too.
+        self.deadline = Deadline(self.clock, (config.deadline_ms or DEFAULT_DEADLINE_MS) / 1000, started=started)
         self.state = ConversationState(started_at=_now())
         self.state.warn(*self.plan.warnings, *resolved.warnings)
         self.log = get_logger(provider=route.provider, model=route.model)

@@ -31,19 +31,24 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import os
 import signal
+import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from testkit.fake_provider import WAIT_S, _anthropic_message, _openai_completion, error_body
 
 HoldMode = Literal["before", "after", "partial"]
+STATS_PATH = "/_fake/stats"
 
 
 @dataclass
@@ -150,6 +155,7 @@ class FakeBatches:
         self.calls: Counter[str] = Counter()
         self.files: dict[str, tuple[str, bytes]] = {}
         self.batches: dict[str, FakeBatch] = {}
+        self.created = 0  # batches created (a create call held before it acted creates none)
         self.port = 0
         self._numbers = 0
         self._lock = threading.Lock()
@@ -165,7 +171,7 @@ class FakeBatches:
     def submissions(self) -> int:
         """Batches created (each one is paid for): a run must never create one twice."""
         with self._lock:
-            return self.calls["create"]
+            return self.created
 
     def hold(self, route: str, mode: HoldMode = "before") -> Hold:
         rule = Hold(route, mode, self)
@@ -377,6 +383,10 @@ class FakeBatches:
         def js(value: Any, status: int = 200) -> tuple[int, str, bytes]:
             return status, "application/json", json.dumps(value).encode()
 
+        if path == STATS_PATH:  # what a benchmark reads from a fake in its own process
+            with self._lock:
+                return js({"calls": dict(self.calls), "created": self.created})
+
         if route == "upload":
             form = _multipart(headers.get("content-type", ""), raw)
             filename, content = form.get("file", (None, b""))
@@ -401,6 +411,7 @@ class FakeBatches:
                 )
                 batch.status = "in_progress"
                 self.batches[batch.id] = batch
+                self.created += 1
                 return js(self._anthropic_batch(batch))
             file_id = str(body.get("input_file_id"))
             if file_id not in self.files:
@@ -418,6 +429,7 @@ class FakeBatches:
             lines = [json.loads(line) for line in self.files[file_id][1].splitlines() if line.strip()]
             batch = FakeBatch("openai", self._next("batch_"), lines, int(time.time()), body.get("metadata"), file_id)
             self.batches[batch.id] = batch
+            self.created += 1
             return js(self._openai_batch(batch))
         if route == "list":
             limit = int((query.get("limit") or ["20"])[0])
@@ -544,6 +556,41 @@ class FakeBatches:
             self.clear_holds()
             loop.call_soon_threadsafe(loop.stop)
             thread.join(WAIT_S)
+
+
+@contextlib.contextmanager
+def fake_batches_process(polls_to_end: int = 2) -> Iterator[str]:
+    """The fake in its own process (its CPU is not the measured process's); yields its URL."""
+    workers = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(workers), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "testkit.fake_batches", "--polls-to-end", str(polls_to_end)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline()
+        if not ready:
+            raise RuntimeError("the fake batch server exited before it was ready")
+        yield f"http://127.0.0.1:{json.loads(ready)['port']}"
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def fake_stats(url: str) -> dict[str, Any]:
+    """The calls a fake (in any process) has counted, by kind, and the batches it created."""
+    with urllib.request.urlopen(url + STATS_PATH, timeout=WAIT_S) as response:  # noqa: S310 - loopback only
+        stats: dict[str, Any] = json.load(response)
+    return stats
 
 
 async def _serve_process(port: int, polls_to_end: int) -> None:

@@ -1,12 +1,17 @@
-"""How long analyze_basic.py takes, and how much memory, on a full-size run.
+"""How long analyze_basic.py takes, and how much memory, on a full-size run; and ValueRank's.
 
-    python3 bench/analyze_basic_bench.py [--runs 3] [--seed 7]
+    python3 bench/analyze_basic_bench.py [--runs 3] [--seed 7] [--valuerank PATH]
 
 Generates seeded runs (10,000 transcripts: 25 models x 100 scenarios x 4 samples, and
 100,000: 50 x 500 x 4, with refusals, unknowns, missing decisions, values and scenario
 dimensions), runs the worker as a subprocess (job on stdin, document on stdout) and
-prints the input size, the median wall time, the worker's own durationMs (analysis
-without interpreter start and JSON parsing), the peak RSS and the output size.
+prints the input size, the median wall time, the worker's own durationMs (decoding and
+analysis, without interpreter start and output), the peak RSS and the output size.
+
+With `--valuerank PATH` (a checkout of ValueRank; nothing is fetched at run time) its own
+`cloud/workers/analyze_basic.py` runs on the same input in the same rounds, interleaved
+with ours (ours, theirs, ours, theirs, ...), and the table adds its median wall time and
+peak RSS and how many times faster ours is. Without it those columns are skipped.
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import statistics
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench_support import ANALYZE_BASIC_PY, emit, measure
+from bench_support import ANALYZE_BASIC_PY, emit, measure, save
 
 VALUES = ("autonomy", "safety", "honesty", "fairness", "care")
 OUTCOMES = ("prioritized", "deprioritized", "neutral")
@@ -71,40 +79,88 @@ def generate_run(models: int, scenarios: int, samples: int, seed: int) -> dict[s
     return {"runId": f"bench-{models}x{scenarios}x{samples}", "transcripts": transcripts}
 
 
-def run_worker(job_path: Path) -> tuple[float, float, int, dict[str, Any]]:
-    """Wall seconds, peak RSS (MiB), stdout bytes and the parsed document of one worker run."""
-    run = measure(ANALYZE_BASIC_PY, stdin=job_path.read_bytes())
-    if run.code != 0:
-        raise SystemExit(f"analyze_basic.py exited {run.code}")
-    document = run.document
-    if not document.get("success"):
-        raise SystemExit(f"analyze_basic.py failed: {document.get('error')}")
-    return run.wall_s, run.peak_rss_mib, len(run.stdout), document
+_DURATION = re.compile(rb'"durationMs":\s*(\d+)')
+_SUCCESS = re.compile(rb'^\{"success":\s*true')
+
+
+def run_worker(script: Path, job: bytes) -> tuple[float, float, int, float]:
+    """Wall seconds, peak RSS (MiB), stdout bytes and durationMs (s) of one worker run.
+
+    The document is checked, not parsed: a child's peak RSS counts its parent's from
+    before the exec (the kernel keeps the larger), so this process stays small. It never
+    builds a 17 MB document's objects, and writes each job from a child of its own.
+    """
+    run = measure(script, stdin=job)
+    if run.code != 0 or _SUCCESS.match(run.stdout) is None:
+        raise SystemExit(f"{script} failed (exit {run.code}): {run.stdout[:500]!r} {run.err[-1000:]}")
+    duration = _DURATION.search(run.stdout)
+    return run.wall_s, run.peak_rss_mib, len(run.stdout), int(duration.group(1)) / 1000 if duration else 0.0
+
+
+def write_job(path: Path, models: int, scenarios: int, samples: int, seed: int) -> None:
+    """Generates the run in a child process, so its objects never raise this process's peak RSS."""
+    shape = ",".join(str(n) for n in (models, scenarios, samples, seed))
+    subprocess.run([sys.executable, __file__, "--write-job", str(path), shape], check=True)
+
+
+def valuerank_script(checkout: str | None) -> Path | None:
+    if checkout is None:
+        return None
+    script = Path(checkout) / "cloud" / "workers" / "analyze_basic.py"
+    if not script.is_file():
+        raise SystemExit(f"--valuerank {checkout}: no cloud/workers/analyze_basic.py there")
+    return script
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--valuerank", metavar="PATH", help="a ValueRank checkout to measure beside ours")
+    parser.add_argument("--write-job", nargs=2, metavar=("PATH", "M,S,K,SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write_job:
+        models, scenarios, samples, seed = (int(n) for n in args.write_job[1].split(","))
+        Path(args.write_job[0]).write_text(json.dumps(generate_run(models, scenarios, samples, seed)))
+        return
+    theirs = valuerank_script(args.valuerank)
     sizes = [(25, 100, 4), (50, 500, 4)]
-    header = ("transcripts", "shape", "input MB", "wall s", "analysis s", "RSS MiB", "output MB")
-    emit(" ".join(f"{h:>{w}}" for h, w in zip(header, (11, 12, 9, 7, 10, 8, 9), strict=True)))
+    header = ["transcripts", "shape", "input MB", "wall s", "decode+analysis s", "RSS MiB", "output MB"]
+    widths = [11, 12, 9, 7, 17, 8, 9]
+    if theirs is not None:
+        header += ["ValueRank s", "ValueRank MiB", "x faster"]
+        widths += [11, 13, 8]
+    emit(" ".join(f"{h:>{w}}" for h, w in zip(header, widths, strict=True)))
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as folder:
         for models, scenarios, samples in sizes:
-            job = generate_run(models, scenarios, samples, args.seed)
             path = Path(folder) / "job.json"
-            path.write_text(json.dumps(job))
-            del job
-            results = [run_worker(path) for _ in range(args.runs)]
-            wall = statistics.median(r[0] for r in results)
-            rss = statistics.median(r[1] for r in results)
-            analysis_s = statistics.median(r[3]["analysis"]["durationMs"] for r in results) / 1000
+            write_job(path, models, scenarios, samples, args.seed)
+            job = path.read_bytes()
+            ours: list[tuple[float, float, int, float]] = []
+            other: list[tuple[float, float, int, float]] = []
+            for _ in range(args.runs):  # interleaved, so both see the same machine load
+                ours.append(run_worker(ANALYZE_BASIC_PY, job))
+                if theirs is not None:
+                    other.append(run_worker(theirs, job))
+            wall = statistics.median(r[0] for r in ours)
+            rss = statistics.median(r[1] for r in ours)
+            analysis_s = statistics.median(r[3] for r in ours)
             count = models * scenarios * samples
-            emit(
-                f"{count:>11,} {f'{models}x{scenarios}x{samples}':>12} {path.stat().st_size / 1e6:9.1f} "
-                f"{wall:7.2f} {analysis_s:10.2f} {rss:8.0f} {results[0][2] / 1e6:9.1f}"
+            row = {"transcripts": count, "wall_s": wall, "peak_rss_mib": rss, "analysis_s": analysis_s}
+            line = (
+                f"{count:>11,} {f'{models}x{scenarios}x{samples}':>12} {len(job) / 1e6:9.1f} "
+                f"{wall:7.2f} {analysis_s:17.2f} {rss:8.0f} {ours[0][2] / 1e6:9.1f}"
             )
+            if other:
+                their_wall = statistics.median(r[0] for r in other)
+                their_rss = statistics.median(r[1] for r in other)
+                row |= {"valuerank_wall_s": their_wall, "valuerank_peak_rss_mib": their_rss}
+                line += f" {their_wall:11.2f} {their_rss:13.0f} {their_wall / wall:8.1f}"
+            rows.append(row)
+            emit(line)
+            del job
+    save("analyze_basic", {"runs": args.runs, "seed": args.seed, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -6,11 +6,15 @@
    is the local fake server with a fixed latency; overhead = median round trip (job line
    in, result line out) minus the same request made with a bare HTTP client (the fake
    server's real latency, timer slack included). Target: <= 5 ms.
-2. Throughput at concurrency 64 with 200 ms latency: jobs per second against the ideal
-   (concurrency / latency = 320 jobs/s). Target: >= 90% of ideal.
-Each is measured for the OpenAI SDK (real HTTP) and for the in-process mock provider
-with the same latency (`mock:slow:<ms>`: our machinery alone, no SDK, no HTTP); the
-OpenAI case is also run as 2 warm processes x 32, the way a WorkerPool spreads jobs.
+2. Throughput at concurrency 64 with 20 ms and 200 ms latency: jobs per second against the
+   ideal (concurrency / latency: 3,200 and 320 jobs/s; target >= 90% at 200 ms), CPU ms per
+   job and context switches per job (all threads, from /proc), for the OpenAI SDK (real
+   HTTP; 1 process, and 2 warm processes x 32 the way a WorkerPool spreads jobs) and for the
+   in-process mock provider (`mock:slow:<ms>`: our machinery alone, no SDK, no HTTP), against
+   floors making the same requests in one uvloop process without our code
+   (`bench/serve_floor.py`): the SDK called as our adapter calls it (the SDK floor; target
+   for ours: CPU per job <= 1.15x it), the SDK on its aiohttp client, bare httpx2 and bare
+   aiohttp. Rounds are interleaved (each starts with another contender); medians.
 3. Stall: small jobs (`mock:slow:5`) run one after another while one job gets a huge
    answer (4,000,000 characters, the default PROBE_MAX_ANSWER_CHARS) from the fake
    OpenAI server; stall = the slowest small job's round trip minus their median. It is
@@ -21,11 +25,15 @@ OpenAI case is also run as 2 warm processes x 32, the way a WorkerPool spreads j
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
+import importlib.util
 import json
 import os
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -35,6 +43,7 @@ from bench_support import (
     WorkerProcess,
     emit,
     fake_provider_process,
+    measure,
     median,
     one_turn_job,
     provider_env,
@@ -47,6 +56,8 @@ TARGET_OVERHEAD_MS = 5.0
 TARGET_SHARE = 0.90
 LATENCY_C1_MS = 20.0
 LATENCY_C64_MS = 200.0
+LATENCY_FLOOR_MS = 20.0  # the throughput cases run at this latency too, against the same floors
+TARGET_CPU_VS_SDK = 1.15
 
 
 class Server:
@@ -60,6 +71,18 @@ class Server:
         with open(f"/proc/{self.proc.pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def context_switches(self) -> tuple[int, int]:
+        """(voluntary, involuntary) switches of all the process's threads so far."""
+        voluntary = involuntary = 0
+        for task in os.listdir(f"/proc/{self.proc.pid}/task"):
+            with contextlib.suppress(OSError), open(f"/proc/{self.proc.pid}/task/{task}/status") as status:
+                for line in status:
+                    if line.startswith("voluntary_ctxt_switches"):
+                        voluntary += int(line.split()[1])
+                    elif line.startswith("nonvoluntary_ctxt_switches"):
+                        involuntary += int(line.split()[1])
+        return voluntary, involuntary
 
     def round_trip(self, job: dict[str, Any]) -> float:
         started = time.perf_counter()
@@ -100,12 +123,27 @@ def overhead_case(model: str, env: dict[str, str], count: int) -> float:
         server.close()
 
 
-def throughput_case(model: str, env: dict[str, str], jobs: int, processes: int) -> tuple[float, float]:
-    """(jobs per second, serve CPU ms per job) with 64 jobs in flight in total."""
+@dataclass(frozen=True)
+class Run:
+    """One contender's run: jobs per second, CPU ms per job, context switches per job.
+
+    Voluntary switches are a thread waiting (a hand-off, or the loop idle); involuntary ones
+    are the scheduler preempting a busy process, which the machine's load decides.
+    """
+
+    rate: float
+    cpu_ms: float
+    switches: float  # voluntary
+    preempted: float  # involuntary
+
+
+def throughput_case(model: str, env: dict[str, str], jobs: int, processes: int) -> Run:
+    """Our serve mode with 64 jobs in flight in total, over `processes` warm processes."""
     servers = [Server(64 // processes, env) for _ in range(processes)]
     for server in servers:
         server.round_trip({"id": "warm", **one_turn_job(model)})
     cpu_before = sum(s.cpu_s() for s in servers)
+    switches_before = [s.context_switches() for s in servers]
     per_server = jobs // processes
     lines = [
         "".join(json.dumps({"id": n, **one_turn_job(model, n)}) + "\n" for n in range(k, jobs, processes)).encode()
@@ -131,12 +169,90 @@ def throughput_case(model: str, env: dict[str, str], jobs: int, processes: int) 
         thread.join()
     elapsed = time.perf_counter() - started
     cpu = sum(s.cpu_s() for s in servers) - cpu_before
+    switches_after = [s.context_switches() for s in servers]
+    voluntary = sum(after[0] - before[0] for before, after in zip(switches_before, switches_after, strict=True))
+    involuntary = sum(after[1] - before[1] for before, after in zip(switches_before, switches_after, strict=True))
     for thread in feeders:
         thread.join()
     for server in servers:
         server.close()
     done = per_server * processes
-    return done / elapsed, cpu * 1000 / done
+    return Run(done / elapsed, cpu * 1000 / done, voluntary / done, involuntary / done)
+
+
+FLOOR_PY = REPO / "bench" / "serve_floor.py"
+# The same requests without our code (bench/serve_floor.py): the SDK as our adapter calls it
+# (the SDK floor), the SDK on its own aiohttp client, bare httpx2, bare aiohttp.
+FLOORS = ("sdk", "sdk-aiohttp", "httpx2", "aiohttp")
+
+
+def floor_case(client: str, url: str, jobs: int) -> Run:
+    run = measure(FLOOR_PY, client, f"{url}/v1", str(jobs), "64")
+    figures = json.loads(run.out)
+    return Run(
+        jobs / figures["wallS"],
+        figures["cpuS"] * 1000 / jobs,
+        figures["voluntarySwitches"] / jobs,
+        figures["involuntarySwitches"] / jobs,
+    )
+
+
+def floors_available() -> tuple[str, ...]:
+    """The floors this machine can run (aiohttp is a serve-mode extra; without it two are skipped)."""
+    if importlib.util.find_spec("aiohttp") is None:
+        return ("sdk", "httpx2")
+    return FLOORS
+
+
+def versus_floor(latency_ms: float, jobs: int, rounds: int, report: dict[str, Any]) -> None:
+    """Ours against the floors at 64 in flight: interleaved rounds, medians, ratios to the SDK floor."""
+    ideal = 64 / (latency_ms / 1000)
+    emit(
+        f"\nBenchmark 2b: 64 jobs in flight, latency {latency_ms:.0f} ms, {jobs} jobs, {rounds} interleaved rounds;"
+        f" ideal {ideal:.0f} jobs/s; load {os.getloadavg()[0]:.2f}"
+    )
+    with fake_provider_process(latency_ms) as url:
+        env = provider_env(url)
+        contenders: dict[str, Callable[[], Run]] = {
+            "ours: openai SDK, 1 process": lambda: throughput_case("openai:gpt-4o-mini", env, jobs, 1),
+            "ours: openai SDK, 2 processes": lambda: throughput_case("openai:gpt-4o-mini", env, jobs, 2),
+            f"ours: mock:slow:{latency_ms:.0f}, 1 process": lambda: throughput_case(
+                f"mock:slow:{latency_ms:.0f}", {}, jobs, 1
+            ),
+        }
+        for client in floors_available():
+            contenders[f"floor: {client}"] = lambda client=client: floor_case(client, url, jobs)  # type: ignore[misc]
+        runs: dict[str, list[Run]] = {name: [] for name in contenders}
+        names = list(contenders)
+        for round_number in range(rounds):
+            shift = round_number % len(names)  # each round starts with another contender
+            for name in names[shift:] + names[:shift]:
+                runs[name].append(contenders[name]())
+    sdk_cpu = median([run.cpu_ms for run in runs["floor: sdk"]])
+    emit(
+        f"{'case':32} {'jobs/s':>7} {'of ideal':>8} {'CPU ms/job':>10} {'x SDK':>6}"
+        f" {'voluntary sw/job':>16} {'preempted/job':>13}"
+    )
+    for name, done in runs.items():
+        rate = median([run.rate for run in done])
+        cpu_ms = median([run.cpu_ms for run in done])
+        switches = median([run.switches for run in done])
+        preempted = median([run.preempted for run in done])
+        emit(
+            f"{name:32} {rate:7.1f} {rate / ideal:8.0%} {cpu_ms:10.2f} {cpu_ms / sdk_cpu:6.2f}"
+            f" {switches:16.2f} {preempted:13.2f}"
+        )
+        report[f"throughput {latency_ms:.0f} ms {name}"] = {
+            "jobsPerS": round(rate, 1),
+            "ofIdeal": round(rate / ideal, 3),
+            "cpuMsPerJob": round(cpu_ms, 3),
+            "cpuVsSdkFloor": round(cpu_ms / sdk_cpu, 3),
+            "voluntarySwitchesPerJob": round(switches, 2),
+            "preemptedPerJob": round(preempted, 2),
+        }
+    ours = median([run.cpu_ms for run in runs["ours: openai SDK, 1 process"]])
+    verdict = "met" if ours <= TARGET_CPU_VS_SDK * sdk_cpu else "MISSED"
+    emit(f"CPU per job, ours / SDK floor: {ours / sdk_cpu:.2f} (target <= {TARGET_CPU_VS_SDK}: {verdict})")
 
 
 HUGE_ANSWER_CHARS = 4_000_000
@@ -192,11 +308,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=2000, help="jobs per throughput case")
     parser.add_argument("--sequential", type=int, default=150, help="jobs per overhead case")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the throughput cases")
+    parser.add_argument("--throughput-only", action="store_true", help="run only the throughput cases")
     parser.add_argument("--stall-only", action="store_true", help="run only the stall benchmark")
     args = parser.parse_args()
     report: dict[str, Any] = {}
     if args.stall_only:
         stall_report(report)
+        return
+    if args.throughput_only:
+        for latency_ms in (LATENCY_FLOOR_MS, LATENCY_C64_MS):
+            versus_floor(latency_ms, args.jobs, args.rounds, report)
+        emit(f"results: {save('serve-throughput', report)}")
         return
 
     emit(f"\nBenchmark 2a: serve mode, concurrency 1, fake provider latency {LATENCY_C1_MS:.0f} ms")
@@ -216,29 +339,8 @@ def main() -> None:
         emit(f"{name:12} {rt * 1000:13.2f} {overhead:11.2f} {verdict:>7}  {note}")
         report[f"overhead {name}"] = {"roundTripMs": round(rt * 1000, 2), "overheadMs": round(overhead, 2)}
 
-    ideal = 64 / (LATENCY_C64_MS / 1000)
-    emit(
-        f"\nBenchmark 2b: serve mode, 64 jobs in flight, latency {LATENCY_C64_MS:.0f} ms, {args.jobs} jobs;"
-        f" ideal {ideal:.0f} jobs/s"
-    )
-    emit(f"{'case':26} {'jobs/s':>7} {'of ideal':>8} {'target':>7} {'CPU ms/job':>10}")
-    with fake_provider_process(LATENCY_C64_MS) as url:
-        env = provider_env(url)
-        cases = [
-            ("openai SDK, 1 process", "openai:gpt-4o-mini", env, 1),
-            ("openai SDK, 2 processes", "openai:gpt-4o-mini", env, 2),
-            ("mock (ours), 1 process", f"mock:slow:{LATENCY_C64_MS:.0f}", {}, 1),
-        ]
-        for name, model, case_env, processes in cases:
-            rate, cpu_ms = throughput_case(model, case_env, args.jobs, processes)
-            share = rate / ideal
-            verdict = "met" if share >= TARGET_SHARE else "MISSED"
-            emit(f"{name:26} {rate:7.1f} {share:8.0%} {verdict:>7} {cpu_ms:10.2f}")
-            report[f"throughput {name}"] = {
-                "jobsPerS": round(rate, 1),
-                "ofIdeal": round(share, 3),
-                "cpuMsPerJob": round(cpu_ms, 2),
-            }
+    for latency_ms in (LATENCY_FLOOR_MS, LATENCY_C64_MS):
+        versus_floor(latency_ms, args.jobs, args.rounds, report)
     stall_report(report)
     emit(f"targets: overhead <= {TARGET_OVERHEAD_MS:.0f} ms per job; throughput >= {TARGET_SHARE:.0%} of ideal")
     emit(f"results: {save('serve', report)}")

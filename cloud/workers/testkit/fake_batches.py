@@ -433,7 +433,8 @@ class FakeBatches:
             return js(self._openai_batch(batch))
         if route == "list":
             limit = int((query.get("limit") or ["20"])[0])
-            after = (query.get("after") or query.get("after_id") or [None])[0]
+            cursor = query.get("after") or query.get("after_id")
+            after = cursor[0] if cursor else None
             api = "anthropic" if anthropic else "openai"
             ordered = [b for b in reversed(list(self.batches.values())) if b.api == api]
             if after is not None:
@@ -463,8 +464,8 @@ class FakeBatches:
             elif route == "retrieve":
                 self._advance(found)
             else:
-                data = b"".join(json.dumps(line).encode() + b"\n" for line in [*found.outputs, *found.errors])
-                return 200, "application/binary", data
+                results = b"".join(json.dumps(line).encode() + b"\n" for line in [*found.outputs, *found.errors])
+                return 200, "application/binary", results
             return js(self._anthropic_batch(found) if anthropic else self._openai_batch(found))
         if route == "download":
             stored = self.files.get(parts[2])
@@ -588,7 +589,7 @@ def fake_batches_process(polls_to_end: int = 2) -> Iterator[str]:
 
 def fake_stats(url: str) -> dict[str, Any]:
     """The calls a fake (in any process) has counted, by kind, and the batches it created."""
-    with urllib.request.urlopen(url + STATS_PATH, timeout=WAIT_S) as response:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url + STATS_PATH, timeout=WAIT_S) as response:  # loopback only
         stats: dict[str, Any] = json.load(response)
     return stats
 

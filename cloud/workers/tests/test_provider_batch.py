@@ -200,7 +200,9 @@ async def test_a_non_retryable_failure_ends_the_job_with_its_code_and_partial_tr
     assert runner.exit_code == EXIT_DONE
 
 
-async def test_retryable_failures_stop_after_max_attempts_as_retryable_results(tmp_path: Path, fake: FakeBatches) -> None:
+async def test_retryable_failures_stop_after_max_attempts_as_retryable_results(
+    tmp_path: Path, fake: FakeBatches
+) -> None:
     fake.failures.append(BatchFailure(500, turn=1, times=10))
     runner = await run(options(tmp_path, {"a": job("anthropic:claude-sonnet-4-5", "a")}, max_attempts=2))
     result = read_results(tmp_path / "results.jsonl")["a"]

@@ -20,6 +20,7 @@ SDKS = ("openai", "anthropic", "google.genai", "mistralai")
 NOT_FOR_ONE_SHOT = (
     "numpy",
     "scipy",
+    "msgspec",  # analyze_basic's typed decoder
     "tiktoken",
     "uvloop",
     "argparse",
@@ -39,6 +40,12 @@ NOT_FOR_ONE_SHOT = (
     "kombu",
     "redis",
     "prometheus_client",
+    # Features a one-turn chat job does not use, each loaded by the jobs that do: the
+    # Responses API transport and its background polling, provider Batch APIs, the run report.
+    "common.providers.adapters.openai_responses",
+    "common.runs.provider_batch",
+    "common.report",
+    "vl_convert",
 )
 # Loaded on a job's first failure (or token estimate) only: a job that succeeds with
 # reported usage never imports them.
@@ -88,6 +95,35 @@ def test_an_openai_job_imports_only_the_openai_sdk(tmp_path: Path) -> None:
     assert document["success"] is True, document
     assert sdks_in(modules) == {"openai"}
     assert "google" not in modules
+    assert loaded(NOT_FOR_ONE_SHOT + FAILURE_ONLY, modules) == set()
+
+
+# Each provider's chat job, pointed at the fake server: (model, its SDK, env).
+CHAT_JOBS = {
+    "openai": ("openai:gpt-4o-mini", "openai", {"OPENAI_API_KEY": "sk-test-isolation-not-real-0000"}, "/v1"),
+    "anthropic": (
+        "anthropic:claude-sonnet-4-5",
+        "anthropic",
+        {"ANTHROPIC_API_KEY": "sk-ant-test-isolation-not-real-0"},
+        "",
+    ),
+    "google": ("google:gemini-2.0-flash", "google.genai", {"GEMINI_API_KEY": "test-isolation-not-real-0000"}, ""),
+    "mistral": ("mistral:mistral-small-latest", "mistralai", {"MISTRAL_API_KEY": "test-isolation-not-real-00"}, ""),
+}
+
+
+@pytest.mark.parametrize("provider", sorted(CHAT_JOBS))
+def test_a_one_shot_chat_job_imports_its_sdk_and_none_of_the_other_features(tmp_path: Path, provider: str) -> None:
+    model, sdk, env, path = CHAT_JOBS[provider]
+    base_url = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL", "google": "GEMINI_BASE_URL"}.get(
+        provider, "MISTRAL_BASE_URL"
+    )
+    with FakeProvider().running() as fake:
+        document, modules = modules_loaded(
+            tmp_path, json.dumps(probe_job(model, followups=1)), **{base_url: f"{fake.url}{path}"}, **env
+        )
+    assert document["success"] is True, document
+    assert sdks_in(modules) == {sdk}
     assert loaded(NOT_FOR_ONE_SHOT + FAILURE_ONLY, modules) == set()
 
 

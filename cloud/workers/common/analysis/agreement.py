@@ -13,8 +13,8 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
+from common.analysis.distributions import rank_rows, t_sf, zscore
 from common.analysis.extract import FloatArray
 from common.analysis.json_numbers import finite
 from common.analysis.methods import ALPHA, MIN_MODELS_FOR_OUTLIERS, MIN_SHARED_SCENARIOS, OUTLIER_Z
@@ -77,8 +77,8 @@ def _pair_block(a: FloatArray, b: FloatArray) -> tuple[np.ndarray, FloatArray, F
     y = np.where(common, b, np.nan)
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        rx = stats.rankdata(x, axis=1, nan_policy="omit")
-        ry = stats.rankdata(y, axis=1, nan_policy="omit")
+        rx = rank_rows(x)
+        ry = rank_rows(y)
         dx = rx - np.nanmean(rx, axis=1, keepdims=True)
         dy = ry - np.nanmean(ry, axis=1, keepdims=True)
         sxx = np.nansum(dx * dx, axis=1)
@@ -111,7 +111,7 @@ def pair_stats(matrix: FloatArray) -> PairStats:
     dof = shared - 2
     with np.errstate(invalid="ignore", divide="ignore"):
         t = rho * np.sqrt((dof / ((rho + 1.0) * (1.0 - rho))).clip(0))
-        p_value = np.where(np.isnan(rho), np.nan, 2 * stats.t.sf(np.abs(t), np.maximum(dof, 1)))
+        p_value = np.where(np.isnan(rho), np.nan, 2 * t_sf(np.abs(t), np.maximum(dof, 1)))
     return PairStats(first, second, shared, rho, np.minimum(p_value, 1.0), d, constant)
 
 
@@ -265,7 +265,7 @@ def _model_scores(
     else:
         spread = mean_rho[has_rho]
         if np.ptp(spread) > 0:
-            z[has_rho] = stats.zscore(spread)
+            z[has_rho] = zscore(spread)
         if rated <= 5:
             notes.append(
                 AnalysisWarning(

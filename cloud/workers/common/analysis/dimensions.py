@@ -10,9 +10,9 @@ dimensions that vary together.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from common.analysis.cells import Cells
+from common.analysis.distributions import kruskal
 from common.analysis.extract import Columns, FloatArray
 from common.analysis.methods import ALPHA
 from common.contract.analysis import (
@@ -67,7 +67,7 @@ def _test_dimension(
     statistic: float | None = None
     p_value, effect = 1.0, 0.0
     if reason is None:
-        h, p = stats.kruskal(*groups)
+        h, p = kruskal(groups)
         statistic, p_value = float(h), float(p)
         effect = eta_squared(statistic, len(groups), int(scores.shape[0]))
     with_level = int((level_code >= 0).sum())

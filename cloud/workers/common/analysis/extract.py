@@ -8,6 +8,7 @@ field and transcript id of every problem it finds, up to `MAX_PROBLEMS`.
 
 from __future__ import annotations
 
+from collections.abc import MutableSequence, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -77,7 +78,7 @@ class Columns:
         return int(self.model.shape[0])
 
 
-class _Problems:
+class Problems:
     """Collects validation problems; the first one names the error."""
 
     def __init__(self) -> None:
@@ -132,7 +133,7 @@ def level_label(level: str | int | float) -> str:
     return str(level)
 
 
-class _Coder:
+class Coder:
     """Gives each distinct label a code in first-seen order; `sorted_codes` reorders them."""
 
     def __init__(self) -> None:
@@ -153,15 +154,15 @@ class _Coder:
         return labels, remap
 
 
-class _Reader:
+class Reader:
     """One pass over the transcripts; each method checks one nested part of a transcript."""
 
-    def __init__(self, problems: _Problems) -> None:
+    def __init__(self, problems: Problems) -> None:
         self.problems = problems
-        self.values = _Coder()
-        self.value_rows: list[int] = []
-        self.value_codes: list[int] = []
-        self.value_outcomes: list[int] = []
+        self.values = Coder()
+        self.value_rows: MutableSequence[int] = []
+        self.value_codes: MutableSequence[int] = []
+        self.value_outcomes: MutableSequence[int] = []
         self.scenario_names: dict[int, str] = {}
         self.scenario_dims: dict[int, dict[str, Any]] = {}
         self.conflicts: set[int] = set()
@@ -270,15 +271,15 @@ class _Reader:
             self.conflicts.add(scenario_code)
 
 
-_OPTION_FIELDS: Final = ("emitVignetteSemantics", "aggregateSemantics", "valuePair", "targetCompanionRunId")
+OPTION_FIELDS: Final = ("emitVignetteSemantics", "aggregateSemantics", "valuePair", "targetCompanionRunId")
 
 
-def _options(document: dict[str, Any]) -> AnalysisOptions:
+def options_of(document: dict[str, Any]) -> AnalysisOptions:
     """The job-level options, validated by their model (VALIDATION_ERROR naming the field)."""
-    return validate_job({key: document[key] for key in _OPTION_FIELDS if key in document}, AnalysisOptions)
+    return validate_job({key: document[key] for key in OPTION_FIELDS if key in document}, AnalysisOptions)
 
 
-def _transcript_list(document: dict[str, Any], problems: _Problems) -> list[Any]:
+def _transcript_list(document: dict[str, Any], problems: Problems) -> list[Any]:
     run_id = document.get("runId")
     if type(run_id) is not str or not run_id:
         problems.add("runId", _text_problem(run_id))
@@ -295,15 +296,15 @@ def _transcript_list(document: dict[str, Any], problems: _Problems) -> list[Any]
 
 def extract(document: dict[str, Any]) -> Columns:
     """Validates the job and returns it as columns; raises VALIDATION_ERROR naming field and transcript."""
-    problems = _Problems()
+    problems = Problems()
     transcripts = _transcript_list(document, problems)
     run_required = document.get("aggregateSemantics") is not None
-    reader = _Reader(problems)
-    runs = _Coder()
+    reader = Reader(problems)
+    runs = Coder()
     run_col: list[int] = []
     flipped_col: list[bool] = []
-    models = _Coder()
-    scenarios = _Coder()
+    models = Coder()
+    scenarios = Coder()
     model_col: list[int] = []
     scenario_col: list[int] = []
     bucket_col: list[int] = []
@@ -359,24 +360,58 @@ def extract(document: dict[str, Any]) -> Columns:
         if problems.full:
             break
     problems.raise_if_any()
-    options = _options(document)
-    columns = _columns(document["runId"], models, scenarios, model_col, scenario_col, bucket_col, reader, duplicates)
-    run_labels, run_remap = runs.sorted_labels()
-    codes = np.asarray(run_col, dtype=np.int64)
+    options = options_of(document)
+    built = Built(
+        models, scenarios, runs, model_col, scenario_col, bucket_col, run_col, flipped_col, reader, duplicates
+    )
+    return finish(document["runId"], options, built)
+
+
+@dataclass
+class Built:
+    """What one pass over the transcripts collected: the coders and the columns as lists."""
+
+    models: Coder
+    scenarios: Coder
+    runs: Coder
+    model_col: Sequence[int]  # a list, or an array("q") (decode)
+    scenario_col: Sequence[int]
+    bucket_col: Sequence[int]
+    run_col: Sequence[int]
+    flipped_col: Sequence[bool]
+    reader: Reader
+    duplicates: int
+
+
+def finish(run_id: str, options: AnalysisOptions, built: Built) -> Columns:
+    """The columns of a validated pass (this module's, or `decode`'s over typed structs)."""
+    columns = _columns(
+        run_id,
+        built.models,
+        built.scenarios,
+        built.model_col,
+        built.scenario_col,
+        built.bucket_col,
+        built.reader,
+        built.duplicates,
+    )
+    run_labels, run_remap = built.runs.sorted_labels()
+    codes = np.asarray(built.run_col, dtype=np.int64)
     run = np.full(codes.shape[0], -1, dtype=np.int64)
     present = codes >= 0
     run[present] = run_remap[codes[present]]
-    return replace(columns, options=options, runs=run_labels, run=run, flipped=np.asarray(flipped_col, dtype=np.bool_))
+    flipped = np.asarray(built.flipped_col, dtype=np.bool_)
+    return replace(columns, options=options, runs=run_labels, run=run, flipped=flipped)
 
 
 def _columns(
     run_id: str,
-    models: _Coder,
-    scenarios: _Coder,
-    model_col: list[int],
-    scenario_col: list[int],
-    bucket_col: list[int],
-    reader: _Reader,
+    models: Coder,
+    scenarios: Coder,
+    model_col: Sequence[int],
+    scenario_col: Sequence[int],
+    bucket_col: Sequence[int],
+    reader: Reader,
     duplicates: int,
 ) -> Columns:
     model_labels, model_remap = models.sorted_labels()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 from common.analysis.cells import Cells
+from common.analysis.distributions import t_interval
 from common.analysis.extract import Columns
 from common.analysis.methods import CONFIDENCE_LEVEL
 from common.analysis.scoring import FIRST_UNSCORED, PRIORITIZED, VALUE_OUTCOMES
@@ -43,7 +43,7 @@ def score_summary(scenario_means: np.ndarray) -> ScoreSummary | None:
     if n > 1:
         # scipy answers NaN for a zero scale; identical scenario means have a zero-width interval
         lower, upper = (
-            stats.t.interval(CONFIDENCE_LEVEL, n - 1, loc=mean, scale=std / math.sqrt(n)) if std > 0 else (mean, mean)
+            t_interval(CONFIDENCE_LEVEL, n - 1, loc=mean, scale=std / math.sqrt(n)) if std > 0 else (mean, mean)
         )
         interval = ConfidenceInterval(level=CONFIDENCE_LEVEL, lower=float(lower), upper=float(upper))
     return ScoreSummary(

@@ -12,6 +12,7 @@ from typing import Final
 import numpy as np
 
 from common.analysis.cells import Cells
+from common.analysis.compact import share_in
 from common.analysis.extract import Columns
 from common.analysis.variance import median_side
 from common.contract.analysis import (
@@ -94,6 +95,7 @@ def reliability_summary(
         bernoulli[int(cells.model[c])][columns.scenarios[int(cells.scenario[c])]] = BernoulliAgreement(
             matches=int(matches[c]), trials=int(trials[c])
         )
+    share_in(bernoulli)
     aggregate = options.aggregate_semantics
     result: dict[str, ModelReliability] = {}
     for m, name in enumerate(columns.models):

@@ -10,6 +10,7 @@ from common.analysis.aggregate import aggregate_semantics
 from common.analysis.agreement import empty_agreement, model_agreement
 from common.analysis.cells import build_cells
 from common.analysis.contested import most_contested
+from common.analysis.decode import decode_columns
 from common.analysis.dimensions import dimension_analysis
 from common.analysis.extract import Columns, extract
 from common.analysis.methods import METHODS_USED
@@ -147,7 +148,19 @@ def _sections(columns: Columns, totals: RunTotals) -> Analysis:
 def analyze(document: dict[str, Any]) -> AnalyzeBasicSuccess:
     """The whole analysis of one job document; raises WorkerError(VALIDATION_ERROR) on bad input."""
     started = time.perf_counter()
-    columns = extract(document)
+    return analyze_columns(extract(document), started=started)
+
+
+def analyze_bytes(raw: bytes) -> AnalyzeBasicSuccess:
+    """`analyze` of the job's JSON bytes, decoded straight into columns (`decode.decode_columns`)."""
+    started = time.perf_counter()
+    return analyze_columns(decode_columns(raw), started=started)
+
+
+def analyze_columns(columns: Columns, *, started: float | None = None) -> AnalyzeBasicSuccess:
+    """The analysis of a validated job (`extract` or `decode_columns`); `started`: when its decoding began."""
+    if started is None:
+        started = time.perf_counter()
     bind_job(runId=columns.run_id)
     totals = _totals(columns)
     analysis = _sections(columns, totals) if columns.size else _empty(columns, totals)

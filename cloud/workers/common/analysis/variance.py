@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from common.analysis.cells import Cells
+from common.analysis.compact import share_fields_set, share_in
 from common.analysis.extract import Columns, FloatArray, IntArray
 from common.analysis.json_numbers import finite_list
 from common.analysis.methods import MAX_VARIANCE, TOP_SCENARIOS
@@ -74,6 +75,7 @@ def repeat_groups(columns: Columns, cells: Cells) -> dict[str, dict[str, RepeatG
             directional_agreement=agree,
             neutral_share=share,
         )
+    share_in(groups.values())
     return groups
 
 
@@ -149,6 +151,9 @@ def per_scenario_stats(columns: Columns, cells: Cells) -> list[dict[str, SampleV
             neutral_share=neutral,
             orientation_corrected=flipped,
         )
+    for per_scenario in result:
+        share_fields_set(per_scenario.values())
+        share_fields_set(stats.direction_counts for stats in per_scenario.values())
     return result
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from common.io import environment
-from common.io.redaction import redact
+from common.io.redaction import redact_fresh
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -32,7 +32,7 @@ def _add_msg(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMa
 
 
 def _redact_event(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    redacted: MutableMapping[str, Any] = redact(dict(event_dict))  # one pass: the environment is read once
+    redacted: MutableMapping[str, Any] = redact_fresh(dict(event_dict))  # one pass: the environment is read once
     return redacted
 
 

@@ -60,8 +60,20 @@ class _EnvSecrets:
         self._names: tuple[str, ...] = ()
         self._values: tuple[str | None, ...] = ()
         self._secrets: list[str] = []
+        self._raw: dict[Any, Any] | None = None
 
     def current(self) -> list[str]:
+        # CPython keeps the environment as a dict of encoded names and values behind
+        # `os.environ`: comparing it with a copy of what it held last time (at C speed, no
+        # decoding) says the environment is unchanged, which it nearly always is.
+        raw = getattr(os.environ, "_data", None)
+        if isinstance(raw, dict):
+            if raw == self._raw:
+                return self._secrets
+            self._raw = dict(raw)
+        return self._read()
+
+    def _read(self) -> list[str]:
         all_names = tuple(os.environ)
         if all_names != self._all_names:
             self._all_names = all_names
@@ -238,6 +250,57 @@ def redact(value: Any, secrets: list[str] | None = None) -> Any:
     return _redact(value, secrets, _key_cache(secrets))
 
 
+def redact_fresh(value: Any) -> Any:
+    """`redact(value)` for a value the caller has just built and uses for nothing else.
+
+    Most log lines and documents hold nothing to redact: then the value itself is returned,
+    not a copy. That is known from one look at all its strings at once, joined by NUL (which
+    no literal and no environment value, so no secret, contains): an ASCII whole without any
+    rule's literal (found with `str.find` in its lower case, which for ASCII text agrees with
+    the rules' case-insensitive patterns) and without any secret means none in any one
+    string, so `redact` would change nothing. A value with a long or non-ASCII string, or a
+    hit, takes the ordinary path.
+    """
+    secrets = _env_secrets()
+    texts: list[str] = []
+    if _short_texts(value, texts):
+        joined = "\x00".join(texts)
+        if joined.isascii():
+            lowered = joined.lower()
+            if not any(literal in lowered for literal in _LITERALS) and not any(secret in joined for secret in secrets):
+                return value
+    return _redact(value, secrets, _key_cache(secrets))
+
+
+def _short_texts(value: Any, texts: list[str]) -> bool:
+    """Adds every string of `value` (keys too) to `texts`; False if one is long, or the value is large."""
+    stack = [value]
+    visits = 0
+    while stack:
+        visits += 1
+        if visits > _VISIT_LIMIT:  # a large value (or one that contains itself): the ordinary path
+            return False
+        item = stack.pop()
+        if isinstance(item, str):
+            if len(item) > _SHORT:
+                return False
+            texts.append(item)
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if isinstance(key, str):
+                    if len(key) > _SHORT:
+                        return False
+                    texts.append(key)
+                if type(inner) not in _PLAIN:
+                    stack.append(inner)
+        elif isinstance(item, list | tuple):
+            stack.extend(inner for inner in item if type(inner) not in _PLAIN)
+    return True
+
+
+_VISIT_LIMIT = 10_000
+
+
 _KEY_CACHE_LIMIT = 4096
 _key_cache_state: tuple[tuple[str, ...] | None, dict[str, str]] = (None, {})
 
@@ -251,6 +314,15 @@ def _key_cache(secrets: list[str]) -> dict[str, str]:
         cache = {}
         _key_cache_state = (current, cache)
     return cache
+
+
+# Values with nothing to redact, returned as they are without a call (most of a document's
+# and a log line's values are numbers, booleans and nulls).
+_PLAIN = frozenset({int, float, bool, type(None)})
+
+
+# Every rule's literal in lower case: where any rule could match (see `redact_fresh`).
+_LITERALS = tuple(sorted({rule.literal.lower() for rule in _RULES}))
 
 
 def _redact(value: Any, secrets: list[str], keys: dict[str, str]) -> Any:
@@ -269,10 +341,10 @@ def _redact(value: Any, secrets: list[str], keys: dict[str, str]) -> Any:
                     if clean in copy:
                         clean = _unused_key(clean, copy)
                 key = clean
-            copy[key] = _redact(item, secrets, keys)
+            copy[key] = item if type(item) in _PLAIN else _redact(item, secrets, keys)
         return copy
     if isinstance(value, list | tuple):
-        return [_redact(item, secrets, keys) for item in value]
+        return [item if type(item) in _PLAIN else _redact(item, secrets, keys) for item in value]
     return value
 
 

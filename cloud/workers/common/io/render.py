@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from common.io.redaction import redact
+from common.io.redaction import redact_fresh
 
 REPLACEMENT_CHARACTER = "\ufffd"
 
@@ -30,7 +30,7 @@ REPLACEMENT_CHARACTER = "\ufffd"
 def render(document: BaseModel) -> str:
     """The document as one line of JSON (no newline), secrets scrubbed, always encodable as UTF-8."""
     data = document.model_dump(mode="json", by_alias=True)
-    return render_value(redact(data))
+    return render_value(redact_fresh(data))
 
 
 def render_value(value: Any) -> str:

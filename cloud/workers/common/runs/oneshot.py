@@ -31,7 +31,7 @@ from common.io.log import configure_logging, get_logger
 from common.io.render import render
 from common.providers.registry import imports_in_progress
 from common.runs import process_start
-from common.runs.run_path import Worker, bind_job_ids, failure_for, run_once
+from common.runs.run_path import Worker, bind_job_ids, failure_for, run_once, run_parsed_once
 
 J = TypeVar("J")
 
@@ -95,16 +95,21 @@ def run_worker(
     try:
         with process_start.interrupting():  # a signal ends the wait for a host that has not written yet
             raw = read_limited(source, max_input_bytes(worker.max_input_bytes))
-        job = decode_object(raw, STDIN, allow_empty=worker.allow_empty_input)
-        bind_job_ids(job)
-        document = asyncio.run(_run_cancellable(run_once(worker, job, started=started)))
+        if worker.parse_bytes is not None:
+            parsed = worker.parse_bytes(raw)
+            del raw  # a large job's bytes are not kept alive while it runs
+            document = asyncio.run(_run_cancellable(run_parsed_once(worker, parsed, started=started)))
+        else:
+            job = decode_object(raw, STDIN, allow_empty=worker.allow_empty_input)
+            bind_job_ids(job)
+            document = asyncio.run(_run_cancellable(run_once(worker, job, started=started)))
     except (Exception, asyncio.CancelledError, KeyboardInterrupt) as exc:
         if isinstance(exc, process_start.Stopped):
             get_logger().info("stopped by a signal before the job ran", signal=exc.args[0])
         document = failure_for(exc)
     finally:
         sys.stdout = original_stdout
-    out.write(render(document) + "\n")
+    out.write((worker.render or render)(document) + "\n")
     out.flush()
     return 0
 

@@ -26,9 +26,11 @@ import argparse
 import asyncio
 import contextlib
 import contextvars
+import fcntl
 import os
 import select
 import signal
+import stat
 import sys
 import threading
 import time
@@ -85,18 +87,152 @@ EOF = _Eof()
 QueueItem = RawLine | _Eof
 
 
+class LineSplitter:
+    """Bytes read from stdin -> complete lines, with the input limit applied (both readers use it).
+
+    A line longer than the limit is reported (`oversize`, only its start kept, to answer with
+    its id) and the rest of its bytes are dropped up to its newline.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.pending = b""
+        self.number = 0
+        self.dropping = False  # inside an oversize line, until its newline
+
+    def feed(self, chunk: bytes, read_at: float) -> list[RawLine]:
+        lines: list[RawLine] = []
+        *complete, self.pending = (self.pending + chunk).split(b"\n")
+        for data in complete:
+            self.number += 1
+            if self.dropping:
+                self.dropping = False
+                continue
+            if len(data) > self.limit:
+                lines.append(RawLine(self.number, data[:_ID_SCAN_BYTES], oversize=True))
+            elif data.strip():
+                lines.append(RawLine(self.number, data, read_at=read_at))
+        if len(self.pending) > self.limit and not self.dropping:
+            self.dropping = True
+            head, self.pending = self.pending[:_ID_SCAN_BYTES], b""
+            lines.append(RawLine(self.number + 1, head, oversize=True))
+        elif self.dropping:
+            self.pending = b""
+        return lines
+
+    def last(self, cut: bool) -> RawLine | None:
+        """At EOF a last line needs no newline; when stopping (`cut`), its rest may still be on its way."""
+        if not self.pending.strip() or self.dropping:
+            return None
+        self.number += 1
+        return RawLine(self.number, self.pending, cut=cut, read_at=time.monotonic())
+
+
+class LoopLineReader:
+    """Reads stdin on the event loop itself (pipes, sockets and files): no thread, no hand-off per line.
+
+    The descriptor is made non-blocking and read with `os.read` until it has nothing more;
+    only then does the reader wait, through the loop's own poller (`add_reader`), for the next
+    bytes. A regular file is always readable and is read directly. Lines go to the loop's
+    bounded queue: while the queue is full the reader reads nothing, so a fast sender waits
+    (the pipe fills) instead of filling memory.
+
+    `stop()` (serving stops) ends the wait for input: the reader then hands over every line
+    it holds, reads what the pipe already holds without waiting for more, hands over a last
+    line cut short (`cut`), and ends with EOF, so every line read is answered.
+    """
+
+    def __init__(self, fd: int, queue: asyncio.Queue[QueueItem], limit: int, *, pollable: bool) -> None:
+        self.fd = fd
+        self.queue = queue
+        self.splitter = LineSplitter(limit)
+        self.pollable = pollable  # False: a regular file, which never has to be waited for
+        self.stopping = False
+        self.task: asyncio.Task[None] | None = None
+        self._waiting: asyncio.Future[None] | None = None
+        self._flags: int | None = None
+
+    def start(self) -> None:
+        if self.pollable:
+            self._flags = fcntl.fcntl(self.fd, fcntl.F_GETFL)
+            fcntl.fcntl(self.fd, fcntl.F_SETFL, self._flags | os.O_NONBLOCK)
+        self.task = asyncio.get_running_loop().create_task(self._run(), name="stdin-reader")
+
+    def stop(self) -> None:
+        """Called on the loop when serving stops; the reader finishes with EOF soon after."""
+        self.stopping = True
+        if self._waiting is not None and not self._waiting.done():
+            self._waiting.set_result(None)
+
+    async def finish(self, timeout_s: float) -> None:
+        """Waits for the reader to end (it has handed over EOF), then gives stdin its flags back."""
+        if self.task is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self.task), timeout_s)
+            if not self.task.done():
+                self.task.cancel()  # nobody takes its lines any more
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.task
+        if self._flags is not None:
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(self.fd, fcntl.F_SETFL, self._flags)
+            self._flags = None
+
+    async def _readable(self) -> None:
+        """Waits until stdin has bytes, EOF or an error, or serving stops."""
+        loop = asyncio.get_running_loop()
+        waiting = self._waiting = loop.create_future()
+
+        def ready() -> None:
+            if not waiting.done():
+                waiting.set_result(None)
+
+        loop.add_reader(self.fd, ready)
+        try:
+            await waiting
+        finally:
+            loop.remove_reader(self.fd)
+            self._waiting = None
+
+    def _read(self) -> bytes | None:
+        """The next bytes (b"" at EOF), or None when a pipe has none right now."""
+        try:
+            return os.read(self.fd, _READ_CHUNK)
+        except BlockingIOError:
+            return None
+        except OSError:
+            return b""
+
+    async def _run(self) -> None:
+        drained = 0  # bytes read after serving began to stop
+        while True:
+            if self.stopping and drained >= _DRAIN_LIMIT_BYTES:
+                break
+            chunk = self._read()
+            if chunk is None:
+                if self.stopping:
+                    break  # stopping, and the pipe holds nothing more
+                await self._readable()
+                continue
+            if not chunk:
+                break
+            if self.stopping:
+                drained += len(chunk)
+            for line in self.splitter.feed(chunk, time.monotonic()):
+                await self.queue.put(line)
+        last = self.splitter.last(cut=self.stopping)
+        if last is not None:
+            await self.queue.put(last)
+        await self.queue.put(EOF)
+
+
 class LineReader(threading.Thread):
-    """Reads stdin on its own thread, so pipes, files and terminals all work the same.
+    """Reads stdin on its own thread: the fallback for a terminal or a device the loop cannot poll.
 
     It uses `os.read` on the descriptor (no Python buffer lock is ever held by this
     daemon thread, so the process can exit while it waits) and hands complete lines to
-    the loop through a bounded queue, which makes a fast sender wait instead of filling
-    memory. A line longer than the input limit is reported, and its bytes are dropped.
-
-    `stop()` (serving stops) wakes it from its wait for input: it then hands over every
-    line it holds, reads what the pipe already holds without waiting for more, hands over
-    a last line cut short (`cut`), and ends with EOF, so the loop can answer every line
-    that was read before the process exits.
+    the loop through the bounded queue, so a fast sender waits instead of filling memory.
+    `stop()` behaves as `LoopLineReader.stop()` does, woken through a pipe of its own.
     """
 
     def __init__(self, fd: int, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[QueueItem], limit: int) -> None:
@@ -104,7 +240,7 @@ class LineReader(threading.Thread):
         self.fd = fd
         self.loop = loop
         self.queue = queue
-        self.limit = limit
+        self.splitter = LineSplitter(limit)
         self.stopping = threading.Event()
         self._wake_read, self._wake_write = os.pipe()
 
@@ -115,11 +251,13 @@ class LineReader(threading.Thread):
             with contextlib.suppress(OSError):
                 os.write(self._wake_write, b"!")
 
-    def close(self) -> None:
-        """Releases the wake-up pipe once the reader has ended."""
-        for fd in (self._wake_read, self._wake_write):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+    async def finish(self, timeout_s: float) -> None:
+        """Waits for the thread to end, then releases the wake-up pipe (kept if it never ends)."""
+        self.join(timeout_s)  # it has handed over EOF already, unless its stdin cannot be woken from
+        if not self.is_alive():
+            for fd in (self._wake_read, self._wake_write):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     def _readable(self, drained: int) -> bool:
         """Waits until stdin has bytes (or EOF); once stopping, only says whether it has them now."""
@@ -145,9 +283,6 @@ class LineReader(threading.Thread):
         return True
 
     def run(self) -> None:
-        pending = b""
-        number = 0
-        dropping = False  # inside an oversize line, until its newline
         drained = 0  # bytes read after serving began to stop
         while True:
             if not self._readable(drained):
@@ -160,31 +295,35 @@ class LineReader(threading.Thread):
                 break
             if self.stopping.is_set():
                 drained += len(chunk)
-            read_at = time.monotonic()
-            *complete, pending = (pending + chunk).split(b"\n")
-            for data in complete:
-                number += 1
-                if dropping:
-                    dropping = False
-                    continue
-                if len(data) > self.limit:
-                    if not self._emit(RawLine(number, data[:_ID_SCAN_BYTES], oversize=True)):
-                        return
-                elif data.strip() and not self._emit(RawLine(number, data, read_at=read_at)):
+            for line in self.splitter.feed(chunk, time.monotonic()):
+                if not self._emit(line):
                     return
-            if len(pending) > self.limit and not dropping:
-                dropping = True
-                head, pending = pending[:_ID_SCAN_BYTES], b""
-                if not self._emit(RawLine(number + 1, head, oversize=True)):
-                    return
-            elif dropping:
-                pending = b""
-        if pending.strip() and not dropping:
-            number += 1
-            # At EOF a last line needs no newline; when stopping, its rest may still be on its way.
-            if not self._emit(RawLine(number, pending, cut=self.stopping.is_set(), read_at=time.monotonic())):
-                return
+        last = self.splitter.last(cut=self.stopping.is_set())
+        if last is not None and not self._emit(last):
+            return
         self._emit(EOF)
+
+
+def stdin_reader(
+    fd: int, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[QueueItem], limit: int, out_fd: int | None
+) -> LoopLineReader | LineReader:
+    """The loop's own reader for a pipe, socket or file; the thread for anything else (a terminal).
+
+    A descriptor that is also stdout (one socket for both) keeps the thread: making it
+    non-blocking would make the result writes fail whenever the host reads slowly.
+    """
+    try:
+        info = os.fstat(fd)
+        same_as_out = out_fd is not None and os.path.samestat(info, os.fstat(out_fd))
+    except OSError:
+        return LineReader(fd, loop, queue, limit)
+    if same_as_out:
+        return LineReader(fd, loop, queue, limit)
+    if stat.S_ISREG(info.st_mode):
+        return LoopLineReader(fd, queue, limit, pollable=False)
+    if stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode):
+        return LoopLineReader(fd, queue, limit, pollable=True)
+    return LineReader(fd, loop, queue, limit)
 
 
 # A result whose answer and prompt text is larger than this is rendered (JSON-encoded and
@@ -221,7 +360,13 @@ class Server:
         self.output_lost = False
         self.pool = ProviderPool()  # SDK clients shared by this process's jobs, closed when serving ends
         self.dispatcher: asyncio.Task[None] | None = None
-        self.reader: LineReader | None = None
+        self.reader: LoopLineReader | LineReader | None = None
+
+    def out_fd(self) -> int | None:
+        try:
+            return self.out.fileno()
+        except (OSError, ValueError):  # not a real file (a test's buffer)
+            return None
 
     def write(self, line: str) -> None:
         if self.output_lost:
@@ -369,7 +514,7 @@ class Server:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[QueueItem] = asyncio.Queue(maxsize=self.concurrency)
         slots = asyncio.Semaphore(self.concurrency)
-        self.reader = LineReader(self.stdin_fd, loop, queue, self.limit)
+        self.reader = stdin_reader(self.stdin_fd, loop, queue, self.limit, self.out_fd())
         self.dispatcher = asyncio.create_task(self.dispatch(queue, slots), name="dispatcher")
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -388,9 +533,7 @@ class Server:
         while self.in_flight:
             await asyncio.gather(*self.in_flight, return_exceptions=True)
         await self.pool.aclose()
-        self.reader.join(_DRAIN_GRACE_S)
-        if not self.reader.is_alive():
-            self.reader.close()
+        await self.reader.finish(_DRAIN_GRACE_S)
         self.log.info("served", stopped=self.stopping)
         return 0
 

@@ -1,0 +1,107 @@
+"""Benchmark: `batch.py --via provider-batch`, 1,000 and 10,000 jobs x 3 turns through the fake batch APIs.
+
+    python3 bench/provider_batch_bench.py [--sizes 1000,10000]
+
+The fake (`testkit.fake_batches`, in its own process) ends each batch on its second poll;
+`--poll-interval 0` so the run's wall time is our own work. Half the jobs are OpenAI, half
+Anthropic, so each wave is one batch per provider. Printed per size: the batch process's
+CPU ms and peak RSS per job (flat from 1,000 to 10,000 means the per-job cost does not
+grow), and the provider calls made against the minimum the documented APIs need for the
+same conversations: per batch one create (and for OpenAI one upload), the fake's two polls
+(one sees it running, one sees it ended) and one download; the Anthropic SDK's results()
+also retrieves the batch once more to read its `results_url`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench_support import BATCH_PY, FAKE_KEYS, emit, measure, save
+
+from testkit.fake_batches import fake_batches_process, fake_stats
+
+TURNS = 3
+POLLS_TO_END = 2
+PROVIDERS = {"openai": "openai:gpt-4o-mini", "anthropic": "anthropic:claude-sonnet-4-5"}
+
+
+def _job(n: int) -> dict[str, Any]:
+    provider = "openai" if n % 2 == 0 else "anthropic"
+    return {
+        "id": f"j{n}",
+        "runId": "bench",
+        "scenarioId": f"s{n}",
+        "modelId": PROVIDERS[provider],
+        "scenario": {
+            "prompt": f"Benchmark question {n}: should the committee approve the trial?",
+            "followups": [{"prompt": "Why?"}, {"prompt": "Would you change your mind?"}],
+        },
+        "config": {"maxTokens": 256, "temperature": 0.0},
+        "modelCost": {"costInputPerMillion": 2.5, "costOutputPerMillion": 10.0},
+    }
+
+
+def _minimum(batches_per_provider: int) -> dict[str, int]:
+    per_batch = {"openai": 1 + 1 + POLLS_TO_END + 1, "anthropic": 1 + POLLS_TO_END + 1 + 1}
+    return {name: batches_per_provider * calls for name, calls in per_batch.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="1000,10000")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    report: dict[str, Any] = {}
+    emit(f"\nprovider-batch: batch.py --via provider-batch, {TURNS} turns, OpenAI + Anthropic SDKs, fake batch APIs")
+    emit(
+        f"{'jobs':>6} {'wall s':>7} {'CPU ms/job':>10} {'peak MiB':>8} {'batches':>7} {'calls':>6} {'minimum':>7}"
+        f" {'succeeded':>9}"
+    )
+    for size in sizes:
+        with fake_batches_process(POLLS_TO_END) as url, tempfile.TemporaryDirectory() as scratch:
+            folder = Path(scratch)
+            (folder / "jobs.jsonl").write_text("".join(json.dumps(_job(n)) + "\n" for n in range(size)))
+            env = {**FAKE_KEYS, "OPENAI_BASE_URL": f"{url}/v1", "ANTHROPIC_BASE_URL": url}
+            summary = folder / "summary.json"
+            run = measure(
+                BATCH_PY,
+                folder / "jobs.jsonl",
+                "-o",
+                folder / "results.jsonl",
+                "--via",
+                "provider-batch",
+                "--poll-interval",
+                "0",
+                "--no-progress",
+                "--summary-json",
+                summary,
+                env=env,
+            )
+            stats = fake_stats(url)
+            succeeded = json.loads(summary.read_text())["succeeded"]
+        calls = sum(n for kind, n in stats["calls"].items() if kind != "other")  # "other": the stats call
+        minimum = sum(_minimum(TURNS).values())
+        row = {
+            "wallS": round(run.wall_s, 2),
+            "cpuMsPerJob": round(run.cpu_s * 1000 / size, 3),
+            "peakRssMiB": round(run.peak_rss_mib, 1),
+            "batches": stats["created"],
+            "calls": stats["calls"],
+            "callsTotal": calls,
+            "callsMinimum": minimum,
+            "succeeded": succeeded,
+        }
+        report[str(size)] = row
+        emit(
+            f"{size:>6} {row['wallS']:>7} {row['cpuMsPerJob']:>10} {row['peakRssMiB']:>8} {stats['created']:>7}"
+            f" {calls:>6} {minimum:>7} {succeeded:>9}"
+        )
+    emit(f"saved {save('provider_batch_bench', report)}")
+
+
+if __name__ == "__main__":
+    main()

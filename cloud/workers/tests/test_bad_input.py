@@ -274,6 +274,6 @@ def test_probe_py_answers_bad_input_with_one_line_and_exit_zero(raw: bytes, fiel
     out = json.loads(lines[0])
     assert out["error"]["code"] == "VALIDATION_ERROR" and out["error"]["retryable"] is False
     assert out["error"]["details"]["field"] == field
-    assert out["contractVersion"] == "1.0"
+    assert out["contractVersion"] == "2.0"
     assert "Traceback" not in stderr
     assert all("level" in json.loads(line) for line in stderr.splitlines() if line.strip())

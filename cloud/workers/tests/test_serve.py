@@ -95,7 +95,7 @@ def test_malformed_lines_each_answer_validation_error_and_serving_goes_on() -> N
     bad = {key: value for key, value in results.items() if key != "good"}
     assert set(bad) == {("line", 1), "cut-short", ("line", 3), ("line", 4), "no-scenario", ("line", 6)}
     for result in bad.values():
-        assert result["success"] is False and result["contractVersion"] == "1.0"
+        assert result["success"] is False and result["contractVersion"] == "2.0"
         assert result["error"]["code"] == "VALIDATION_ERROR" and result["error"]["retryable"] is False
     assert results["cut-short"]["error"]["details"]["line"] == 2
     assert "no usable id" in results[("line", 4)]["error"]["message"]

@@ -2,7 +2,7 @@
 /* Generated from cloud/workers/schema/analyze_basic.output.schema.json by `npm run generate` (cloud/host): do not edit. */
 
 /**
- * The one document cloud/workers/analyze_basic.py prints on stdout (contractVersion 1.0).
+ * The one document cloud/workers/analyze_basic.py prints on stdout (contractVersion 2.0).
  */
 export type AnalyzeBasicOutput = AnalyzeBasicSuccess | WorkerFailure;
 /**

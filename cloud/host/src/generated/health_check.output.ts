@@ -2,7 +2,7 @@
 /* Generated from cloud/workers/schema/health_check.output.schema.json by `npm run generate` (cloud/host): do not edit. */
 
 /**
- * The one document cloud/workers/health_check.py prints on stdout (contractVersion 1.0).
+ * The one document cloud/workers/health_check.py prints on stdout (contractVersion 2.0).
  */
 export type HealthCheckOutput = HealthSuccess | HealthFailure | WorkerFailure;
 export type ErrorCode =

@@ -27,7 +27,7 @@ from pydantic.alias_generators import to_camel
 
 from common.errors.codes import ErrorCode, WorkerError
 
-CONTRACT_VERSION = "1.0"
+CONTRACT_VERSION = "2.0"
 
 DEFAULT_MAX_TOKENS = 8192
 DEFAULT_MAX_TURNS = 10

@@ -492,6 +492,27 @@ class ErrorInfo(WireModel):
     status_code: int | None = Field(default=None, exclude_if=_omit_if_none)
     retry_after_ms: int | None = Field(default=None, exclude_if=_omit_if_none)
 
+    @classmethod
+    def from_error(cls, error: WorkerError) -> "ErrorInfo":
+        return cls(
+            message=error.message,
+            code=error.code,
+            retryable=error.retryable,
+            details=error.details,
+            status_code=error.status_code,
+            retry_after_ms=error.retry_after_ms,
+        )
+
+    def to_error(self) -> WorkerError:
+        """The failure again, as raised (e.g. one read back from a saved state)."""
+        return WorkerError(
+            self.code,
+            self.message,
+            details=dict(self.details),
+            status_code=self.status_code,
+            retry_after_ms=self.retry_after_ms,
+        )
+
 
 class ProbeSuccess(WireModel):
     success: Literal[True] = True
@@ -516,17 +537,7 @@ class WorkerFailure(WireModel):
 
     @classmethod
     def from_error(cls, error: WorkerError, partial: Transcript | None = None) -> "WorkerFailure":
-        return cls(
-            error=ErrorInfo(
-                message=error.message,
-                code=error.code,
-                retryable=error.retryable,
-                details=error.details,
-                status_code=error.status_code,
-                retry_after_ms=error.retry_after_ms,
-            ),
-            partial_transcript=partial,
-        )
+        return cls(error=ErrorInfo.from_error(error), partial_transcript=partial)
 
     @property
     def retryable(self) -> bool:

@@ -40,14 +40,16 @@ from common.errors.retry import Clock, RetryPolicy, SystemClock
 from common.io.log import get_logger
 from common.providers.pool import ProviderPool
 from common.providers.registry import resolve_model
-from common.runs.batch.files import UNROUTED, BatchJob, ResultWriter, compact, read_jobs, read_previous
+from common.runs.batch.files import UNROUTED, BatchJob, ResultWriter, compact
 from common.runs.batch.options import BatchOptions
+from common.runs.batch.plan import plan_jobs
 from common.runs.batch.progress import BatchStats, LimiterState, Progress
 from common.runs.batch.rate_limit import LimiterSet, ProviderLimiter
 from common.runs.batch.spend import DEFAULT_EXPECTED_OUTPUT_TOKENS, Estimate, Spend, estimate_job, spend_of
 from common.runs.lines import parse_job_line, render_result_line
 from common.runs.probe_worker import PROBE
 from common.runs.run_path import parse_job, run_parsed
+from common.runs.stop_signals import install_stop_signals, remove_stop_signals
 
 EXIT_DONE = 0
 EXIT_RETRYABLE_LEFT = 3  # finished, but some results are retryable failures: run the command again
@@ -133,22 +135,7 @@ class BatchRunner:
 
     def plan(self) -> list[BatchJob]:
         """The jobs to run: new ids, and ids whose last result was a retryable failure."""
-        jobs = read_jobs(self.options.jobs)
-        previous, unreadable = read_previous(self.options.output)
-        if unreadable:
-            self.log.warning("unreadable lines in the results file were ignored", lines=unreadable)
-        self.stats.total = len(jobs)
-        to_run: list[BatchJob] = []
-        for job in jobs:
-            earlier = previous.get(job.id)
-            if earlier is not None and earlier.final:
-                self.stats.skipped += 1
-                continue
-            if earlier is not None:
-                job.prior_turns = earlier.prior_turns
-                self.stats.resumed += 1
-            to_run.append(job)
-        return to_run
+        return plan_jobs(self.options.jobs, self.options.output, self.stats, self.log)
 
     # -- running ----------------------------------------------------------------------
 
@@ -161,7 +148,7 @@ class BatchRunner:
         for job in to_run:
             self.queues.setdefault(job.provider, asyncio.Queue()).put_nowait(job)
         feeders = [asyncio.create_task(self.feed(p, q), name=f"feed-{p}") for p, q in self.queues.items()]
-        installed = self._install_signals() if handle_signals else []
+        installed = install_stop_signals(self.stop) if handle_signals else []
         try:
             if self.unfinished:
                 await self.all_done.wait()
@@ -173,9 +160,7 @@ class BatchRunner:
             await asyncio.gather(*feeders, *self.in_flight, *self.waiting, return_exceptions=True)
             self._write_parked()
         finally:
-            loop = asyncio.get_running_loop()
-            for sig in installed:
-                loop.remove_signal_handler(sig)
+            remove_stop_signals(installed)
             self.writer.close()
             self.progress.close()
             await self.pool.aclose()
@@ -185,15 +170,6 @@ class BatchRunner:
         if self.stopping:
             return self.exit_code
         return EXIT_RETRYABLE_LEFT if self.stats.left_retryable else EXIT_DONE
-
-    def _install_signals(self) -> list[int]:
-        loop = asyncio.get_running_loop()
-        installed: list[int] = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self.stop, sig)
-                installed.append(sig)
-        return installed
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.stopping:  # a second signal: stop now; every line written so far is whole

@@ -41,8 +41,9 @@ from redis.asyncio import Redis
 from common.contract.probe import ModelCost, ProbeSuccess, WorkerFailure
 from common.io import environment
 from common.io.log import get_logger
-from common.runs.batch.files import BatchJob, ResultWriter, compact, read_jobs, read_previous
+from common.runs.batch.files import BatchJob, ResultWriter, compact
 from common.runs.batch.options import BatchOptions
+from common.runs.batch.plan import plan_jobs
 from common.runs.batch.progress import BatchStats, LimiterState, Progress
 from common.runs.batch.runner import BATCH_RETRY_POLICY, EXIT_DONE, EXIT_RETRYABLE_LEFT
 from common.runs.batch.spend import spend_of
@@ -53,6 +54,7 @@ from common.runs.distributed.state import Lease, RunState
 from common.runs.lines import parse_job_line, render_result_line
 from common.runs.probe_worker import PROBE
 from common.runs.run_path import parse_job
+from common.runs.stop_signals import install_stop_signals, remove_stop_signals
 
 COLLECT_BATCH = 500  # results taken off Redis per step
 MAX_LEASE_S = 3600.0
@@ -134,20 +136,8 @@ class DistributedDriver:
     # -- planning (the same rule as a local batch: common.runs.batch.runner) ----------------
 
     def plan(self) -> list[Tracked]:
-        jobs = read_jobs(self.options.jobs)
-        previous, unreadable = read_previous(self.options.output)
-        if unreadable:
-            self.log.warning("unreadable lines in the results file were ignored", lines=unreadable)
-        self.stats.total = len(jobs)
         to_run: list[Tracked] = []
-        for job in jobs:
-            earlier = previous.get(job.id)
-            if earlier is not None and earlier.final:
-                self.stats.skipped += 1
-                continue
-            if earlier is not None:
-                job.prior_turns = earlier.prior_turns
-                self.stats.resumed += 1
+        for job in plan_jobs(self.options.jobs, self.options.output, self.stats, self.log):
             tracked = Tracked(job, job_field(job.id), lease_s=self.options.lease_s)
             self.jobs[tracked.field] = tracked
             to_run.append(tracked)
@@ -166,7 +156,7 @@ class DistributedDriver:
         self.writer = ResultWriter(self.options.output)
         self.progress = Progress(self.stats, enabled=self.options.progress)
         self.stats.started = time.monotonic()
-        installed = self._install_signals() if handle_signals else []
+        installed = install_stop_signals(self.stop) if handle_signals else []
         self.log.info("distributed run", runKey=self.keys.run, jobs=len(to_run))
         try:
             self.queue = list(reversed(to_run))
@@ -174,9 +164,7 @@ class DistributedDriver:
             self.counts.collected_waiting = self.stats.done
             await self._loop()
         finally:
-            loop = asyncio.get_running_loop()
-            for sig in installed:
-                loop.remove_signal_handler(sig)
+            remove_stop_signals(installed)
             self._write_waiting_if_stopping()
             self.writer.close()
             self.progress.close()
@@ -216,15 +204,6 @@ class DistributedDriver:
                 return
             await self._collect()
             await self._check_leases()
-
-    def _install_signals(self) -> list[int]:
-        loop = asyncio.get_running_loop()
-        installed: list[int] = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self.stop, sig)
-                installed.append(sig)
-        return installed
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.stopping:

@@ -82,6 +82,7 @@ from common.runs.provider_batch.transport import (
     missing_error,
 )
 from common.runs.run_path import parse_job
+from common.runs.stop_signals import install_stop_signals, remove_stop_signals
 
 # The providers whose batch API this worker speaks (module:class, imported only when used).
 TRANSPORTS: dict[str, str] = {
@@ -101,27 +102,6 @@ def _now_iso() -> str:
 
 def job_key(job_id: JobId) -> str:
     return json.dumps(job_id)
-
-
-def _error_of(info: ErrorInfo) -> WorkerError:
-    return WorkerError(
-        info.code,
-        info.message,
-        details=dict(info.details),
-        status_code=info.status_code,
-        retry_after_ms=info.retry_after_ms,
-    )
-
-
-def _info_of(error: WorkerError) -> ErrorInfo:
-    return ErrorInfo(
-        message=error.message,
-        code=error.code,
-        retryable=error.retryable,
-        details=error.details,
-        status_code=error.status_code,
-        retry_after_ms=error.retry_after_ms,
-    )
 
 
 def batch_priced(transcript: Transcript, model_cost: Any) -> None:
@@ -231,7 +211,7 @@ class ProviderBatchRunner:
 
     async def run(self, *, handle_signals: bool = False) -> int:
         self.stats.started = time.monotonic()
-        installed = self._install_signals() if handle_signals else []
+        installed = install_stop_signals(self.stop) if handle_signals else []
         online_task: asyncio.Task[int] | None = None
         try:
             async with AsyncExitStack() as stack:
@@ -245,9 +225,7 @@ class ProviderBatchRunner:
                 if online_task is not None:
                     await online_task
         finally:
-            loop = asyncio.get_running_loop()
-            for sig in installed:
-                loop.remove_signal_handler(sig)
+            remove_stop_signals(installed)
             if self.bar is not None:
                 self.bar.close()
             await self.pool.aclose()
@@ -280,15 +258,6 @@ class ProviderBatchRunner:
         self.stats.rate_limited += other.rate_limited
         self.stats.resumed += other.resumed
         self.stats.codes.update(other.codes)
-
-    def _install_signals(self) -> list[int]:
-        loop = asyncio.get_running_loop()
-        installed: list[int] = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self.stop, sig)
-                installed.append(sig)
-        return installed
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stops polling and leaves the batches running: the same command re-attaches to them."""
@@ -446,7 +415,7 @@ class ProviderBatchRunner:
         if state.finished.error is None:
             result = ProbeSuccess(transcript=runner.transcript())
         else:
-            result = runner.failure(_error_of(state.finished.error))
+            result = runner.failure(state.finished.error.to_error())
         transcript = result.transcript if isinstance(result, ProbeSuccess) else result.partial_transcript
         if transcript is not None:
             transcript.completed_at = state.finished.completed_at
@@ -457,7 +426,9 @@ class ProviderBatchRunner:
         """Marks the job finished in the state; its line is written once that state is saved."""
         if error is not None:
             error.details.setdefault("attempts", state.attempts)
-        state.finished = Finished(error=_info_of(error) if error is not None else None, completed_at=_now_iso())
+        state.finished = Finished(
+            error=ErrorInfo.from_error(error) if error is not None else None, completed_at=_now_iso()
+        )
         state.pending = None
 
     def _write_finished(self, tracked: Tracked, state: JobState) -> None:
@@ -871,7 +842,7 @@ class ProviderBatchRunner:
             RetryRecord(attempt=max(1, state.attempts), code=error.code, status_code=error.status_code, waited_ms=0)
         )
         if error.retryable and state.attempts < self.options.max_attempts and not self.cancelling:
-            state.last_error = _info_of(error)
+            state.last_error = ErrorInfo.from_error(error)
             self.log.info("request failed in its batch: it goes in the next wave", code=error.code.value)
             return
         self._finish_job(tracked, state, error)

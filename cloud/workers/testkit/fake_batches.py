@@ -9,7 +9,18 @@ It speaks the documented shapes the real SDKs expect:
 - Anthropic Message Batches: `POST /v1/messages/batches`, `GET /v1/messages/batches/{id}`
   (in_progress -> [canceling ->] ended), `GET /v1/messages/batches` (`after_id`),
   `POST .../{id}/cancel`, `GET .../{id}/results` (JSONL of succeeded / errored / canceled /
-  expired results).
+  expired results);
+- Mistral batch jobs: `POST /v1/files` (shared with OpenAI's, purpose `batch`), `POST
+  /v1/batch/jobs` (metadata, model), `GET /v1/batch/jobs/{id}` (QUEUED -> RUNNING -> SUCCESS,
+  or TIMEOUT_EXCEEDED, CANCELLATION_REQUESTED -> CANCELLED), `GET /v1/batch/jobs` (newest
+  first, `page`), `POST .../{id}/cancel`, `GET /v1/files/{id}/content` (output and error
+  JSONL: `{"id", "custom_id", "response": {"status_code", "body"}, "error"}`);
+- Gemini batch mode: `POST /v1beta/models/{model}:batchGenerateContent` (inlined requests,
+  `displayName`), `GET /v1beta/batches/{id}` (an operation whose metadata goes
+  BATCH_STATE_PENDING -> RUNNING -> SUCCEEDED, or EXPIRED, CANCELLED, and then holds the
+  inlined responses: `{"response"}` or `{"error": <google.rpc.Status>}` with the request's
+  metadata), `GET /v1beta/batches` (`pageToken`), `POST /v1beta/batches/{id}:cancel`. The get
+  that carries the responses counts as the `download` (the other gets as `retrieve`).
 
 A batch ends after `polls_to_end` retrieves (no clock: a test decides when by polling).
 Answers are deterministic functions of the request (the same conversation gets the same
@@ -45,10 +56,25 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from testkit.fake_provider import WAIT_S, _anthropic_message, _openai_completion, error_body
+from testkit.fake_provider import (
+    WAIT_S,
+    _anthropic_message,
+    _gemini_response,
+    _mistral_completion,
+    _openai_completion,
+    error_body,
+)
 
 HoldMode = Literal["before", "after", "partial"]
+Api = Literal["openai", "anthropic", "mistral", "gemini"]
 STATS_PATH = "/_fake/stats"
+# Gemini's paths (`/{version}/batches/...`) would meet OpenAI's under one root: a Gemini base
+# URL is the fake's URL + `/gemini` (see `gemini_url`).
+GEMINI_PREFIX = "gemini"
+# HTTP status -> the google.rpc.Code an inlined Gemini error carries instead.
+_RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 429: 8, 500: 13, 503: 14}
+# Mistral's error body `type` per status (its chat completion errors).
+_MISTRAL_TYPES = {400: "invalid_request_error", 401: "unauthorized", 404: "invalid_model", 429: "rate_limited"}
 
 
 @dataclass
@@ -95,7 +121,7 @@ class Hold:
 
 @dataclass
 class FakeBatch:
-    api: Literal["openai", "anthropic"]
+    api: Api
     id: str
     requests: list[dict[str, Any]]  # the entries as submitted
     created_at: int
@@ -108,6 +134,17 @@ class FakeBatch:
     errors: list[dict[str, Any]] = field(default_factory=list)
     ended_at: int | None = None
     expired: bool = False
+    model: str | None = None
+    display_name: str | None = None
+
+
+def _gemini_messages(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """An inlined Gemini request's contents as role/content messages (for the shared helpers)."""
+    messages = []
+    for content in request.get("contents") or []:
+        text = "".join(str(part.get("text", "")) for part in content.get("parts") or [])
+        messages.append({"role": "assistant" if content.get("role") == "model" else "user", "content": text})
+    return messages
 
 
 def _user_turns(messages: list[Any]) -> int:
@@ -166,6 +203,11 @@ class FakeBatches:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def gemini_url(self) -> str:
+        """The base URL for the google-genai client (GEMINI_BASE_URL)."""
+        return f"{self.url}/{GEMINI_PREFIX}"
 
     @property
     def submissions(self) -> int:
@@ -251,12 +293,62 @@ class FakeBatches:
         message["id"] = "msg_" + _digest(params)
         batch.outputs.append({"custom_id": custom_id, "result": {"type": "succeeded", "message": message}})
 
+    def _run_mistral(self, batch: FakeBatch, index: int, entry: dict[str, Any]) -> None:
+        body = entry.get("body") or {}
+        messages = body.get("messages") or []
+        custom_id = entry.get("custom_id")
+        line_id = "batchreq-" + _digest([custom_id, batch.id])
+        failure = self._failure(_user_turns(messages), _last_user(messages))
+        if failure is not None:
+            error = {
+                "object": "error",
+                "message": error_body("openai", failure.status)["error"]["message"],
+                "type": _MISTRAL_TYPES.get(failure.status, "internal_error"),
+                "param": None,
+                "code": str(3000 + failure.status),
+            }
+            response = {"status_code": failure.status, "body": error}
+            batch.errors.append({"id": line_id, "custom_id": custom_id, "response": response, "error": None})
+            return
+        text = f"Batch answer to: {_last_user(messages)[:60]}"
+        completion = _mistral_completion(
+            str(batch.model or body.get("model")), text, max(1, len(json.dumps(messages)) // 4), 0
+        )
+        completion["id"] = "cmpl-" + _digest(body)
+        completion["created"] = 1_700_000_000
+        response = {"status_code": 200, "body": completion}
+        batch.outputs.append({"id": line_id, "custom_id": custom_id, "response": response, "error": None})
+
+    def _run_gemini(self, batch: FakeBatch, index: int, entry: dict[str, Any]) -> None:
+        request = entry.get("request") or {}
+        messages = _gemini_messages(request)
+        metadata = entry.get("metadata")
+        failure = self._failure(_user_turns(messages), _last_user(messages))
+        if failure is not None:
+            status = {
+                "code": _RPC_CODES.get(failure.status, 2),
+                "message": error_body("gemini", failure.status)["error"]["message"],
+            }
+            batch.errors.append({"error": status, "metadata": metadata})
+            return
+        text = f"Batch answer to: {_last_user(messages)[:60]}"
+        model = str(batch.model or "").removeprefix("models/")
+        answer = _gemini_response(model, text, max(1, len(json.dumps(messages)) // 4), 0)
+        answer["responseId"] = "gem" + _digest(request)
+        batch.outputs.append({"response": answer, "metadata": metadata})
+
     def _end(self, batch: FakeBatch) -> None:
         """Runs the batch's requests: all of them, or (expired / cancelled) the first half."""
         total = len(batch.requests)
         ran = total if not (batch.expired or batch.cancel_requested) else total // 2
+        run = {
+            "openai": self._run_openai,
+            "anthropic": self._run_anthropic,
+            "mistral": self._run_mistral,
+            "gemini": self._run_gemini,
+        }[batch.api]
         for index, entry in enumerate(batch.requests[:ran]):
-            (self._run_openai if batch.api == "openai" else self._run_anthropic)(batch, index, entry)
+            run(batch, index, entry)
         for entry in batch.requests[ran:]:
             custom_id = entry.get("custom_id")
             if batch.api == "openai" and batch.expired:
@@ -275,10 +367,13 @@ class FakeBatches:
                 kind = "expired" if batch.expired else "canceled"
                 batch.errors.append({"custom_id": custom_id, "result": {"type": kind}})
         batch.ended_at = int(time.time())
-        if batch.api == "openai":
-            batch.status = "expired" if batch.expired else "cancelled" if batch.cancel_requested else "completed"
-        else:
-            batch.status = "ended"
+        ended = {
+            "openai": ("expired", "cancelled", "completed"),
+            "anthropic": ("ended", "ended", "ended"),
+            "mistral": ("TIMEOUT_EXCEEDED", "CANCELLED", "SUCCESS"),
+            "gemini": ("BATCH_STATE_EXPIRED", "BATCH_STATE_CANCELLED", "BATCH_STATE_SUCCEEDED"),
+        }[batch.api]
+        batch.status = ended[0] if batch.expired else ended[1] if batch.cancel_requested else ended[2]
 
     def _advance(self, batch: FakeBatch) -> None:
         if batch.ended_at is not None:
@@ -291,20 +386,23 @@ class FakeBatches:
             with self._lock:
                 batch.expired, self.expire_next = self.expire_next, False
             self._end(batch)
-        elif batch.api == "openai":
-            batch.status = "in_progress"
+        else:
+            batch.status = {
+                "openai": "in_progress",
+                "anthropic": "in_progress",
+                "mistral": "RUNNING",
+                "gemini": "BATCH_STATE_RUNNING",
+            }[batch.api]
+
+    def ends_now(self, batch: FakeBatch) -> bool:
+        """Whether a retrieve of the batch now answers it ended (Gemini's get then carries the results)."""
+        return batch.ended_at is not None or batch.cancel_requested or batch.polls + 1 >= self.polls_to_end
 
     # -- documents --------------------------------------------------------------------------
 
     def _openai_batch(self, batch: FakeBatch) -> dict[str, Any]:
         ended = batch.ended_at is not None
-        output_id = error_id = None
-        if ended and batch.outputs:
-            output_id = f"file-out-{batch.id}"
-            self.files[output_id] = ("output.jsonl", b"".join(json.dumps(o).encode() + b"\n" for o in batch.outputs))
-        if ended and batch.errors:
-            error_id = f"file-err-{batch.id}"
-            self.files[error_id] = ("errors.jsonl", b"".join(json.dumps(o).encode() + b"\n" for o in batch.errors))
+        output_id, error_id = self._result_files(batch)
         failed = sum(1 for line in batch.errors if line.get("response") is not None)
         return {
             "id": batch.id,
@@ -331,6 +429,59 @@ class FakeBatches:
             "metadata": batch.metadata,
         }
 
+    def _result_files(self, batch: FakeBatch) -> tuple[str | None, str | None]:
+        output_id = error_id = None
+        if batch.ended_at is not None and batch.outputs:
+            output_id = f"file-out-{batch.id}"
+            self.files[output_id] = ("output.jsonl", b"".join(json.dumps(o).encode() + b"\n" for o in batch.outputs))
+        if batch.ended_at is not None and batch.errors:
+            error_id = f"file-err-{batch.id}"
+            self.files[error_id] = ("errors.jsonl", b"".join(json.dumps(o).encode() + b"\n" for o in batch.errors))
+        return output_id, error_id
+
+    def _mistral_batch(self, batch: FakeBatch) -> dict[str, Any]:
+        output_id, error_id = self._result_files(batch)
+        return {
+            "id": batch.id,
+            "object": "batch",
+            "input_files": [batch.input_file_id],
+            "metadata": batch.metadata,
+            "endpoint": "/v1/chat/completions",
+            "model": batch.model,
+            "output_file": output_id,
+            "error_file": error_id,
+            "errors": [],
+            "status": batch.status,
+            "created_at": batch.created_at,
+            "total_requests": len(batch.requests),
+            "completed_requests": len(batch.outputs) + len(batch.errors),
+            "succeeded_requests": len(batch.outputs),
+            "failed_requests": len(batch.errors),
+            "started_at": batch.created_at if batch.polls else None,
+            "completed_at": batch.ended_at,
+        }
+
+    def _gemini_batch(self, batch: FakeBatch) -> dict[str, Any]:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(batch.created_at))
+        metadata: dict[str, Any] = {
+            "@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",
+            "model": batch.model,
+            "displayName": batch.display_name,
+            "createTime": stamp,
+            "updateTime": stamp,
+            "state": batch.status,
+            "batchStats": {
+                "requestCount": str(len(batch.requests)),
+                "successfulRequestCount": str(len(batch.outputs)),
+                "failedRequestCount": str(len(batch.errors)),
+            },
+        }
+        done = batch.ended_at is not None
+        if done:
+            metadata["endTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(batch.ended_at))
+            metadata["output"] = {"inlinedResponses": {"inlinedResponses": [*batch.outputs, *batch.errors]}}
+        return {"name": batch.id, "metadata": metadata, "done": done}
+
     def _anthropic_batch(self, batch: FakeBatch) -> dict[str, Any]:
         ended = batch.ended_at is not None
         kinds = Counter(line["result"]["type"] for line in [*batch.outputs, *batch.errors])
@@ -356,8 +507,37 @@ class FakeBatches:
 
     # -- routes -----------------------------------------------------------------------------
 
+    @staticmethod
+    def _api(path: str) -> Api:
+        parts = [p for p in path.split("/") if p]
+        if parts[:1] == [GEMINI_PREFIX]:
+            return "gemini"
+        if parts[1:2] == ["messages"]:
+            return "anthropic"
+        return "mistral" if parts[1:2] == ["batch"] else "openai"
+
+    def _gemini_route(self, method: str, parts: list[str]) -> str:
+        parts = parts[2:]  # after the prefix and the API version
+        if method == "POST" and parts and parts[-1].endswith(":batchGenerateContent"):
+            return "create"
+        if parts[:1] != ["batches"]:
+            return "other"
+        if len(parts) == 1:
+            return "list"
+        if parts[1].endswith(":cancel"):
+            return "cancel"
+        found = self.batches.get("batches/" + parts[1])
+        return "download" if found is not None and self.ends_now(found) else "retrieve"
+
     def _route(self, method: str, path: str) -> str:
         parts = [p for p in path.split("/") if p]
+        if self._api(path) == "gemini":
+            return self._gemini_route(method, parts)
+        if parts[:3] == ["v1", "batch", "jobs"]:
+            tail = parts[3:]
+            if not tail:
+                return "create" if method == "POST" else "list"
+            return "cancel" if len(tail) == 2 and tail[1] == "cancel" else "retrieve"
         if parts[:2] == ["v1", "files"]:
             if method == "POST":
                 return "upload"
@@ -378,7 +558,8 @@ class FakeBatches:
     ) -> tuple[int, str, bytes]:
         parts = [p for p in path.split("/") if p]
         route = self._route(method, path)
-        anthropic = parts[:2] == ["v1", "messages"]
+        api = self._api(path)
+        anthropic = api == "anthropic"
 
         def js(value: Any, status: int = 200) -> tuple[int, str, bytes]:
             return status, "application/json", json.dumps(value).encode()
@@ -387,13 +568,17 @@ class FakeBatches:
             with self._lock:
                 return js({"calls": dict(self.calls), "created": self.created})
 
+        if api == "gemini" and route != "other":
+            return self._handle_gemini(route, method, parts, query, raw)
+        if api == "mistral" and route != "other":
+            return self._handle_mistral(route, parts, query, raw)
         if route == "upload":
             form = _multipart(headers.get("content-type", ""), raw)
             filename, content = form.get("file", (None, b""))
             file_id = self._next("file-in-")
             self.files[file_id] = (filename or "input.jsonl", content)
             return js(
-                {
+                {  # OpenAI's FileObject, with the fields Mistral's CreateFileResponse adds
                     "id": file_id,
                     "object": "file",
                     "bytes": len(content),
@@ -401,6 +586,9 @@ class FakeBatches:
                     "filename": filename,
                     "purpose": "batch",
                     "status": "processed",
+                    "sample_type": "batch_request",
+                    "source": "upload",
+                    "num_lines": len([line for line in content.splitlines() if line.strip()]),
                 }
             )
         if route == "create":
@@ -473,6 +661,78 @@ class FakeBatches:
                 return js(error_body("openai", 404), 404)
             return 200, "application/octet-stream", stored[1]
         return js({"error": {"message": f"no route {method} {path}", "type": "invalid_request_error"}}, 404)
+
+    def _handle_mistral(
+        self, route: str, parts: list[str], query: dict[str, list[str]], raw: bytes
+    ) -> tuple[int, str, bytes]:
+        def js(value: Any, status: int = 200) -> tuple[int, str, bytes]:
+            return status, "application/json", json.dumps(value).encode()
+
+        if route == "create":
+            body = json.loads(raw) if raw else {}
+            file_ids = list(body.get("input_files") or [])
+            missing = [file_id for file_id in file_ids if file_id not in self.files]
+            if not file_ids or missing:
+                return js(
+                    {"object": "error", "message": f"files not found: {missing}", "type": "invalid_request_file"}, 404
+                )
+            lines = [json.loads(line) for f in file_ids for line in self.files[f][1].splitlines() if line.strip()]
+            batch = FakeBatch(
+                "mistral", self._next("mbatch-"), lines, int(time.time()), body.get("metadata"), file_ids[0]
+            )
+            batch.model, batch.status = body.get("model"), "QUEUED"
+            self.batches[batch.id] = batch
+            self.created += 1
+            return js(self._mistral_batch(batch))
+        if route == "list":
+            page = int((query.get("page") or ["0"])[0])
+            size = int((query.get("page_size") or ["100"])[0])
+            ordered = [b for b in reversed(list(self.batches.values())) if b.api == "mistral"]
+            data = [self._mistral_batch(b) for b in ordered[page * size : (page + 1) * size]]
+            return js({"data": data, "object": "list", "total": len(ordered)})
+        found = self.batches.get(parts[3])
+        if found is None or found.api != "mistral":
+            return js({"object": "error", "message": "Batch job not found", "type": "not_found"}, 404)
+        if route == "cancel":
+            found.cancel_requested = True
+            if found.ended_at is None:
+                found.status = "CANCELLATION_REQUESTED"
+        else:
+            self._advance(found)
+        return js(self._mistral_batch(found))
+
+    def _handle_gemini(
+        self, route: str, method: str, parts: list[str], query: dict[str, list[str]], raw: bytes
+    ) -> tuple[int, str, bytes]:
+        def js(value: Any, status: int = 200) -> tuple[int, str, bytes]:
+            return status, "application/json", json.dumps(value).encode()
+
+        if route == "create":
+            body = (json.loads(raw) if raw else {}).get("batch") or {}
+            requests = (((body.get("inputConfig") or {}).get("requests")) or {}).get("requests") or []
+            batch = FakeBatch("gemini", "batches/" + self._next("gb")[2:], list(requests), int(time.time()))
+            batch.model = "models/" + parts[-1].split(":", 1)[0]
+            batch.display_name, batch.status = body.get("displayName"), "BATCH_STATE_PENDING"
+            self.batches[batch.id] = batch
+            self.created += 1
+            return js(self._gemini_batch(batch))
+        if route == "list":
+            size = int((query.get("pageSize") or ["50"])[0])
+            start = int((query.get("pageToken") or ["0"])[0])
+            ordered = [b for b in reversed(list(self.batches.values())) if b.api == "gemini"]
+            document: dict[str, Any] = {"operations": [self._gemini_batch(b) for b in ordered[start : start + size]]}
+            if start + size < len(ordered):
+                document["nextPageToken"] = str(start + size)
+            return js(document)
+        name = "batches/" + parts[3].removesuffix(":cancel")
+        found = self.batches.get(name)
+        if found is None:
+            return js(error_body("gemini", 404), 404)
+        if route == "cancel":
+            found.cancel_requested = True
+            return js({})
+        self._advance(found)
+        return js(self._gemini_batch(found))
 
     # -- HTTP -------------------------------------------------------------------------------
 
@@ -616,7 +876,7 @@ async def _serve_process(port: int, polls_to_end: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="local fake of the OpenAI and Anthropic batch APIs")
+    parser = argparse.ArgumentParser(description="local fake of the OpenAI, Anthropic, Mistral and Gemini batch APIs")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--polls-to-end", type=int, default=2)
     args = parser.parse_args(argv)

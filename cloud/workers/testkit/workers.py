@@ -45,12 +45,19 @@ class OutputError(AssertionError):
     """A worker broke the stdout contract (not exactly one JSON document); pytest shows why."""
 
 
+_NOT_INHERITED = frozenset({"PROBE_LOG_LEVEL", "PROBE_REDIS_URL", "PROBE_RPM", "PROBE_TPM"})
+
+
 def worker_env(**extra: str) -> dict[str, str]:
-    """The environment of a worker subprocess: no provider keys or base URLs but those given."""
+    """The environment of a worker subprocess: no provider keys or base URLs but those given.
+
+    Nor the developer's own log level or shared limit (a serve process with PROBE_REDIS_URL
+    would admit through that Redis): a test that wants them passes them.
+    """
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.endswith(("_API_KEY", "_BASE_URL")) and key != "PROBE_LOG_LEVEL"
+        if not key.endswith(("_API_KEY", "_BASE_URL")) and key not in _NOT_INHERITED
     }
     env.update(extra)
     return env

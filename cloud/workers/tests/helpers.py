@@ -140,3 +140,16 @@ def anthropic_as_asked(*responses: httpx.Response) -> Callable[[httpx.Request], 
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse.encode())
 
     return answer
+
+
+def most_over_limit(arrivals: list[float], rpm: float) -> float:
+    """How far the busiest stretch of arrivals went over a limit of `rpm` with one second of burst.
+
+    In any stretch from arrival i to arrival j, at most the burst (rpm / 60) plus the rate
+    times the stretch's length may arrive; returns the largest excess over all stretches.
+    """
+    times = sorted(arrivals)
+    burst = per_s = rpm / 60
+    return max(
+        (j - i + 1) - (burst + per_s * (times[j] - times[i])) for i in range(len(times)) for j in range(i, len(times))
+    )

@@ -17,7 +17,12 @@ from testkit.workers import BATCH_PY, worker_env
 from tests.helpers import probe_job
 
 WAIT_S = 60.0
-MODELS = {"openai": "openai:gpt-4o-mini", "anthropic": "anthropic:claude-sonnet-4-5"}
+MODELS = {
+    "openai": "openai:gpt-4o-mini",
+    "anthropic": "anthropic:claude-sonnet-4-5",
+    "google": "google:gemini-2.5-flash",
+    "mistral": "mistral:mistral-small-latest",
+}
 # Batch-assigned ids and times differ between runs; everything else must be the same.
 VOLATILE = {"startedAt", "completedAt", "timing", "batchId", "batchCustomId", "batchRequestId"}
 
@@ -28,6 +33,10 @@ def _env(fake: FakeBatches) -> dict[str, str]:
         OPENAI_BASE_URL=fake.url + "/v1",
         ANTHROPIC_API_KEY="sk-ant-test-not-a-real-key-00",
         ANTHROPIC_BASE_URL=fake.url,
+        GEMINI_API_KEY="gemini-test-not-a-real-key-000",
+        GEMINI_BASE_URL=fake.gemini_url,
+        MISTRAL_API_KEY="mistral-test-not-a-real-key-00",
+        MISTRAL_BASE_URL=fake.url + "/v1",
     )
 
 
@@ -104,6 +113,14 @@ POINTS: list[tuple[str, str, str, HoldMode]] = [
     ("anthropic", "after submit, before the state write", "create", "after"),
     ("anthropic", "while polling", "retrieve", "before"),
     ("anthropic", "mid-download", "download", "partial"),
+    ("google", "before submit", "create", "before"),
+    ("google", "after submit, before the state write", "create", "after"),
+    ("google", "while polling", "retrieve", "before"),
+    ("google", "mid-download", "download", "partial"),  # the get that carries the inlined responses
+    ("mistral", "before submit", "upload", "before"),
+    ("mistral", "after submit, before the state write", "create", "after"),
+    ("mistral", "while polling", "retrieve", "before"),
+    ("mistral", "mid-download", "download", "partial"),
 ]
 
 

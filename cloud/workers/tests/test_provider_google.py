@@ -19,6 +19,8 @@ from common.io.render import render
 from common.providers.registry import build_provider
 from common.runs.probe_worker import PROBE
 from common.runs.run_path import run_once
+from testkit.fake_provider import FakeProvider
+from testkit.workers import PROBE_PY, run_python, run_script
 from tests.helpers import FakeClock, load_fixture, probe_job, run, sent_bodies, wire
 
 FIXTURES = Path(__file__).parent / "fixtures" / "google"
@@ -456,3 +458,34 @@ async def test_usage_without_a_prompt_count_is_estimated_and_kept_as_given(respx
     assert meta["tokensEstimated"] is True and turn["inputTokens"] > 0 and turn["outputTokens"] > 0
     assert (meta["reasoningTokens"], meta["cachedInputTokens"]) == (0, 0)  # no counts are taken from a partial report
     assert meta["rawUsage"] == usage
+
+
+# A stand-in for an installed aiohttp: importable (so google-genai's `has_aiohttp` is true),
+# but any use of it raises, so a request sent through it fails the job.
+FAKE_AIOHTTP = '''
+class _Unusable(Exception):
+    def __init__(self, *args, **kwargs):
+        raise AssertionError("google-genai used aiohttp")
+
+
+class ClientSession(_Unusable):
+    async def _request(self, method, str_or_url, **kwargs):  # the SDK inspects its parameters
+        raise AssertionError("google-genai used aiohttp")
+
+
+def __getattr__(name):
+    return _Unusable
+'''
+
+
+def test_gemini_requests_stay_on_httpx2_when_aiohttp_is_importable(tmp_path: Path, fake_provider: FakeProvider) -> None:
+    """Installing aiohttp for anything else must not move the adapter's requests to it (the SDK
+    prefers aiohttp whenever it can import it, unless given an httpx async client)."""
+    (tmp_path / "aiohttp").mkdir()
+    (tmp_path / "aiohttp" / "__init__.py").write_text(FAKE_AIOHTTP)
+    env = {"PYTHONPATH": str(tmp_path), "GEMINI_API_KEY": FAKE_KEY, "GEMINI_BASE_URL": fake_provider.url}
+    bare_sdk = "from google import genai; print(genai.Client(api_key='k')._api_client._use_aiohttp())"
+    assert run_python("-c", bare_sdk, env=env).out.strip() == "True"  # the stand-in is what the SDK sees
+    done = run_script(PROBE_PY, probe_job("google:gemini-2.5-flash", followups=1), env=env, timeout_s=60)
+    assert done.document["success"] is True, done.document
+    assert len(fake_provider.received()) == 2

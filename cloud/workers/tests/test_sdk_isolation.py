@@ -137,3 +137,5 @@ def test_serve_mode_imports_only_the_sdks_its_jobs_need(tmp_path: Path) -> None:
         first, modules = modules_loaded(tmp_path, lines + "\n", "--serve", OPENAI_BASE_URL=f"{fake.url}/v1", **env)
     assert first["result"]["success"] is True
     assert sdks_in(modules) == {"openai"}
+    # no Redis URL configured: nothing of the shared limit (distributed package, redis) is loaded
+    assert loaded(("common.runs.distributed", "redis", "celery", "kombu", "prometheus_client"), modules) == set()

@@ -11,6 +11,8 @@
 | `PROBE_QUEUE` | distributed worker and driver: the broker queue of probe jobs | `probe` |
 | `PROBE_CLAIM_TTL_S` | distributed worker: how long a job's claim outlives a worker that stopped renewing it | 30 |
 | `PROBE_METRICS_PORT` | distributed worker: serve Prometheus metrics on this port (unset: none) | unset |
+| `PROBE_REDIS_URL` (serve) | serve mode: admit jobs through the shared limit in this Redis (`--redis`) | unset |
+| `PROBE_RPM`, `PROBE_TPM` | serve with a Redis: shared limits, `openai=500,anthropic=50` (`--rpm`, `--tpm`) | none |
 """
 
 from __future__ import annotations
@@ -98,3 +100,17 @@ def metrics_port() -> int | None:
 
 def queue_name() -> str:
     return os.environ.get("PROBE_QUEUE", "").strip() or "probe"
+
+
+def shared_limit_redis_url() -> str | None:
+    """Serve mode: PROBE_REDIS_URL when set (jobs then admit through the shared limit), else None."""
+    return os.environ.get("PROBE_REDIS_URL", "").strip() or None
+
+
+def _limit_items(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def shared_limit_flags() -> tuple[list[str], list[str]]:
+    """PROBE_RPM and PROBE_TPM as `PROVIDER=N` items (serve mode's `--rpm` / `--tpm` from the environment)."""
+    return _limit_items("PROBE_RPM"), _limit_items("PROBE_TPM")

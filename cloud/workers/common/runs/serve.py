@@ -1,6 +1,6 @@
 """Serve mode: one warm process runs many probe jobs, so start-up is paid once.
 
-    python3 cloud/workers/probe.py --serve [--concurrency N]
+    python3 cloud/workers/probe.py --serve [--concurrency N] [--redis URL [--rpm openai=500 ...]]
 
 Job lines on stdin (`common.runs.lines`: a probe job plus an `id`); one result line per
 finished job on stdout, `{"id", "result"}`, where `result` is exactly what one-shot mode
@@ -18,6 +18,10 @@ Logs stay on stderr, each line of a job tagged with its `jobId`.
   before the signal gets its answer; then the process exits 0.
 - A line that cannot run (not JSON, no id, an invalid job) answers VALIDATION_ERROR with
   its id when one can be read, and serving goes on.
+- With a Redis URL (`--redis` or `PROBE_REDIS_URL`), every job is admitted through the
+  shared rate limit before its first request (`common.runs.distributed.serve_limit`), so
+  several serve processes using one key stop fighting; without one, nothing of that
+  package is imported and a job runs as above.
 """
 
 from __future__ import annotations
@@ -36,13 +40,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
 from pydantic import BaseModel
 
 from common.contract.probe import ProbeSuccess, Transcript, WorkerFailure
 from common.errors.codes import cancelled_error
+from common.io import environment
 from common.io.json_input import line_source, max_input_bytes, too_large
 from common.io.log import configure_logging, get_logger
 from common.providers.pool import ProviderPool
@@ -50,6 +56,9 @@ from common.runs import event_loop, process_start
 from common.runs.lines import JobId, JobLineError, leading_id, parse_job_line, render_result_line
 from common.runs.probe_worker import PROBE
 from common.runs.run_path import failure_for, parse_job, run_job
+
+if TYPE_CHECKING:
+    from common.runs.distributed.serve_limit import ServeLimit
 
 DEFAULT_CONCURRENCY = 8
 _READ_CHUNK = 1 << 16
@@ -349,8 +358,11 @@ def text_chars(result: BaseModel) -> int:
 class Server:
     """The loop of serve mode: dispatch lines to bounded concurrent jobs, write results."""
 
-    def __init__(self, concurrency: int, out: TextIO, *, stdin_fd: int, limit: int) -> None:
+    def __init__(
+        self, concurrency: int, out: TextIO, *, stdin_fd: int, limit: int, shared_limit: ServeLimit | None = None
+    ) -> None:
         self.concurrency = concurrency
+        self.shared_limit = shared_limit  # None: no shared rate limit, the job runs at once
         self.out = out
         self.stdin_fd = stdin_fd
         self.limit = limit
@@ -400,7 +412,10 @@ class Server:
             return
         job_id, document = accepted
         structlog.contextvars.bind_contextvars(jobId=job_id)  # this task's log lines only
-        result = await run_job(PROBE, document, self.pool, started=line.read_at or None)
+        if self.shared_limit is None:
+            result = await run_job(PROBE, document, self.pool, started=line.read_at or None)
+        else:
+            result = await self.shared_limit.run_job(document, self.pool, started=line.read_at or None)
         if text_chars(result) <= RENDER_OFF_LOOP_CHARS:
             rendered = render_result_line(job_id, result)
         else:
@@ -520,7 +535,13 @@ class Server:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.stop)
         self.reader.start()
-        self.log.info("serving", concurrency=self.concurrency, pid=os.getpid())
+        if self.shared_limit is not None:
+            self.shared_limit.start()
+            self.log.info(
+                "serving", concurrency=self.concurrency, pid=os.getpid(), sharedLimit=self.shared_limit.describe()
+            )
+        else:
+            self.log.info("serving", concurrency=self.concurrency, pid=os.getpid())
         if process_start.received() is not None:  # came during start-up, before the handlers above
             self.stop()
         try:
@@ -533,6 +554,8 @@ class Server:
         while self.in_flight:
             await asyncio.gather(*self.in_flight, return_exceptions=True)
         await self.pool.aclose()
+        if self.shared_limit is not None:
+            await self.shared_limit.aclose()
         await self.reader.finish(_DRAIN_GRACE_S)
         self.log.info("served", stopped=self.stopping)
         return 0
@@ -551,21 +574,39 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=DEFAULT_CONCURRENCY,
         help=f"jobs run at once in serve mode (default {DEFAULT_CONCURRENCY})",
     )
+    shared = parser.add_argument_group("a rate limit shared by serve processes (Redis; see README)")
+    shared.add_argument("--redis", metavar="URL", help="admit every job through the shared limit in this Redis")
+    shared.add_argument("--rpm", action="append", default=[], metavar="PROVIDER=N", help="shared requests per minute")
+    shared.add_argument("--tpm", action="append", default=[], metavar="PROVIDER=N", help="shared tokens per minute")
+    shared.add_argument("--limits", type=Path, help="TOML or JSON file of per-provider rpm/tpm (as batch.py's)")
     args = parser.parse_args(argv)
     if not args.serve:
         parser.error("--concurrency needs --serve")
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if (args.rpm or args.tpm or args.limits) and not (args.redis or environment.shared_limit_redis_url()):
+        parser.error("--rpm, --tpm and --limits need --redis URL (or PROBE_REDIS_URL): serve limits only shared")
     return args
 
 
-def run_server(concurrency: int = DEFAULT_CONCURRENCY) -> int:
+def shared_limit_for(args: argparse.Namespace) -> ServeLimit | None:
+    """The shared limit when a Redis URL is configured (flags win over PROBE_RPM / PROBE_TPM), else None."""
+    url = args.redis or environment.shared_limit_redis_url()
+    if url is None:
+        return None
+    from common.runs.distributed import serve_limit
+
+    env_rpm, env_tpm = environment.shared_limit_flags()
+    return serve_limit.configure(url, [*env_rpm, *args.rpm], [*env_tpm, *args.tpm], args.limits)
+
+
+def run_server(concurrency: int = DEFAULT_CONCURRENCY, shared_limit: ServeLimit | None = None) -> int:
     """Serves until stdin closes or a signal arrives; returns the exit code (0)."""
     configure_logging()
     out = sys.stdout
     sys.stdout = sys.stderr  # from here on, only result lines reach the real stdout
     stdin_fd = sys.stdin.fileno() if sys.stdin is not None else os.open(os.devnull, os.O_RDONLY)
-    server = Server(concurrency, out, stdin_fd=stdin_fd, limit=max_input_bytes())
+    server = Server(concurrency, out, stdin_fd=stdin_fd, limit=max_input_bytes(), shared_limit=shared_limit)
     try:
         return event_loop.run(server.serve())
     finally:
@@ -577,4 +618,13 @@ def run_server(concurrency: int = DEFAULT_CONCURRENCY) -> int:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    return run_server(args.concurrency)
+    if args.redis is None and environment.shared_limit_redis_url() is None:
+        return run_server(args.concurrency)  # the warm path: nothing of the distributed package
+    from common.runs.distributed.serve_limit import ConfigError, UnreachableError
+
+    try:
+        shared_limit = shared_limit_for(args)
+    except (ConfigError, UnreachableError) as exc:
+        sys.stderr.write(f"probe.py --serve: {exc}\n")
+        return 2
+    return run_server(args.concurrency, shared_limit)

@@ -6,6 +6,7 @@ import re
 from enum import Enum
 from typing import Any, ClassVar
 
+import httpx2
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
@@ -57,11 +58,31 @@ def _error_info_reason(body: Any) -> str | None:
     return None
 
 
+def _http_clients() -> tuple[httpx2.Client, httpx2.AsyncClient]:
+    """httpx2 clients for the SDK, sharing one TLS context: they pin its transport.
+
+    Left to itself, google-genai sends async requests through aiohttp whenever aiohttp is
+    importable (installed for anything else), which respx cannot see and which maps errors
+    and timeouts differently; an explicit `httpx_async_client` turns that off. These have
+    the settings the SDK gives its own: `follow_redirects=True`, no client-wide timeout
+    (every request carries one), the TLS context of `httpx2.create_ssl_context()` (which
+    honours SSL_CERT_FILE / SSL_CERT_DIR like the SDK). Passing both also spares the SDK
+    loading the CA store for a sync client of its own.
+    """
+    tls = httpx2.create_ssl_context()
+    return (
+        httpx2.Client(follow_redirects=True, verify=tls, timeout=None),
+        httpx2.AsyncClient(follow_redirects=True, verify=tls, timeout=None),
+    )
+
+
 class GoogleProvider(Provider):
     name: ClassVar[str] = "google"
 
     def __init__(self, settings: ProviderSettings) -> None:
         super().__init__(settings)
+        # Ours to close (the SDK leaves clients it was given open); see _http_clients.
+        self.http_client, self.async_http_client = _http_clients()
         # Kept on the instance: a garbage-collected Client closes its HTTP client.
         self.client = genai.Client(
             api_key=settings.api_key,
@@ -69,23 +90,25 @@ class GoogleProvider(Provider):
             http_options=types.HttpOptions(
                 base_url=settings.base_url or None,
                 timeout=600_000,  # replaced per request by the time left before the deadline
-                # One attempt: common.errors.retry owns retries. Setting this also stops the
-                # SDK's own reconnect-and-resend when it runs on aiohttp.
+                # One attempt: common.errors.retry owns retries.
                 retry_options=types.HttpRetryOptions(attempts=1),
+                httpx_client=self.http_client,
+                httpx_async_client=self.async_http_client,
             ),
         )
 
+    @staticmethod
+    def content_request(request: ModelRequest) -> tuple[list[types.Content], types.GenerateContentConfig]:
+        """The contents and config of one request (pure): what `complete` sends, and a batch's inlined request."""
+        config = types.GenerateContentConfig(**request.params.sent, system_instruction=request.system or None)
+        return [_content(m) for m in request.messages], config
+
     async def complete(self, request: ModelRequest, timeout_s: float) -> ModelResponse:
-        config = types.GenerateContentConfig(
-            **request.params.sent,
-            system_instruction=request.system or None,
-            http_options=types.HttpOptions(timeout=_ms(timeout_s)),
-        )
+        contents, config = self.content_request(request)
+        config.http_options = types.HttpOptions(timeout=_ms(timeout_s))
         try:
             response = await self.client.aio.models.generate_content(
-                model=request.model,
-                contents=[_content(m) for m in request.messages],
-                config=config,
+                model=request.model, contents=contents, config=config
             )
         except genai_errors.APIError as exc:
             # error_facts cannot see the request; this says which penalty a refusal is about.
@@ -162,6 +185,8 @@ class GoogleProvider(Provider):
     async def aclose(self) -> None:
         await self.client.aio.aclose()
         self.client.close()
+        await self.async_http_client.aclose()
+        self.http_client.close()
 
     def error_facts(self, exc: BaseException) -> ErrorFacts | None:
         if isinstance(exc, genai_errors.APIError):

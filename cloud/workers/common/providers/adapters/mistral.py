@@ -34,6 +34,11 @@ from common.providers.usage import Usage, as_count
 _API_SUFFIX = "/v1"
 # Mistral's own error bodies can be long (a 422 echoes the input); keep what is useful.
 _MAX_BODY_CHARS = 4000
+_MESSAGE_TYPES: dict[str, type[SystemMessage] | type[UserMessage] | type[AssistantMessage]] = {
+    "system": SystemMessage,
+    "user": UserMessage,
+    "assistant": AssistantMessage,
+}
 
 
 def server_url(base_url: str | None) -> str | None:
@@ -173,21 +178,23 @@ class MistralProvider(Provider):
             timeout_ms=600_000,  # replaced per request by the time left before the deadline
         )
 
-    async def complete(self, request: ModelRequest, timeout_s: float) -> ModelResponse:
-        messages: list[SystemMessage | UserMessage | AssistantMessage] = []
+    @staticmethod
+    def chat_body(request: ModelRequest) -> dict[str, Any]:
+        """The Chat Completions body of one request (pure): what `complete` sends, and a batch line's `body`."""
+        messages: list[dict[str, str]] = []
         if request.system:
-            messages.append(SystemMessage(content=request.system))
-        for message in request.messages:
-            if message.role == "user":
-                messages.append(UserMessage(content=message.content))
-            else:
-                messages.append(AssistantMessage(content=message.content))
+            messages.append({"role": "system", "content": request.system})
+        messages.extend({"role": message.role, "content": message.content} for message in request.messages)
+        return {"model": request.model, "messages": messages, **request.params.sent}
+
+    async def complete(self, request: ModelRequest, timeout_s: float) -> ModelResponse:
+        body = self.chat_body(request)
+        messages: list[SystemMessage | UserMessage | AssistantMessage] = [
+            _MESSAGE_TYPES[message["role"]](content=message["content"]) for message in body.pop("messages")
+        ]
         try:
             completion = await self.client.chat.complete_async(
-                model=request.model,
-                messages=messages,
-                timeout_ms=_timeout_ms(timeout_s),
-                **request.params.sent,
+                messages=messages, timeout_ms=_timeout_ms(timeout_s), **body
             )
         except MistralError as exc:  # ResponseValidationError, or SDKError for another content type
             refused = completion_from_200(exc)

@@ -106,6 +106,16 @@ def _flag_values(values: list[str], flag: str) -> dict[str, float]:
     return parsed
 
 
+def limits_from(path: Path | None, rpm_flags: list[str], tpm_flags: list[str]) -> dict[str, Limits]:
+    """Per-provider limits from a limits file and `PROVIDER=N` values (batch and serve: the flags win)."""
+    limits = load_limits_file(path) if path else {}
+    rpm, tpm = _flag_values(rpm_flags, "--rpm"), _flag_values(tpm_flags, "--tpm")
+    for name in {*rpm, *tpm}:
+        current = limits.get(name, Limits())
+        limits[name] = Limits(rpm.get(name, current.rpm), tpm.get(name, current.tpm))
+    return limits
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="batch.py",
@@ -205,11 +215,7 @@ def parse_options(argv: list[str]) -> BatchOptions:
     redis_url = args.redis or (args.broker if broker_is_redis else None)
     if args.broker and redis_url is None:
         raise ConfigError(f"--broker {args.broker.split('://')[0]}://... needs --redis URL for the run's state")
-    limits = load_limits_file(args.limits) if args.limits else {}
-    rpm, tpm = _flag_values(args.rpm, "--rpm"), _flag_values(args.tpm, "--tpm")
-    for name in {*rpm, *tpm}:
-        current = limits.get(name, Limits())
-        limits[name] = Limits(rpm.get(name, current.rpm), tpm.get(name, current.tpm))
+    limits = limits_from(args.limits, args.rpm, args.tpm)
     if args.log_file is None:
         log_file: Path | None = args.output.with_name(args.output.name + ".log")
     else:

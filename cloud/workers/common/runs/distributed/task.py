@@ -13,14 +13,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from common.contract.probe import ProbeJob, ProbeSuccess, Turn, WorkerFailure
+from common.contract.probe import ProbeSuccess, Turn, WorkerFailure
 from common.errors.codes import WorkerError
 from common.io.json_input import Source, decode_object
 from common.io.log import get_logger
@@ -28,12 +27,11 @@ from common.io.redaction import redact
 from common.io.render import render, render_value
 from common.probe.turn_hook import TURN_DONE
 from common.providers.pool import ProviderPool
-from common.providers.registry import load_provider_class, record_for, resolve_model
-from common.providers.settings import settings_for
 from common.runs.batch.rate_limit import Limits
-from common.runs.batch.spend import DEFAULT_EXPECTED_OUTPUT_TOKENS, Spend, estimate_job, spend_of
+from common.runs.batch.spend import Spend, spend_of
 from common.runs.distributed import metrics
-from common.runs.distributed.keys import RunKeys, hash_api_key
+from common.runs.distributed.admission import Admitted, SharedAdmission
+from common.runs.distributed.keys import RunKeys
 from common.runs.distributed.messages import TaskMessage, job_field
 from common.runs.distributed.shared_limit import SharedLimiter
 from common.runs.distributed.state import Claim, RunState
@@ -44,25 +42,17 @@ MESSAGE_SOURCE = Source("the task's job", "the task's job", "(job)", "(job)")
 ProbeResult = ProbeSuccess | WorkerFailure
 
 
-@dataclass(frozen=True)
-class Route:
-    provider: str
-    key_hash: str
-    limits: Limits
-
-
 class JobRunner:
     """Everything a worker process shares between its jobs: providers, Redis, the claims it holds."""
 
     def __init__(self, redis: Redis, claim_ttl_s: float, worker_name: str) -> None:
         self.redis = redis
         self.state = RunState(redis)
-        self.limiter = SharedLimiter(redis)
+        self.admission = SharedAdmission(SharedLimiter(redis))
         self.pool = ProviderPool()
         self.claim_ttl_s = claim_ttl_s
         self.worker = worker_name
         self.held: dict[str, str] = {}  # claim key -> token, renewed by the heartbeat
-        self.output_means: dict[str, tuple[int, int]] = {}  # provider -> (output tokens, turns)
         self.log = get_logger(worker="distributed")
 
     async def handle(self, body: Any) -> None:
@@ -117,17 +107,10 @@ class JobRunner:
             parsed.prior_turns = saved
             self.log.info("resuming from the checkpoint", turns=len(saved))
         replayed = len(parsed.prior_turns or [])
-        route = self._route(parsed, message)
-        estimate = None
-        if route is not None:
-            # The SDK is imported before admission: an import that holds the process for a second
-            # must not sit between a job's reserved slot and its request.
-            await load_provider_class(route.provider)
-            estimate = estimate_job(parsed, self._expected_output(route.provider))
-            admission = await self.limiter.acquire(
-                route.provider, route.key_hash, route.limits, estimate.requests, estimate.tokens
-            )
-            metrics.LIMITER_WAIT.labels(route.provider).observe(admission.waited_s)
+        limits = {name: Limits(limit.rpm, limit.tpm) for name, limit in message.limits.items()}
+        admitted = await self.admission.admit(parsed, limits)
+        if admitted is not None:
+            metrics.LIMITER_WAIT.labels(admitted.route.provider).observe(admitted.waited_s)
 
         async def save_turns(turns: list[Turn], planned: int) -> None:
             if len(turns) >= planned:
@@ -146,43 +129,22 @@ class JobRunner:
             TURN_DONE.reset(hook)
         assert isinstance(result, ProbeSuccess | WorkerFailure)
         spend = spend_of(result, replayed, parsed.model_cost)
-        if route is not None and estimate is not None:
-            metrics.JOB_SECONDS.labels(route.provider).observe(time.monotonic() - started)
-            await self._account(route, estimate.requests, estimate.tokens, spend)
+        if admitted is not None:
+            metrics.JOB_SECONDS.labels(admitted.route.provider).observe(time.monotonic() - started)
+            await self._account(admitted, spend)
         return self._count(result), replayed
 
-    def _route(self, job: ProbeJob, message: TaskMessage) -> Route | None:
-        """The limiter a job is admitted by; None when its model names no provider (it fails at once)."""
-        try:
-            provider = resolve_model(job.model_id).provider
-            key = settings_for(record_for(provider)).api_key
-        except WorkerError:
-            return None
-        limit = message.limits.get(provider)
-        limits = Limits(limit.rpm, limit.tpm) if limit is not None else Limits()
-        return Route(provider, hash_api_key(key), limits)
-
-    async def _account(self, route: Route, est_requests: int, est_tokens: int, spend: Spend) -> None:
-        if spend.output_tokens_per_turn:
-            total, turns = self.output_means.get(route.provider, (0, 0))
-            self.output_means[route.provider] = (total + sum(spend.output_tokens_per_turn), turns + spend.new_turns)
-        await self.limiter.settle(
-            route.provider, route.key_hash, route.limits, spend.requests - est_requests, spend.tokens - est_tokens
-        )
-        provider = route.provider
+    async def _account(self, admitted: Admitted, spend: Spend) -> None:
+        provider = admitted.route.provider
         metrics.REQUESTS.labels(provider).inc(spend.requests)
         metrics.TOKENS.labels(provider, "input").inc(spend.input_tokens)
         metrics.TOKENS.labels(provider, "output").inc(spend.output_tokens)
         metrics.COST.labels(provider).inc(spend.cost)
         if spend.rate_limited:
             metrics.RATE_LIMITED.labels(provider).inc(spend.rate_limited)
-            slowed = await self.limiter.rate_limited(provider, route.key_hash, route.limits, spend.retry_after_s)
-            if slowed is not None:
-                self.log.warning("provider answered 429: every worker slows down", provider=provider, rpm=slowed)
-
-    def _expected_output(self, provider: str) -> float:
-        total, turns = self.output_means.get(provider, (0, 0))
-        return total / turns if turns else DEFAULT_EXPECTED_OUTPUT_TOKENS
+        slowed = await self.admission.settle(admitted, spend)
+        if slowed is not None:
+            self.log.warning("provider answered 429: every worker slows down", provider=provider, rpm=slowed)
 
     @staticmethod
     def _count(result: ProbeResult) -> ProbeResult:

@@ -88,6 +88,8 @@ from common.runs.stop_signals import install_stop_signals, remove_stop_signals
 TRANSPORTS: dict[str, str] = {
     "openai": "common.runs.provider_batch.openai_batches:OpenAIBatches",
     "anthropic": "common.runs.provider_batch.anthropic_batches:AnthropicBatches",
+    "google": "common.runs.provider_batch.gemini_batches:GeminiBatches",
+    "mistral": "common.runs.provider_batch.mistral_batches:MistralBatches",
 }
 POLL_BACKOFF = 1.5  # each poll round that sees no batch end waits this much longer
 MAX_POLL_INTERVAL_S = 600.0

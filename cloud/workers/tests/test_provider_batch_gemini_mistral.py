@@ -246,3 +246,34 @@ async def test_naming_them_explicitly_runs_them_through_their_batch_apis(tmp_pat
     results = read_results(tmp_path / "results.jsonl")
     assert all(r["transcript"]["turns"][0]["providerMetadata"]["via"] == "batch" for r in results.values())
     assert fake.submissions == 2
+
+
+@pytest.mark.parametrize(
+    ("model", "base_var", "suffix"), [(GEMINI, "GEMINI_BASE_URL", ""), (MISTRAL, "MISTRAL_BASE_URL", "/v1")]
+)
+async def test_the_transcript_has_the_online_shape(
+    tmp_path: Path, fake: FakeBatches, model: str, base_var: str, suffix: str
+) -> None:
+    """Every key an online transcript has is in the batch one: only additions (via, batch ids)."""
+    from common.runs.probe_worker import PROBE
+    from common.runs.run_path import run_once
+    from testkit.fake_provider import FakeProvider
+    from tests.helpers import wire
+
+    await run(options(tmp_path, {"x": job(model, "x", modelCost=COST)}))
+    batched = read_results(tmp_path / "results.jsonl")["x"]
+    with FakeProvider(models=(model.split(":", 1)[1],)).running() as online_fake, pytest.MonkeyPatch.context() as patch:
+        patch.setenv(base_var, online_fake.url + suffix)
+        online = wire(await run_once(PROBE, job(model, "x", modelCost=COST)))
+    assert online["success"] is True, online
+
+    def keys(value: Any, path: str = "") -> set[str]:
+        if isinstance(value, dict):
+            return {f"{path}.{k}" for k in value} | {p for k, v in value.items() for p in keys(v, f"{path}.{k}")}
+        if isinstance(value, list) and value:
+            return keys(value[0], path + "[]")
+        return set()
+
+    assert not keys(online) - keys(batched)
+    added = {key.rsplit(".", 1)[-1] for key in keys(batched) - keys(online)}
+    assert added == {"via", "batchId", "batchRequestId", "batchCustomId", "batchPriceFactor", "onlineEstimatedCost"}

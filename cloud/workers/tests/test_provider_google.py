@@ -462,7 +462,7 @@ async def test_usage_without_a_prompt_count_is_estimated_and_kept_as_given(respx
 
 # A stand-in for an installed aiohttp: importable (so google-genai's `has_aiohttp` is true),
 # but any use of it raises, so a request sent through it fails the job.
-FAKE_AIOHTTP = '''
+FAKE_AIOHTTP = """
 class _Unusable(Exception):
     def __init__(self, *args, **kwargs):
         raise AssertionError("google-genai used aiohttp")
@@ -475,7 +475,7 @@ class ClientSession(_Unusable):
 
 def __getattr__(name):
     return _Unusable
-'''
+"""
 
 
 def test_gemini_requests_stay_on_httpx2_when_aiohttp_is_importable(tmp_path: Path, fake_provider: FakeProvider) -> None:

@@ -396,3 +396,30 @@ async def test_the_sdk_never_retries_on_its_own(respx_mock: respx.MockRouter) ->
         await provider.aclose()
     assert route.call_count == 1
     assert provider.classify(caught.value).code is ErrorCode.RATE_LIMIT
+
+
+async def test_the_request_is_what_the_sdks_chat_complete_sends(respx_mock: respx.MockRouter) -> None:
+    """The adapter skips the SDK's `chat` module (cold-start cost) but must send the same request:
+    the same JSON (keys may come in another order), headers and timeout."""
+    from mistralai.client import Mistral
+
+    route = respx_mock.post(MISTRAL_URL).mock(return_value=ok())
+    provider = build_provider("mistral")
+    params = map_params(
+        provider.record,
+        "mistral-small-latest",
+        GenerationParams(max_tokens=64, temperature=0.3, stop_sequences=("END",), seed=7),
+    )
+    history = (Message("user", "Qu'en pensez-vous ? ü"), Message("assistant", "Oui."), Message("user", "Pourquoi ?"))
+    request = ModelRequest("mistral-small-latest", history, "Réponds brièvement.", params)
+    sdk = Mistral(api_key=FAKE_KEY, retry_config=None)
+    try:
+        await provider.complete(request, 30.0)
+        body = provider.chat_body(request)
+        await sdk.chat.complete_async(**body, timeout_ms=30_000)
+    finally:
+        await provider.aclose()
+    ours, theirs = (call.request for call in route.calls)
+    assert json.loads(ours.content) == json.loads(theirs.content)
+    assert ours.headers == theirs.headers
+    assert ours.extensions["timeout"] == theirs.extensions["timeout"]

@@ -11,17 +11,17 @@ import json
 from typing import Any, ClassVar
 
 import httpx2
-from mistralai.client import Mistral
-from mistralai.client.errors import MistralError, NoResponseError
-from mistralai.client.models import (
-    AssistantMessage,
-    ChatCompletionResponse,
-    SystemMessage,
-    TextChunk,
-    ThinkChunk,
-    UsageInfo,
-    UserMessage,
+from mistralai.client import Mistral, utils
+from mistralai.client._hooks import HookContext
+from mistralai.client.errors import (
+    HTTPValidationError,
+    HTTPValidationErrorData,
+    MistralError,
+    NoResponseError,
+    SDKError,
 )
+from mistralai.client.models import ChatCompletionResponse, Security, TextChunk, ThinkChunk, UsageInfo
+from mistralai.client.utils.unmarshal_json_response import unmarshal_json_response
 from pydantic import ValidationError
 
 from common.errors.codes import ErrorCode, WorkerError
@@ -34,11 +34,8 @@ from common.providers.usage import Usage, as_count
 _API_SUFFIX = "/v1"
 # Mistral's own error bodies can be long (a 422 echoes the input); keep what is useful.
 _MAX_BODY_CHARS = 4000
-_MESSAGE_TYPES: dict[str, type[SystemMessage] | type[UserMessage] | type[AssistantMessage]] = {
-    "system": SystemMessage,
-    "user": UserMessage,
-    "assistant": AssistantMessage,
-}
+_CHAT_PATH = "/v1/chat/completions"
+_CHAT_OPERATION = "chat_completion_v1_chat_completions_post"  # the SDK's name for it (hooks see it)
 
 
 def server_url(base_url: str | None) -> str | None:
@@ -58,6 +55,13 @@ def _http_clients() -> tuple[httpx2.Client, httpx2.AsyncClient]:
     """
     tls = httpx2.create_ssl_context()
     return httpx2.Client(follow_redirects=True, verify=tls), httpx2.AsyncClient(follow_redirects=True, verify=tls)
+
+
+def sdk_wire_body(body: dict[str, Any]) -> dict[str, Any]:
+    """A chat body as the SDK's `ChatCompletionRequest` serializes it: `stream: false` and each
+    assistant message's `prefix: false` added (the defaults it always sends)."""
+    messages = [{**m, "prefix": False} if m["role"] == "assistant" else m for m in body["messages"]]
+    return {**body, "messages": messages, "stream": False}
 
 
 def _timeout_ms(timeout_s: float) -> int:
@@ -188,20 +192,63 @@ class MistralProvider(Provider):
         return {"model": request.model, "messages": messages, **request.params.sent}
 
     async def complete(self, request: ModelRequest, timeout_s: float) -> ModelResponse:
-        body = self.chat_body(request)
-        messages: list[SystemMessage | UserMessage | AssistantMessage] = [
-            _MESSAGE_TYPES[message["role"]](content=message["content"]) for message in body.pop("messages")
-        ]
         try:
-            completion = await self.client.chat.complete_async(
-                messages=messages, timeout_ms=_timeout_ms(timeout_s), **body
-            )
+            completion = await self.send_chat(self.chat_body(request), _timeout_ms(timeout_s))
         except MistralError as exc:  # ResponseValidationError, or SDKError for another content type
             refused = completion_from_200(exc)
             if refused is None:
                 raise
             completion = refused
         return self.read_completion(completion)
+
+    async def send_chat(self, body: dict[str, Any], timeout_ms: int) -> ChatCompletionResponse:
+        """`chat.complete_async`'s own steps (the SDK's request builder, auth, hooks, timeout and
+        errors), with the body as JSON instead of a `ChatCompletionRequest`.
+
+        The SDK's `chat` module evaluates every chat method's signature at import, building some
+        30 pydantic models (tools, guardrails, prediction, ...), and serializes the request
+        through a model made on each call: ~45 ms of a one-shot job's first request (of ~65).
+        The bytes sent are what the SDK sends (`sdk_wire_body`); tests/test_provider_mistral.py
+        checks them and the error types.
+        """
+        config = self.client.sdk_configuration
+        content = json.dumps(sdk_wire_body(body), separators=(",", ":")).encode()
+        http_request = self.client._build_request_async(  # the SDK's own builder (see above)
+            method="POST",
+            path=_CHAT_PATH,
+            base_url=None,
+            url_variables=None,
+            request=None,  # ChatCompletionRequest has no path, query or header fields
+            request_body_required=True,
+            request_has_path_params=False,
+            request_has_query_params=False,
+            user_agent_header="user-agent",
+            accept_header_value="application/json",
+            security=config.security,
+            get_serialized_body=lambda: utils.SerializedRequestBody(media_type="application/json", content=content),
+            timeout_ms=timeout_ms,
+        )
+        response = await self.client.do_request_async(
+            hook_ctx=HookContext(
+                config=config,
+                base_url="",
+                operation_id=_CHAT_OPERATION,
+                oauth2_scopes=None,
+                security_source=utils.get_security_from_env(config.security, Security),
+                tags=["chat"],
+                extensions=None,
+            ),
+            request=http_request,
+            is_error_status_code=lambda code: utils.match_status_codes(["4XX", "5XX"], code),
+            retry_config=None,  # common.errors.retry owns retries
+        )
+        if utils.match_response(response, "200", "application/json"):
+            return unmarshal_json_response(ChatCompletionResponse, response)
+        if utils.match_response(response, "422", "application/json"):
+            raise HTTPValidationError(unmarshal_json_response(HTTPValidationErrorData, response), response)
+        if utils.match_response(response, ["4XX", "5XX"], "*"):
+            raise SDKError("API error occurred", response, await utils.stream_to_text_async(response))
+        raise SDKError("Unexpected response received", response)
 
     def read_completion(self, completion: ChatCompletionResponse) -> ModelResponse:
         if not completion.choices:

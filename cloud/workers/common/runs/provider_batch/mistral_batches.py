@@ -8,7 +8,8 @@ timeout_hours=24)` starts it; `status` goes QUEUED -> RUNNING -> SUCCESS (or FAI
 TIMEOUT_EXCEEDED, CANCELLATION_REQUESTED -> CANCELLED). The output file holds one line per
 request that ran, `{"id", "custom_id", "response": {"status_code", "body"}, "error": null}`;
 the error file the requests that failed (`"response"` with an error status and body, or
-`"error"` without a response).
+`"error"` without a response). Requests a job never ran (TIMEOUT_EXCEEDED: the 24 h
+`timeout_hours`; CANCELLED) have no line.
 
 Our tag goes in the job's metadata and the input file's name, so after a crash between
 `create` and the state write the job is found again by listing jobs created since the intent.
@@ -35,9 +36,7 @@ from common.runs.provider_batch.transport import (
     BatchTransport,
     Outcome,
     Submitted,
-    cancelled_error,
     entry_bytes,
-    expired_error,
 )
 
 TAG_KEY = "probe_batch_tag"
@@ -161,13 +160,11 @@ class MistralBatches(BatchTransport):
                     return Outcome(custom_id, error=unreadable, request_id=request_id)
                 return Outcome(custom_id, response=answer, request_id=request_id)
             return Outcome(custom_id, error=self._status_error(status_code, body), request_id=request_id)
+        # An error without a response (no HTTP status): classified as the provider's own failure
+        # (5xx, retryable). Requests a TIMEOUT_EXCEEDED or CANCELLED job never ran have no line:
+        # the runner reports them expired or cancelled from the job's status.
         said = line.get("error")
         error: dict[str, Any] = said if isinstance(said, dict) else {"message": str(said or "")}
-        code = str(error.get("code") or "")
-        if code in ("batch_expired", "timeout_exceeded"):
-            return Outcome(custom_id, error=expired_error(self.name, batch_id), request_id=request_id)
-        if code in ("batch_cancelled", "cancelled"):
-            return Outcome(custom_id, error=cancelled_error(self.name, batch_id), request_id=request_id)
         return Outcome(custom_id, error=self._status_error(0, error), request_id=request_id)
 
     def _status_error(self, status_code: int, body: Any, message: str = "") -> WorkerError:

@@ -403,6 +403,8 @@ async def test_the_request_is_what_the_sdks_chat_complete_sends(respx_mock: resp
     the same JSON (keys may come in another order), headers and timeout."""
     from mistralai.client import Mistral
 
+    from common.providers.adapters.mistral import MistralProvider
+
     route = respx_mock.post(MISTRAL_URL).mock(return_value=ok())
     provider = build_provider("mistral")
     params = map_params(
@@ -415,7 +417,7 @@ async def test_the_request_is_what_the_sdks_chat_complete_sends(respx_mock: resp
     sdk = Mistral(api_key=FAKE_KEY, retry_config=None)
     try:
         await provider.complete(request, 30.0)
-        body = provider.chat_body(request)
+        body = MistralProvider.chat_body(request)
         await sdk.chat.complete_async(**body, timeout_ms=30_000)
     finally:
         await provider.aclose()

@@ -208,8 +208,8 @@ class MistralProvider(Provider):
         The SDK's `chat` module evaluates every chat method's signature at import, building some
         30 pydantic models (tools, guardrails, prediction, ...), and serializes the request
         through a model made on each call: ~45 ms of a one-shot job's first request (of ~65).
-        The bytes sent are what the SDK sends (`sdk_wire_body`); tests/test_provider_mistral.py
-        checks them and the error types.
+        The JSON sent is what the SDK sends (`sdk_wire_body`; keys may come in another order),
+        with the same headers and timeout: tests/test_provider_mistral.py compares the two.
         """
         config = self.client.sdk_configuration
         content = json.dumps(sdk_wire_body(body), separators=(",", ":")).encode()

@@ -1,9 +1,10 @@
 """The one run path: a decoded job in, exactly one result document out, in every mode.
 
-One-shot (`oneshot.run_worker`), serve (`serve.Server`) and batch (`batch.runner`) all
-hand a decoded job to `run_job`, so validation, the provider pool, cancellation and the
-mapping of every exception onto a failure document are written once, and the same job
-gives the same document whichever mode ran it.
+One-shot (`oneshot.run_worker`), serve (`serve.Server`), batch (`batch.runner`) and the
+distributed worker (`distributed.task`) all hand a decoded job to `run_job` (or parse it
+with `parse_job` and run it with `run_parsed`), so validation, the provider pool,
+cancellation and the mapping of every exception onto a failure document are written once,
+and the same job gives the same document whichever mode ran it (`tests/test_run_modes.py`).
 """
 
 from __future__ import annotations
@@ -100,11 +101,10 @@ async def run_job(
 
 async def run_once(worker: Worker[J], document: dict[str, Any], *, started: float | None = None) -> BaseModel:
     """One job with providers of its own, closed before its document is returned (one-shot mode)."""
-    pool = ProviderPool()
-    try:
-        return await run_job(worker, document, pool, started=started)
-    finally:
-        await pool.aclose()
+    parsed = parse_job(worker, document)
+    if isinstance(parsed, WorkerFailure):
+        return parsed
+    return await run_parsed_once(worker, parsed, started=started)
 
 
 async def run_parsed_once(worker: Worker[J], job: J, *, started: float | None = None) -> BaseModel:

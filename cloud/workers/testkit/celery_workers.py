@@ -49,14 +49,20 @@ def distributed_env(broker: str, redis_url: str, queue: str, **extra: str) -> di
     return {"PROBE_BROKER_URL": broker, "PROBE_REDIS_URL": redis_url, "PROBE_QUEUE": queue, **extra}
 
 
-def start_worker(env: Mapping[str, str], *, concurrency: int = 8, name: str | None = None) -> WorkerProcess:
+APP = "common.runs.distributed.app"
+PINNED_CLOCK_APP = "testkit.pinned_clock_app"  # the same app, the wall clock pinned (PROBE_TEST_WALL_CLOCK)
+
+
+def start_worker(
+    env: Mapping[str, str], *, concurrency: int = 8, name: str | None = None, app: str = APP
+) -> WorkerProcess:
     """A Celery worker process, ready to consume (kill it with `.kill()`: SIGKILL)."""
     node = name or f"w{uuid.uuid4().hex[:6]}"
     worker = WorkerProcess(
         "-m",
         "celery",
         "-A",
-        "common.runs.distributed.app",
+        app,
         "worker",
         "-c",
         str(concurrency),
@@ -78,11 +84,15 @@ def start_worker(env: Mapping[str, str], *, concurrency: int = 8, name: str | No
 
 
 @contextlib.contextmanager
-def workers(env: Mapping[str, str], count: int, *, concurrency: int = 8) -> Iterator[list[WorkerProcess]]:
+def workers(
+    env: Mapping[str, str], count: int, *, concurrency: int = 8, app: str = APP
+) -> Iterator[list[WorkerProcess]]:
     started: list[WorkerProcess] = []
     try:
         for number in range(count):
-            started.append(start_worker(env, concurrency=concurrency, name=f"w{number}-{uuid.uuid4().hex[:4]}"))
+            started.append(
+                start_worker(env, concurrency=concurrency, name=f"w{number}-{uuid.uuid4().hex[:4]}", app=app)
+            )
         yield started
     finally:
         for worker in started:

@@ -98,6 +98,13 @@ class Received:
         return self.headers.get("x-api-key") or self.headers.get("x-goog-api-key")
 
     @property
+    def model(self) -> str:
+        """The model asked for (Gemini names it in the path, the others in the body)."""
+        if self.api == "gemini":
+            return self.path.rsplit("/", 1)[-1].split(":", 1)[0]
+        return str(self.body.get("model", "")) if isinstance(self.body, dict) else ""
+
+    @property
     def user_text(self) -> str:
         """The text of the last user message (what most rules match on)."""
         return _last_user_text(self.path, self.body)
@@ -119,13 +126,15 @@ class Failure:
     """Answer matching requests with this HTTP status in the provider's documented error shape.
 
     Matches the first `count` requests, or (every time) those whose last user message
-    contains `contains`, or those for probe turn `turn`. `body` replaces the documented body.
+    contains `contains`, or those for probe turn `turn`, or those asking for `model`.
+    `body` replaces the documented body.
     """
 
     status: int = 429
     count: int | None = None
     contains: str | None = None
     turn: int | None = None
+    model: str | None = None
     retry_after_ms: int | None = 20
     body: Any = None
     seen: int = 0
@@ -134,6 +143,8 @@ class Failure:
         if self.contains is not None and self.contains in request.user_text:
             return True
         if self.turn is not None and request.turn == self.turn:
+            return True
+        if self.model is not None and request.model == self.model:
             return True
         if self.count is not None and self.seen < self.count:
             self.seen += 1
@@ -533,9 +544,7 @@ class FakeProvider:
             return 200, {}, {"object": "list", "data": listed}
         if method != "POST" or request.api == "other":
             return 404, {}, {"error": {"message": f"no route {method} {path}", "type": "invalid_request_error"}}
-        model = str(body.get("model", "")) if isinstance(body, dict) else ""
-        if request.api == "gemini":
-            model = path.rsplit("/", 1)[-1].split(":", 1)[0]
+        model = request.model
         answer = f"Fake answer {number} to: {request.user_text[:60]}"
         prompt_tokens = max(1, _prompt_chars(body) // 4)
         build = {

@@ -96,6 +96,14 @@ def _start(binary: str, port: int) -> RedisServer | None:
     raise RuntimeError(f"{binary} did not start: {b''.join(seen[-10:]).decode(errors='replace')}")
 
 
+def start_on(port: int) -> RedisServer:
+    """A new, empty private Redis on this port: a restart of one that was stopped (it kept nothing)."""
+    server = _start(server_binary(), port)
+    if server is None:
+        raise RuntimeError(f"port {port} was taken before Redis could start on it again")
+    return server
+
+
 @contextlib.contextmanager
 def private_redis() -> Iterator[RedisServer]:
     binary = server_binary()

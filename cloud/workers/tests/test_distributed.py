@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from testkit.celery_workers import (
+    PINNED_CLOCK_APP,
     RABBITMQ_URL,
     delete_queue,
     distributed_env,
@@ -32,8 +33,8 @@ from testkit.celery_workers import (
     start_worker,
     workers,
 )
-from testkit.fake_provider import FakeProvider, Received
-from testkit.redis_server import RedisServer, free_port, private_redis
+from testkit.fake_provider import Failure, FakeProvider, Received
+from testkit.redis_server import RedisServer, free_port, private_redis, start_on
 from testkit.workers import BATCH_PY, WorkerProcess, run_script
 from tests.helpers import most_over_limit, probe_job
 from tests.test_run_modes import JOBS as MODE_JOBS
@@ -373,6 +374,122 @@ def test_an_undecodable_job_is_a_validation_error_and_a_bad_message_is_dropped(
     assert by_id["bad"]["error"]["code"] == "VALIDATION_ERROR" and not by_id["bad"]["error"]["retryable"]
     assert "not valid JSON" in by_id["bad"]["error"]["message"]
     assert by_id["good"]["success"] is True
+
+
+# 2026-03-10 08:00 PDT, as in test_quota_day: the per-day quota resets 16 hours later.
+PINNED_NOW = 1_773_154_800.0
+RESET_MS = 16 * 3_600_000
+GEMINI_PER_DAY = json.loads((Path(__file__).parent / "fixtures" / "google" / "errors.json").read_text())[
+    "rate_limited_per_day"
+]
+
+
+def test_a_per_day_quota_parks_its_model_and_the_other_models_go_on(
+    tmp_path: Path, redis_server: RedisServer, fake_provider: FakeProvider
+) -> None:
+    """Gemini's per-day 429 for one model: that model's first job is its only request; every job
+    of it is written retryable with the time to the reset; the other model's jobs all succeed."""
+    fake_provider.failures.append(
+        Failure(status=429, model="gemini-2.5-flash", body=GEMINI_PER_DAY, retry_after_ms=None)
+    )
+    jobs: dict[Any, dict[str, Any]] = {}
+    for n in range(5):
+        jobs[f"flash-{n}"] = probe_job("google:gemini-2.5-flash", followups=0, scenarioId=f"f{n}")
+        jobs[f"pro-{n}"] = probe_job("google:gemini-2.5-pro", followups=0, scenarioId=f"p{n}")
+    jobs_file = write_jobs(tmp_path / "jobs.jsonl", jobs)
+    queue = new_queue()
+    env = distributed_env(
+        redis_server.url,
+        redis_server.url,
+        queue,
+        GEMINI_API_KEY="AIzaSyD-test-key-not-real-0123456789ab",
+        GEMINI_BASE_URL=fake_provider.url,
+        PROBE_TEST_WALL_CLOCK=str(PINNED_NOW),
+        **FAST,
+    )
+    out = tmp_path / "out.jsonl"
+    with workers(env, 1, app=PINNED_CLOCK_APP):  # one job at a time: the wall is known before the next starts
+        args = driver_args(jobs_file, out, redis_server.url, redis_server, "--concurrency", "1")
+        done = run_script(BATCH_PY, b"", *args, env=env, timeout_s=WAIT_S)
+    assert done.code == 3, done.err  # finished, with retryable results left: run the command again
+    results = results_by_id(out)
+    assert set(results) == set(jobs)
+    assert all(results[f"pro-{n}"]["success"] for n in range(5))
+    asked_models = Counter(request.model for request in fake_provider.received())
+    assert asked_models == Counter({"gemini-2.5-flash": 1, "gemini-2.5-pro": 5}), "a parked model was asked again"
+    for n in range(5):
+        error = results[f"flash-{n}"]["error"]
+        assert (error["code"], error["retryable"], error["details"]["quotaWindow"]) == ("RATE_LIMIT", True, "day")
+        assert RESET_MS - WAIT_S * 1000 <= error["retryAfterMs"] <= RESET_MS  # the time left to the reset
+    assert sum(bool(results[f"flash-{n}"]["error"]["details"].get("notStarted")) for n in range(5)) == 4
+    assert "model parked" in done.err
+    assert not (tmp_path / "out.jsonl.run.json").exists()  # every id has its line: the run's state is gone
+
+
+def wait_for_lines(path: Path, count: int, driver: WorkerProcess) -> None:
+    """Until the results file holds `count` whole lines (the driver writes no event for each)."""
+    deadline = time.monotonic() + WAIT_S
+    while not (path.exists() and path.read_bytes().count(b"\n") >= count):
+        assert driver.proc.poll() is None, driver.err[-3000:]
+        assert time.monotonic() < deadline, f"fewer than {count} lines in {path}"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("how", ["stopped", "flushed"])
+def test_results_written_survive_a_redis_restart_and_are_not_paid_again(
+    tmp_path: Path, fake_provider: FakeProvider, how: str
+) -> None:
+    """Redis restarts mid-run, taking leases, results waiting and checkpoints with it. "stopped":
+    the driver sees it gone; "flushed": it came back empty before the driver looked (the run's
+    marker is missing). Either way the driver exits 2 with one sentence, the lines already
+    written stay, and the same command run again finishes without asking them again."""
+    jobs = {**conversation_jobs(6, 0, "kept"), **conversation_jobs(4, 1, "cut")}
+    jobs_file = write_jobs(tmp_path / "jobs.jsonl", jobs)
+    out = tmp_path / "out.jsonl"
+    hold = fake_provider.hold(turn=2)  # only the "cut" jobs have a turn 2: they are in flight at the restart
+    with private_redis() as first:
+        port, queue = first.port, new_queue()
+        env = env_for(first.url, first, queue, fake_provider)
+        args = driver_args(jobs_file, out, first.url, first, "--concurrency", "10")
+        with (
+            workers(env, 1, concurrency=10),
+            WorkerProcess(BATCH_PY, *args, env=env, stdin=subprocess.DEVNULL) as driver,
+        ):
+            hold.wait_held(4)
+            wait_for_lines(out, 6, driver)
+            if how == "stopped":
+                first.stop()
+                assert driver.wait(WAIT_S) == 2
+                again = start_on(port)
+            else:
+                import redis as redis_sync
+
+                client = redis_sync.Redis.from_url(first.url)
+                client.flushall()
+                client.close()
+                assert driver.wait(WAIT_S) == 2
+                again = first
+            assert "went away or lost the run's state mid-run" in driver.err and str(out) in driver.err
+        hold.release()  # the old worker is gone: what it held is lost, as in a crash
+        try:
+            written = results_by_id(out)
+            assert set(written) == {f"kept-{n}" for n in range(6)}
+            assert (tmp_path / "out.jsonl.run.json").exists()
+            with workers(env, 1, concurrency=10):
+                done = run_script(BATCH_PY, b"", *args, env=env, timeout_s=WAIT_S)
+        finally:
+            if again is not first:
+                again.stop()
+    assert done.code == 0, done.err
+    results = results_by_id(out)
+    assert set(results) == set(jobs) and all(result["success"] for result in results.values())
+    assert all(results[f"kept-{n}"] == written[f"kept-{n}"] for n in range(6))  # the lines kept, untouched
+    counts = asked(fake_provider)
+    assert {text: n for text, n in counts.items() if text.startswith("[kept-")} == {
+        f"[kept-{n}] turn 1?": 1 for n in range(6)
+    }, "a result already written was paid for again"
+    assert all(counts[f"[cut-{n}] turn 2?"] == 2 for n in range(4))  # in flight at the restart, then again
+    assert not (tmp_path / "out.jsonl.run.json").exists()
 
 
 def test_unreachable_services_are_said_at_once(tmp_path: Path, redis_server: RedisServer) -> None:

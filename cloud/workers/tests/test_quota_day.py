@@ -23,7 +23,8 @@ import pytest
 import respx
 
 from common.errors import retry_hints
-from common.runs.batch.runner import BATCH_RETRY_POLICY, EXIT_RETRYABLE_LEFT, BatchRunner
+from common.runs.batch.parking import BATCH_RETRY_POLICY
+from common.runs.batch.runner import EXIT_RETRYABLE_LEFT, BatchRunner
 from tests.helpers import FakeClock, load_fixture, probe_job, run, wire
 from tests.test_batch import Recorder, options, read_results
 

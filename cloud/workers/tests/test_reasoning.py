@@ -23,7 +23,7 @@ from common.providers.reasoning import ReasoningSetting, map_reasoning, resolve_
 from common.providers.records import BY_NAME
 from tests.helpers import probe_job
 
-REASONING_KEYS = ("reasoning_effort", "thinking", "thinking_config", "prompt_mode", "reasoning")
+REASONING_KEYS = ("reasoning_effort", "thinking", "output_config", "thinking_config", "prompt_mode", "reasoning")
 
 
 def plan(provider: str, model: str, *, max_tokens: int = 512, no_limit: bool = False, **sampling: Any) -> Any:
@@ -181,6 +181,63 @@ def test_anthropic_none_disables_thinking_explicitly_and_keeps_sampling() -> Non
 def test_anthropic_models_without_extended_thinking_are_not_sent_thinking() -> None:
     mapped = plan("anthropic", "claude-3-5-haiku-20241022")(effort="high")
     assert reasoning_sent(mapped) == {} and notes(mapped)["reasoning.effort"][0] == "dropped"
+
+
+# -- Anthropic adaptive thinking (Opus/Sonnet 4.6 and later) -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "effort", "sent"),
+    [
+        ("claude-opus-4-6", "medium", "medium"),
+        ("claude-sonnet-4-6", "max", "max"),
+        ("claude-opus-4-7", "max", "max"),
+        ("claude-opus-4-8", "high", "high"),
+    ],
+)
+def test_anthropic_adaptive_models_take_the_effort_as_output_config_effort(model: str, effort: str, sent: str) -> None:
+    mapped = plan("anthropic", model, max_tokens=4096)(effort=effort)
+    assert reasoning_sent(mapped) == {"thinking": {"type": "adaptive"}, "output_config": {"effort": sent}}
+    assert mapped.mapping.sent["max_tokens"] == 4096  # no budget inside the limit: nothing raised
+    assert mapped.mapping.reasoning == reasoning_sent(mapped) and notes(mapped) == {}
+
+
+def test_anthropic_adaptive_minimal_becomes_low_the_lowest_documented_effort() -> None:
+    mapped = plan("anthropic", "claude-opus-4-7")(effort="minimal")
+    assert mapped.mapping.sent["output_config"] == {"effort": "low"}
+    assert notes(mapped)["reasoning.effort"][0] == "converted"
+
+
+def test_anthropic_adaptive_thinking_still_constrains_temperature_and_top_p() -> None:
+    mapped = plan("anthropic", "claude-sonnet-4-6", temperature=0.7, top_p=0.5)(effort="low")
+    sent = mapped.mapping.sent
+    assert "temperature" not in sent and sent["top_p"] == 0.95
+    assert notes(mapped)["temperature"][0] == "dropped"
+
+
+def test_anthropic_4_6_still_takes_a_budget_and_none_switches_thinking_off() -> None:
+    budget = plan("anthropic", "claude-opus-4-6", max_tokens=16000)(effort="high", budget_tokens=4096)
+    assert reasoning_sent(budget) == {"thinking": {"type": "enabled", "budget_tokens": 4096}}
+    assert notes(budget)["reasoning.effort"][0] == "dropped"  # the budget wins
+    off = plan("anthropic", "claude-sonnet-4-6", temperature=0.3)(effort="none")
+    assert reasoning_sent(off) == {"thinking": {"type": "disabled"}} and off.mapping.sent["temperature"] == 0.3
+
+
+def test_anthropic_adaptive_only_models_are_sent_no_budget_and_no_disabled_thinking() -> None:
+    plain = plan("anthropic", "claude-opus-4-7", temperature=0.3)()
+    budget = plan("anthropic", "claude-opus-4-7", temperature=0.3)(budget_tokens=4096)
+    assert budget.mapping.sent == plain.mapping.sent and budget.mapping.reasoning is None
+    assert notes(budget)["reasoning.budgetTokens"][0] == "dropped"
+    assert codes(budget) == [TranscriptWarningCode.REASONING_UNSUPPORTED]
+    off = plan("anthropic", "claude-opus-4-7", temperature=0.3)(effort="none")
+    assert off.mapping.sent == plain.mapping.sent  # "disabled" is a 400 on this model
+    assert notes(off)["reasoning.effort"][0] == "dropped"
+    assert codes(off) == [TranscriptWarningCode.REASONING_UNSUPPORTED]
+
+
+def test_anthropic_models_before_4_6_keep_the_budget_form() -> None:
+    mapped = plan("anthropic", "claude-opus-4-5", max_tokens=32000)(effort="medium")
+    assert reasoning_sent(mapped) == {"thinking": {"type": "enabled", "budget_tokens": 8192}}
 
 
 # -- Gemini thinking_config ----------------------------------------------------------------

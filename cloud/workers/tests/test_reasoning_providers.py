@@ -91,6 +91,22 @@ async def test_anthropic_thinking_is_sent_recorded_and_never_sent_back(respx_moc
     assert "signature" not in str(second["messages"]) and "redacted" not in str(second["messages"])
 
 
+async def test_anthropic_adaptive_thinking_sends_the_effort_as_output_config(respx_mock: respx.MockRouter) -> None:
+    body = load_fixture("anthropic", "thinking_message")
+    route = respx_mock.post(ANTHROPIC_URL).mock(return_value=httpx.Response(200, json=body))
+    out = wire(await run(job("claude-opus-4-7", {"effort": "high"})))
+    assert out["success"] is True
+    for sent in sent_bodies(route):
+        assert sent["thinking"] == {"type": "adaptive"} and sent["output_config"] == {"effort": "high"}
+        assert sent["max_tokens"] == 512 and "temperature" not in sent
+    turn = out["transcript"]["turns"][0]
+    assert turn["providerMetadata"]["reasoning"]["sent"] == {
+        "thinking": {"type": "adaptive"},
+        "output_config": {"effort": "high"},
+    }
+    assert turn["reasoning"]["text"] == "Let me analyze this step by step..."
+
+
 async def test_capture_off_records_no_reasoning_but_still_its_tokens(respx_mock: respx.MockRouter) -> None:
     body = load_fixture("anthropic", "thinking_message")
     respx_mock.post(ANTHROPIC_URL).mock(return_value=httpx.Response(200, json=body))

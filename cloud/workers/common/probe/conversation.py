@@ -263,9 +263,16 @@ class ProbeRunner:
             if prior.provider_metadata.truncated:  # the warning an uninterrupted run would carry
                 self._warn_truncated(planned)
         if self.job.prior_turns:
-            from common.probe.param_fallback import carried_over  # resumed jobs only, like rejections below
+            from common.probe.param_fallback import (  # resumed jobs only, like rejections below
+                carried_over,
+                reasoning_rejected_warning,
+            )
 
             self.params = carried_over(self.params, self.job.prior_turns, self.provider, self.route.model)
+            for prior in self.job.prior_turns:  # the warning an uninterrupted run would carry
+                for note in prior.provider_metadata.param_notes or []:
+                    if (warning := reasoning_rejected_warning(note)) is not None:
+                        self.state.warn(warning)
 
     def _warn_truncated(self, planned: PlannedTurn) -> None:
         self.state.warn(
@@ -307,14 +314,18 @@ class ProbeRunner:
                 break
             except WorkerError as error:
                 # Loaded on the first failure only: a job that succeeds never needs its wording tables.
-                from common.probe.param_fallback import adjust_after_rejection
+                from common.probe.param_fallback import adjust_after_rejection, reasoning_rejected_warning
 
-                adjusted = adjust_after_rejection(error, self.params, self.provider, self.route.model, mapping.sent)
+                adjusted = adjust_after_rejection(
+                    error, self.params, self.provider, self.route.model, mapping.sent, reasoning_sent=mapping.reasoning
+                )
                 if adjusted is None or len(adjustments) >= MAX_PARAM_RETRIES_PER_TURN:
                     raise
                 # Later turns keep the change: the model would refuse the same request again.
                 self.params, note = adjusted
                 adjustments.append(note)
+                if (warning := reasoning_rejected_warning(note)) is not None:
+                    self.state.warn(warning)
                 self.log.warning(
                     "retrying with adjusted parameters", turn=planned.number, param=note.param, action=note.action
                 )

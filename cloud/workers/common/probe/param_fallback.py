@@ -4,23 +4,44 @@ Two cases, both recorded in the turn's `paramNotes` and kept for later turns:
 - a sampling parameter the model does not take (e.g. `temperature` on OpenAI o-series,
   `temperature` with `top_p` on newer Claude models): retry without it;
 - a token limit above the model's maximum (the default 8192 on e.g. claude-3-haiku, which
-  allows 4096): retry with the maximum the provider stated.
+  allows 4096): retry with the maximum the provider stated;
+- a reasoning parameter the model does not take although its record says it does (OpenAI
+  `Unsupported parameter: 'reasoning_effort'`, Anthropic `"thinking.type.enabled" is not
+  supported for this model`, Gemini `thinking is not supported by this model`): retry once
+  without the reasoning setting (the provider's default applies), with a
+  REASONING_UNSUPPORTED warning.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
-from common.contract.probe import ParamNote, Turn
+from common.contract.probe import ParamNote, TranscriptWarning, TranscriptWarningCode, Turn
 from common.errors.codes import ErrorCode, WorkerError
 from common.providers.base import SAMPLING_PARAMS, GenerationParams, Provider
 from common.providers.params import generic_name, max_tokens_name, plan_params, with_limit
+from common.providers.reasoning import ReasoningSetting
 
 # How a provider says it will not take a sampling parameter for this model.
 _REJECTION_WORDING = re.compile(
     r"unsupported (parameter|value)|not supported|does not support|only the default|is not allowed"
     r"|cannot both be specified|unrecognized request argument|extra inputs are not permitted",
+    re.IGNORECASE,
+)
+# The note's `param` when the reasoning setting was retried without (see README: reasoning).
+REASONING_PARAM = "reasoning"
+# How a provider says it will not take the reasoning fields it was sent: a rejection wording
+# (the sampling ones, and Gemini's "not enabled" / "not configurable" / "only enabled when" /
+# "Unknown name") that names a reasoning field (tests/fixtures/errors/reasoning_rejections.json).
+_REASONING_REJECTION = re.compile(
+    _REJECTION_WORDING.pattern + r"|is not enabled|not configurable|only (?:supported|enabled) when|unknown name",
+    re.IGNORECASE,
+)
+_REASONING_NAMES = re.compile(
+    r"\b(reasoning[_.]effort|reasoning|thinking(?:[_.]?config|_level|_budget|\.type(?:\.\w+)?)?"
+    r"|include_thoughts|output_config(?:\.effort)?|prompt_mode)\b",
     re.IGNORECASE,
 )
 # How providers state the largest token limit a model accepts.
@@ -69,10 +90,47 @@ def max_tokens_cap(error: WorkerError, requested: int | None) -> int | None:
     return None
 
 
+def rejected_reasoning(error: WorkerError, reasoning_sent: dict[str, Any] | None) -> bool:
+    """True when the provider refused the reasoning fields this request carried."""
+    if error.code is not ErrorCode.BAD_REQUEST or not reasoning_sent:
+        return False
+    blamed = error.details.get("param")
+    if isinstance(blamed, str) and blamed.split(".")[0] in reasoning_sent:
+        return True
+    return bool(_REASONING_REJECTION.search(error.message) and _REASONING_NAMES.search(error.message))
+
+
+def without_reasoning(params: GenerationParams) -> GenerationParams:
+    """The parameters with nothing asked of the provider's reasoning (capture is kept)."""
+    if params.reasoning is None or not params.reasoning.asks:
+        return params
+    return replace(params, reasoning=ReasoningSetting(capture=params.reasoning.capture))
+
+
+def reasoning_rejected_warning(note: ParamNote) -> TranscriptWarning | None:
+    """The warning a transcript carries once its reasoning setting was retried without."""
+    if note.param != REASONING_PARAM or note.action != "retried_without":
+        return None
+    return TranscriptWarning(
+        code=TranscriptWarningCode.REASONING_UNSUPPORTED,
+        message=f"the reasoning setting was not accepted and was left off from then on: {note.reason}",
+        recommendation="choose a reasoning value this model documents (README: reasoning), or remove it",
+    )
+
+
 def adjust_after_rejection(
-    error: WorkerError, params: GenerationParams, provider: Provider, model: str, sent: dict[str, Any]
+    error: WorkerError,
+    params: GenerationParams,
+    provider: Provider,
+    model: str,
+    sent: dict[str, Any],
+    *,
+    reasoning_sent: dict[str, Any] | None = None,
 ) -> tuple[GenerationParams, ParamNote] | None:
-    """New parameters and the note that explains them, or None if the error is not about a parameter."""
+    """New parameters and the note that explains them, or None if the error is not about a parameter.
+
+    `reasoning_sent`: the reasoning fields among `sent` (`ParamMapping.reasoning`).
+    """
     reason = f"{provider.name} rejected it for {model}: {error.message[:300]}"
     native_max, _ = max_tokens_name(provider.record, model, params.max_tokens_param)
     requested = sent.get(native_max)
@@ -83,6 +141,10 @@ def adjust_after_rejection(
     generic = rejected_param(error, provider, model, sent)
     if generic is not None:
         return params.without(generic), ParamNote(param=generic, action="retried_without", reason=reason)
+    if rejected_reasoning(error, reasoning_sent):
+        fields = ", ".join(sorted(reasoning_sent or {}))
+        note = ParamNote(param=REASONING_PARAM, action="retried_without", reason=f"{fields} not sent; {reason}")
+        return without_reasoning(params), note
     return None
 
 
@@ -96,6 +158,8 @@ def carried_over(params: GenerationParams, prior_turns: list[Turn], provider: Pr
         for note in turn.provider_metadata.param_notes or []:
             if note.action == "retried_without" and note.param in SAMPLING_PARAMS:
                 params = params.without(note.param)
+            elif note.action == "retried_without" and note.param == REASONING_PARAM:
+                params = without_reasoning(params)
             elif note.action == "lowered":
                 native, _ = max_tokens_name(provider.record, model, params.max_tokens_param)
                 sent = (turn.provider_metadata.params_sent or {}).get(native)

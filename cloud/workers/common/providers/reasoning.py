@@ -177,6 +177,8 @@ class _Builder:
             return chosen
         if effort == "max":
             chosen = family.efforts[-1]
+            if chosen.lower() == "max":  # the family's own max (Anthropic's output_config.effort)
+                return chosen
         else:
             asked = _NATIVE_RANK[effort]
             chosen = next((v for v in family.efforts if _NATIVE_RANK[v.lower()] >= asked), family.efforts[-1])
@@ -337,6 +339,34 @@ def map_reasoning(
             sent["thinking"] = {"type": "enabled", "budget_tokens": budget}
             thinking_budget = budget
             sampling = dict(rules.sampling_while_thinking)
+    elif family.control == "anthropic_adaptive":
+        b.summary_dropped(
+            "Anthropic returns the thinking (summarized on Claude 4 models) whenever thinking is on: nothing to ask"
+        )
+        if setting.budget_tokens is not None and family.budget_low is not None:
+            # The family still documents the budget form: a budget is sent as asked (it wins over an effort).
+            budget = b.budget(family)
+            if budget == 0:
+                sent["thinking"] = {"type": "disabled"}
+            elif budget is not None:
+                sent["thinking"] = {"type": "enabled", "budget_tokens": budget}
+                thinking_budget = budget
+                sampling = dict(rules.sampling_while_thinking)
+        else:
+            b.budget_ignored(b.text(family.reason) + ", not a token budget (output_config.effort sets the depth)")
+            effort = setting.effort
+            if effort == "none":
+                if family.can_disable:
+                    sent["thinking"] = {"type": "disabled"}
+                else:
+                    b.unsupported(
+                        "reasoning.effort",
+                        f"{b.text(family.reason)}: reasoning.effort none cannot be sent, the model's default applies",
+                    )
+            elif effort is not None:
+                sent["thinking"] = {"type": "adaptive"}
+                sent["output_config"] = {"effort": b.level(family, effort)}
+                sampling = dict(rules.sampling_while_thinking)
     elif family.control in ("gemini_budget", "gemini_level"):
         config: dict[str, Any] = {}
         if family.control == "gemini_budget":
@@ -444,35 +474,35 @@ def apply_reasoning(
                             f" ({model}'s documented maximum) with the asked allowance: sent {new_budget}",
                         )
                     )
-        for generic, bounds in (mapping.sampling if "thinking" in reasoning_sent else {}).items():
-            native = record.params.names.get(generic)
-            if native is None or native not in result:
-                continue
-            value = result[native]
-            if bounds.low is not None and bounds.high is not None and bounds.low <= value <= bounds.high:
-                continue
-            if not bounds.clamp:
-                del result[native]
-                notes.append(
-                    _note(
-                        generic,
-                        "dropped",
-                        f"{generic} {value:g} cannot be changed while {model} thinks"
-                        f" ({record.name} allows only {bounds.low:g}): not sent",
-                    )
-                )
-                continue
-            assert bounds.low is not None and bounds.high is not None
-            clamped = min(max(value, bounds.low), bounds.high)
-            result[native] = clamped
+    for generic, bounds in (mapping.sampling if "thinking" in reasoning_sent else {}).items():
+        native = record.params.names.get(generic)
+        if native is None or native not in result:
+            continue
+        value = result[native]
+        if bounds.low is not None and bounds.high is not None and bounds.low <= value <= bounds.high:
+            continue
+        if not bounds.clamp:
+            del result[native]
             notes.append(
                 _note(
                     generic,
-                    "clamped",
-                    f"{generic} {value:g} is outside {bounds.low:g}-{bounds.high:g}, what {record.name} allows"
-                    f" while thinking: sent {clamped:g}",
+                    "dropped",
+                    f"{generic} {value:g} cannot be changed while {model} thinks"
+                    f" ({record.name} allows only {bounds.low:g}): not sent",
                 )
             )
+            continue
+        assert bounds.low is not None and bounds.high is not None
+        clamped = min(max(value, bounds.low), bounds.high)
+        result[native] = clamped
+        notes.append(
+            _note(
+                generic,
+                "clamped",
+                f"{generic} {value:g} is outside {bounds.low:g}-{bounds.high:g}, what {record.name} allows"
+                f" while thinking: sent {clamped:g}",
+            )
+        )
     result.update(reasoning_sent)
     return AppliedReasoning(result, reasoning_sent or None, tuple(notes), _distinct(warnings))
 

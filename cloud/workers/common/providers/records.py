@@ -98,12 +98,22 @@ class ResponsesApi:
 # How a family of models takes a reasoning setting (applied by common.providers.reasoning):
 # - "effort": a level under `ReasoningRules.effort_param` (OpenAI, xAI, Mistral's adjustable models);
 # - "anthropic_thinking": `thinking: {type: "enabled", budget_tokens}` (or `{type: "disabled"}`);
+# - "anthropic_adaptive": `thinking: {type: "adaptive"}` with `output_config: {effort}` (Claude
+#   Opus/Sonnet 4.6 and later); where the family also documents a budget range, a budget is
+#   sent the "anthropic_thinking" way (`{type: "enabled", budget_tokens}`);
 # - "gemini_budget" / "gemini_level": `thinking_config` with `thinking_budget` / `thinking_level`;
 # - "prompt_mode": Mistral's magistral models, whose documented switch is `prompt_mode: "reasoning"`;
 # - "model": the model always reasons and takes no reasoning parameter (deepseek-reasoner);
 # - "unsupported": a family the provider documents as refusing reasoning parameters.
 ReasoningControl = Literal[
-    "effort", "anthropic_thinking", "gemini_budget", "gemini_level", "prompt_mode", "model", "unsupported"
+    "effort",
+    "anthropic_thinking",
+    "anthropic_adaptive",
+    "gemini_budget",
+    "gemini_level",
+    "prompt_mode",
+    "model",
+    "unsupported",
 ]
 # Our effort levels, least reasoning first.
 EFFORT_LEVELS: tuple[str, ...] = ("none", "minimal", "low", "medium", "high", "max")
@@ -315,7 +325,15 @@ XAI_RANGES = CHAT_COMPLETIONS_RANGES
 # high, none its default; gpt-5.2 and later add xhigh; gpt-5-pro only high; gpt-5-chat and
 # o1-mini/o1-preview take none of it). Anthropic extended thinking (budget_tokens >= 1024 and
 # below max_tokens; "for budgets above 32K" batch is advised; temperature and top_k cannot be
-# changed while thinking, top_p only within 0.95-1). Gemini thinking guide (2.5 Pro 128-32768,
+# changed while thinking, top_p only within 0.95-1). Anthropic adaptive thinking and effort
+# (platform.claude.com/docs/en/build-with-claude/adaptive-thinking and .../effort; the SDK's
+# ThinkingConfigAdaptiveParam and OutputConfigParam.effort low/medium/high/xhigh/max): Opus 4.6
+# and Sonnet 4.6 take `thinking: {type: "adaptive"}` with `output_config.effort` low/medium/high/
+# max, and still take `{type: "enabled", budget_tokens}` (deprecated) and `{type: "disabled"}`;
+# Opus 4.7 (and 4.8, "the same platform features as Opus 4.7") take only adaptive thinking,
+# efforts up to xhigh and max, and answer "enabled" and "disabled" with a 400; Opus 4.5 and
+# older take no adaptive thinking (their effort does not turn thinking on: budget form).
+# Gemini thinking guide (2.5 Pro 128-32768,
 # cannot turn thinking off; 2.5 Flash 0-24576; 2.5 Flash-Lite 512-24576 or 0; -1 dynamic;
 # Gemini 3 takes thinking_level: 3 Pro low/high, 3.1 Pro low/medium/high, 3 Flash minimal/low/
 # medium/high; never both thinking_level and thinking_budget). xAI reasoning guide (only
@@ -352,6 +370,21 @@ OPENAI_REASONING = ReasoningRules(
 )
 ANTHROPIC_REASONING = ReasoningRules(
     families=(
+        ReasoningFamily(
+            re.compile(r"^claude-opus-4-[78]"),
+            "anthropic_adaptive",
+            "{model} takes only adaptive thinking (thinking.type enabled and disabled are rejected)",
+            efforts=("low", "medium", "high", "xhigh", "max"),
+        ),
+        ReasoningFamily(
+            re.compile(r"^claude-(opus|sonnet)-4-6"),
+            "anthropic_adaptive",
+            "{model} takes adaptive thinking with an effort level",
+            efforts=("low", "medium", "high", "max"),
+            budget_low=1024,
+            can_disable=True,
+            budgets={"minimal": 1024, "max": 32_000},
+        ),
         ReasoningFamily(
             re.compile(r"^claude-(3-7-sonnet|sonnet-4|opus-4|haiku-4)"),
             "anthropic_thinking",

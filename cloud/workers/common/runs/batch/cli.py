@@ -49,10 +49,10 @@ def main(argv: list[str]) -> int:
     elif options.broker is None:
         runner = BatchRunner(options)
     else:  # Celery, kombu and redis are imported only for a distributed run
-        from common.runs.distributed.connect import UnreachableError
+        from common.runs.distributed.connect import RedisLostError, UnreachableError
         from common.runs.distributed.driver import DistributedDriver
 
-        runner, stops = DistributedDriver(options), (JobsFileError, UnreachableError)
+        runner, stops = DistributedDriver(options), (JobsFileError, UnreachableError, RedisLostError)
     try:
         if options.broker is not None:
             assert isinstance(runner, DistributedDriver)

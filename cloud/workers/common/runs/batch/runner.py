@@ -13,7 +13,7 @@ A failure whose hint is longer than a batch waits (a Gemini per-day quota: until
 Pacific time) parks its provider+model instead: no job of that model starts until the
 hint has passed (other models and providers go on), and if the run has nothing else left
 to do first, each parked job is written as a retryable failure carrying the time left, so
-the next run of the same command resumes it.
+the next run of the same command resumes it (`parking`, shared with distributed runs).
 
 SIGINT/SIGTERM: jobs in flight stop and write their CANCELLED result with the turns they
 have; a second signal exits at once (every line already written is whole).
@@ -23,25 +23,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import random
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import structlog
 
-from common.contract.probe import ProbeJob, ProbeSuccess, Transcript, Turn, WorkerFailure
-from common.errors.codes import ErrorCode, WorkerError
-from common.errors.retry import Clock, RetryPolicy, SystemClock
+from common.contract.probe import ProbeJob, ProbeSuccess, WorkerFailure
+from common.errors.codes import ErrorCode
+from common.errors.retry import Clock, SystemClock
 from common.io.log import get_logger
 from common.providers.pool import ProviderPool
-from common.providers.registry import resolve_model
 from common.runs.batch.files import UNROUTED, BatchJob, ResultWriter, compact
 from common.runs.batch.options import BatchOptions
+from common.runs.batch.parking import BATCH_RETRY_POLICY, ParkingLot, is_wall, model_key
 from common.runs.batch.plan import plan_jobs
 from common.runs.batch.progress import BatchStats, LimiterState, Progress
 from common.runs.batch.rate_limit import LimiterSet, ProviderLimiter
@@ -53,45 +50,8 @@ from common.runs.stop_signals import install_stop_signals, remove_stop_signals
 
 EXIT_DONE = 0
 EXIT_RETRYABLE_LEFT = 3  # finished, but some results are retryable failures: run the command again
-# A batch waits longer between runs of a job than a job waits between its requests: the
-# job itself already retried within its deadline (common.errors.retry).
-BATCH_RETRY_POLICY = RetryPolicy(base_delay_s=2.0, max_delay_s=60.0, jitter=0.0)
-
 ProbeResult = ProbeSuccess | WorkerFailure
 RunProbe = Callable[[ProbeJob], Awaitable[ProbeResult]]
-
-
-@dataclass
-class Parking:
-    """A provider+model that answered with a wall (a hint longer than a batch waits)."""
-
-    until: float  # on the runner's clock
-    failure: WorkerFailure  # the answer that parked it: what a job that never started is told
-    jobs: list[BatchJob] = field(default_factory=list)
-
-
-def _model_key(provider: str, probe: ProbeJob) -> tuple[str, str]:
-    try:
-        return provider, resolve_model(probe.model_id).model
-    except WorkerError:
-        return provider, probe.model_id
-
-
-def _resume_transcript(turns: list[Turn]) -> Transcript:
-    """The paid-for turns of a job that was parked before it started again, so they stay resumable."""
-    meta = turns[-1].provider_metadata
-    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    return Transcript(
-        turns=turns,
-        total_input_tokens=sum(turn.input_tokens for turn in turns),
-        total_output_tokens=sum(turn.output_tokens for turn in turns),
-        total_reasoning_tokens=sum(turn.provider_metadata.reasoning_tokens for turn in turns),
-        model_version=meta.model_version,
-        provider=meta.provider,
-        requested_model=meta.requested_model,
-        started_at=now,
-        completed_at=now,
-    )
 
 
 def _prior_turns_rejected(result: ProbeResult) -> bool:
@@ -127,7 +87,7 @@ class BatchRunner:
         self.unfinished = 0
         self.all_done = asyncio.Event()
         self.output_means: dict[str, tuple[int, int]] = {}  # provider -> (output tokens, turns)
-        self.parked: dict[tuple[str, str], Parking] = {}  # (provider, model) -> its wall
+        self.parked = ParkingLot(self.clock.monotonic)  # walled models and the jobs waiting behind them
         self.writer: ResultWriter | None = None
         self.progress: Progress | None = None
 
@@ -195,9 +155,7 @@ class BatchRunner:
                     continue
                 if job.prior_turns:
                     parsed.prior_turns = job.prior_turns
-                parking = self.parked.get(_model_key(provider, parsed))
-                if parking is not None and self.clock.monotonic() < parking.until:
-                    parking.jobs.append(job)  # not started: its model is walled until then
+                if self.parked.hold(model_key(provider, parsed), job):  # not started: its model is walled
                     self.slots.release()
                     self._settle_parking()
                     continue
@@ -248,13 +206,14 @@ class BatchRunner:
             job.prior_turns, prior = None, 0
             result = await self.run_probe(probe)
         spend = spend_of(result, prior, probe.model_cost)
-        walled = isinstance(result, WorkerFailure) and self._hint_s(result) > BATCH_RETRY_POLICY.max_hinted_wait_s
+        walled = isinstance(result, WorkerFailure) and is_wall(result)
         self._account(job.provider, limiter, estimate, spend, walled=walled)
         if isinstance(result, WorkerFailure) and result.retryable:
             job.prior_turns = result.turns_to_resume()
             job.last_result = result
             if walled and not self.stopping:
-                self._park(job, _model_key(job.provider, probe), result)
+                self.parked.park(model_key(job.provider, probe), job, result)
+                self._settle_parking()
                 return
             if not self.stopping and job.attempts < self.options.max_attempts:
                 self._retry_later(job, result, spend)
@@ -294,57 +253,17 @@ class BatchRunner:
 
     # -- parking a walled model -----------------------------------------------------------
 
-    @staticmethod
-    def _hint_s(failure: WorkerFailure) -> float:
-        hint = failure.error.retry_after_ms
-        return hint / 1000 if failure.retryable and hint is not None else 0.0
-
-    def _park(self, job: BatchJob, key: tuple[str, str], failure: WorkerFailure) -> None:
-        until = self.clock.monotonic() + self._hint_s(failure)
-        parking = self.parked.get(key)
-        if parking is None:
-            parking = self.parked[key] = Parking(until, failure)
-            self.log.warning(
-                "model parked: its provider answered with a wall no batch retry gets past",
-                provider=key[0],
-                model=key[1],
-                code=failure.error.code.value,
-                retryAfterMs=failure.error.retry_after_ms,
-                quotaWindow=failure.error.details.get("quotaWindow"),
-            )
-        elif until > parking.until:
-            parking.until, parking.failure = until, failure
-        parking.jobs.append(job)
-        self._settle_parking()
-
     def _settle_parking(self) -> None:
         """Starts the jobs of models whose wall has passed; ends the run when only parked jobs are left."""
-        now = self.clock.monotonic()
-        for key, parking in list(self.parked.items()):
-            if now >= parking.until:
-                del self.parked[key]
-                for job in parking.jobs:
-                    self.queues[job.provider].put_nowait(job)
-        if self.unfinished == sum(len(parking.jobs) for parking in self.parked.values()):
+        for job in self.parked.release_due():
+            self.queues[job.provider].put_nowait(job)
+        if self.unfinished == len(self.parked):
             self.all_done.set()
 
     def _write_parked(self) -> None:
         """Each parked job's answer: retryable, with the time left before its model's wall passes."""
-        now = self.clock.monotonic()
-        parkings, self.parked = list(self.parked.values()), {}
-        for parking in parkings:
-            left_ms = max(0, math.ceil((parking.until - now) * 1000))
-            for job in parking.jobs:
-                own = job.last_result if isinstance(job.last_result, WorkerFailure) else None
-                if own is not None:
-                    error = own.error.model_copy(update={"retry_after_ms": left_ms})
-                    result = own.model_copy(update={"error": error})
-                else:  # never started this run: told what its model answered, its turns kept
-                    details = {**parking.failure.error.details, "attempts": 0, "notStarted": True}
-                    error = parking.failure.error.model_copy(update={"retry_after_ms": left_ms, "details": details})
-                    partial = _resume_transcript(job.prior_turns) if job.prior_turns else None
-                    result = WorkerFailure(error=error, partial_transcript=partial)
-                self._write_final(job, result, cost_known=True)
+        for job, result in self.parked.drain():
+            self._write_final(job, result, cost_known=True)
 
     def _retry_later(self, job: BatchJob, failure: WorkerFailure, spend: Spend) -> None:
         hint = failure.error.retry_after_ms

@@ -19,6 +19,10 @@ class UnreachableError(Exception):
     """The broker or the Redis of a distributed run cannot be reached."""
 
 
+class RedisLostError(Exception):
+    """The run's Redis went away, or came back empty, while the driver ran (the driver exits 2)."""
+
+
 def shown(url: str) -> str:
     """The URL without its password, for messages and logs."""
     parts = urlsplit(url)

@@ -6,7 +6,10 @@ is where jobs run. Each submitted job has a lease: a job with no claim and no re
 when its lease runs out (a message the broker lost, a worker that died) is submitted
 again under a new generation, and the claim and done-set scripts make every other copy
 a no-op (`scripts.py`). A retryable failure is submitted again from its partial transcript
-(after the provider's hint or a backoff) up to `--max-attempts`, as a local batch does.
+(after the provider's hint or a backoff) up to `--max-attempts`, as a local batch does, and
+a wall (a Gemini per-day quota) parks its provider+model as in a local batch
+(`common.runs.batch.parking`): its jobs are not submitted until the hint has passed, and are
+written as retryable failures with the time left when only parked jobs are left.
 
 Stopping and starting again loses nothing: the run's key is kept next to the results file
 (`OUTPUT.run.json`), results published while no driver was running wait in Redis and are
@@ -14,6 +17,12 @@ collected first, jobs still claimed by a worker are waited for, and only the oth
 submitted again. A result is taken off Redis only after its line is in the results file
 (a crash between the two re-reads it; the file's own dedup and `compact` keep one line per
 id). When every job has its line, the run's keys are deleted.
+
+Redis restarting mid-run (it loses the leases, the results waiting and the checkpoints)
+stops the driver with exit 2 and one sentence, whether Redis is gone or came back empty
+(the run's `alive` marker, checked every step, is missing): every line already in the
+results file stays, and the same command run again submits only the jobs without one
+(turns checkpointed only in the lost Redis are asked again).
 
 SIGINT/SIGTERM: the driver stops submitting and exits 128+N; jobs already on workers run
 on, and the next run of the same command collects them.
@@ -37,17 +46,20 @@ from typing import Any
 
 from pydantic import ValidationError
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common.contract.probe import ModelCost, ProbeSuccess, WorkerFailure
 from common.io import environment
 from common.io.log import get_logger
 from common.runs.batch.files import BatchJob, ResultWriter, compact
 from common.runs.batch.options import BatchOptions
+from common.runs.batch.parking import BATCH_RETRY_POLICY, ModelKey, ParkingLot, is_wall, model_key
 from common.runs.batch.plan import plan_jobs
 from common.runs.batch.progress import BatchStats, LimiterState, Progress
-from common.runs.batch.runner import BATCH_RETRY_POLICY, EXIT_DONE, EXIT_RETRYABLE_LEFT
+from common.runs.batch.runner import EXIT_DONE, EXIT_RETRYABLE_LEFT
 from common.runs.batch.spend import spend_of
-from common.runs.distributed.connect import check_all, shown
+from common.runs.distributed.connect import RedisLostError, check_all, shown
 from common.runs.distributed.keys import RunKeys
 from common.runs.distributed.messages import TASK_NAME, LimitWire, ResultEnvelope, TaskMessage, job_field
 from common.runs.distributed.state import Lease, RunState
@@ -65,6 +77,7 @@ class Phase(Enum):
     QUEUED = "queued"  # not submitted by this driver yet
     OUT = "out"  # submitted (or found running): waiting for its result
     WAITING = "waiting"  # a retryable failure, waiting to be submitted again
+    PARKED = "parked"  # its model answered with a wall: not submitted until it has passed
     ENDED = "ended"  # its line is in the results file
 
 
@@ -77,6 +90,7 @@ class Tracked:
     check_at: float = 0.0  # monotonic: when to ask about its lease next
     lease_s: float = 0.0
     model_cost: ModelCost | None = None
+    model: ModelKey | None = None  # (provider, model), once the job has been parsed
 
 
 @dataclass
@@ -125,6 +139,7 @@ class DistributedDriver:
         self.queue: list[Tracked] = []  # to submit, in file order (popped from the end)
         self.retries: list[tuple[float, int, str]] = []  # (due, order, field), a heap
         self.out = 0
+        self.parked = ParkingLot(time.monotonic)  # walled models and the jobs waiting behind them
         self.wake = asyncio.Event()
         self.writer: ResultWriter | None = None
         self.progress: Progress | None = None
@@ -158,25 +173,37 @@ class DistributedDriver:
         self.stats.started = time.monotonic()
         installed = install_stop_signals(self.stop) if handle_signals else []
         self.log.info("distributed run", runKey=self.keys.run, jobs=len(to_run))
+        lost: str | None = None
         try:
             self.queue = list(reversed(to_run))
+            await self.state.mark_alive(self.keys)
             await self._collect()  # results published while no driver was running
             self.counts.collected_waiting = self.stats.done
             await self._loop()
+            self._write_parked()
+        except (RedisConnectionError, RedisTimeoutError, RedisLostError) as exc:
+            lost = str(exc) or type(exc).__name__
         finally:
             remove_stop_signals(installed)
             self._write_waiting_if_stopping()
             self.writer.close()
             self.progress.close()
             ended = all(t.phase is Phase.ENDED for t in self.jobs.values())
-            if ended and not self.stopping:
+            if ended and not self.stopping and lost is None:
                 await self.state.forget(self.keys)
                 run_file(self.options.output).unlink(missing_ok=True)
-            await self.redis.aclose()
+            with contextlib.suppress(Exception):  # a Redis that went away may refuse even the goodbye
+                await self.redis.aclose()
             self.celery.close()
         dropped = compact(self.options.output)
         if dropped:
             self.log.info("results file compacted", droppedLines=dropped)
+        if lost is not None:
+            raise RedisLostError(
+                f"the run's Redis at {shown(self.redis_url)} went away or lost the run's state mid-run ({lost});"
+                f" every result already in {self.options.output} is kept:"
+                " run the same command again to run the jobs without one"
+            )
         if self.stopping:
             return self.exit_code
         return EXIT_RETRYABLE_LEFT if self.stats.left_retryable else EXIT_DONE
@@ -185,12 +212,16 @@ class DistributedDriver:
         tick = min(1.0, self.options.lease_s / 4)
         while not self.stopping:
             self._release_due_retries()
+            self._release_parked()
             await self._fill()
             if not self.out and not self.queue and not self.retries:
-                return
+                return  # nothing left, or only parked jobs: `_write_parked` answers them
             timeout = tick
             if self.retries:
                 timeout = max(0.01, min(tick, self.retries[0][0] - time.monotonic()))
+            parked_s = self.parked.next_release_s()
+            if parked_s is not None:
+                timeout = max(0.01, min(timeout, parked_s))
             waiter = asyncio.ensure_future(self.state.wait_for_results(self.keys, timeout))
             woken = asyncio.ensure_future(self.wake.wait())
             done, _ = await asyncio.wait({waiter, woken}, return_when=asyncio.FIRST_COMPLETED)
@@ -200,8 +231,12 @@ class DistributedDriver:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await waiter
             self.wake.clear()
+            if waiter in done:
+                waiter.result()  # a Redis that went away says so here
             if self.stopping:
                 return
+            if not await self.state.is_alive(self.keys):
+                raise RedisLostError("Redis came back without this run's state: it restarted or was flushed")
             await self._collect()
             await self._check_leases()
 
@@ -233,6 +268,10 @@ class DistributedDriver:
             self._end(tracked, parsed, cost_known=True)
             return
         tracked.model_cost = parsed.model_cost
+        tracked.model = model_key(job.provider, parsed)
+        if self.parked.hold(tracked.model, job):  # not submitted: its model is walled
+            tracked.phase = Phase.PARKED
+            return
         status, gen = await self.state.lease(self.keys, tracked.field)
         tracked.phase, tracked.gen = Phase.OUT, gen
         self.out += 1
@@ -321,9 +360,10 @@ class DistributedDriver:
             self.stats.in_flight = self.out
         job, result = tracked.job, envelope.result
         job.attempts += 1
-        if tracked.model_cost is None and tracked.phase is Phase.QUEUED:
+        if tracked.model is None and tracked.phase is Phase.QUEUED:
             parsed = parse_job(PROBE, parse_job_line(job.raw, job.line)[1])
-            tracked.model_cost = parsed.model_cost if not isinstance(parsed, WorkerFailure) else None
+            if not isinstance(parsed, WorkerFailure):
+                tracked.model_cost, tracked.model = parsed.model_cost, model_key(job.provider, parsed)
         spend = spend_of(result, envelope.replayed, tracked.model_cost)
         self.stats.add_spend(spend)
         if self.progress is not None:
@@ -332,7 +372,11 @@ class DistributedDriver:
             job.prior_turns = result.turns_to_resume() or job.prior_turns
             job.last_result = result
             hint = result.error.retry_after_ms
-            walled = hint is not None and hint / 1000 > BATCH_RETRY_POLICY.max_hinted_wait_s
+            walled = is_wall(result)
+            if walled and not self.stopping and tracked.model is not None:
+                tracked.phase = Phase.PARKED
+                self.parked.park(tracked.model, job, result)
+                return False
             if not walled and not self.stopping and job.attempts < self.options.max_attempts:
                 delay = BATCH_RETRY_POLICY.wait_s(job.attempts, hint, self.rng)
                 tracked.phase = Phase.WAITING
@@ -344,6 +388,17 @@ class DistributedDriver:
                 return False
         self._end(tracked, result, spend.cost_known)
         return True
+
+    def _release_parked(self) -> None:
+        for job in self.parked.release_due():
+            tracked = self.jobs[job_field(job.id)]
+            tracked.phase = Phase.QUEUED
+            self.queue.append(tracked)  # next to be submitted
+
+    def _write_parked(self) -> None:
+        """Only parked jobs are left (or the run is stopping): each is written retryable, with the time left."""
+        for job, result in self.parked.drain():
+            self._end(self.jobs[job_field(job.id)], result, cost_known=True)
 
     def _end(self, tracked: Tracked, result: ProbeResult, cost_known: bool) -> None:
         assert self.writer is not None

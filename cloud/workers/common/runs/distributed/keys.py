@@ -43,12 +43,17 @@ class RunKeys:
         """A list of published results waiting for the driver."""
         return self._key("results")
 
+    @property
+    def alive(self) -> str:
+        """Set by the driver while the run has jobs out: gone mid-run means Redis lost the run's state."""
+        return self._key("alive")
+
     def claim(self, job: str) -> str:
         """Held (with a TTL the worker keeps renewing) while a worker runs the job."""
         return self._key(f"claim:{job}")
 
     def all_fixed(self) -> list[str]:
-        return [self.generations, self.done, self.collected, self.checkpoints, self.results]
+        return [self.generations, self.done, self.collected, self.checkpoints, self.results, self.alive]
 
 
 def limiter_key(provider: str, key_hash: str) -> str:

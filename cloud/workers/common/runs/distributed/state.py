@@ -112,6 +112,13 @@ class RunState:
             pipe.hdel(keys.checkpoints, *finished)
         await pipe.execute()
 
+    async def mark_alive(self, keys: RunKeys) -> None:
+        await self.redis.set(keys.alive, "1", ex=RUN_TTL_S)
+
+    async def is_alive(self, keys: RunKeys) -> bool:
+        """False when the run's marker is gone: Redis restarted (or was flushed) and lost leases and results."""
+        return bool(await self.redis.exists(keys.alive))
+
     async def forget(self, keys: RunKeys) -> None:
         """Deletes a finished run: a message still in a queue then finds no generation and is dropped
         (claims expire by themselves)."""

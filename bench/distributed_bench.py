@@ -1,8 +1,12 @@
 """Benchmark: distributed runs (`batch.py --broker` + Celery workers), 1 vs 2 worker processes.
 
-    python3 bench/distributed_bench.py [--jobs 2000] [--latency-ms 200] [--concurrency 64]
+    python3 bench/distributed_bench.py [--jobs 2000] [--turns 1] [--latency-ms 200] [--concurrency 64]
+                                       [--workers 1,2] [--no-serve]
 
-One-turn OpenAI-SDK jobs against the local fake server (its own process) through a private
+The cases README "Distributed runs" records: `--jobs 20000` (one turn) and
+`--jobs 1000 --turns 4` (each job four requests, a checkpoint after each of the first three).
+
+One-turn (or `--turns N`) OpenAI-SDK jobs against the local fake server (its own process) through a private
 Redis (broker and run state). Each worker process runs `--concurrency` jobs at once on one
 event loop; the driver keeps `workers x concurrency` jobs out. Printed per worker count:
 wall time, jobs/s and its share of the ideal (workers x concurrency / latency), worker CPU
@@ -43,15 +47,19 @@ def peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
-def jobs_file(path: Path, count: int, tag: str) -> Path:
-    path.write_text(
-        "".join(json.dumps({"id": f"{tag}-{n}", **one_turn_job("openai:gpt-4o-mini", n)}) + "\n" for n in range(count))
-    )
+def bench_job(n: int, turns: int) -> dict[str, Any]:
+    job = one_turn_job("openai:gpt-4o-mini", n)
+    followups = [{"label": f"f{t}", "prompt": f"Follow-up {t} to question {n}: why?"} for t in range(1, turns)]
+    return {**job, "scenario": {**job["scenario"], "followups": followups}} if followups else job
+
+
+def jobs_file(path: Path, count: int, tag: str, turns: int = 1) -> Path:
+    path.write_text("".join(json.dumps({"id": f"{tag}-{n}", **bench_job(n, turns)}) + "\n" for n in range(count)))
     return path
 
 
 def distributed_case(
-    scratch: Path, env: dict[str, str], redis_url: str, count: int, worker_count: int, concurrency: int
+    scratch: Path, env: dict[str, str], redis_url: str, count: int, worker_count: int, concurrency: int, turns: int = 1
 ) -> dict[str, Any]:
     queue = new_queue()
     run_env = {**env, **distributed_env(redis_url, redis_url, queue), "PROBE_LOG_LEVEL": "warning"}
@@ -60,7 +68,7 @@ def distributed_case(
     window = str(worker_count * concurrency)
 
     def drive(name: str, size: int) -> Any:
-        jobs = jobs_file(out / f"{name}.jsonl", size, name)
+        jobs = jobs_file(out / f"{name}.jsonl", size, name, turns)
         argv = [BATCH_PY, str(jobs), "-o", str(out / f"{name}.out.jsonl"), "--broker", redis_url]
         return measure(
             *argv, "--concurrency", window, "--no-progress", "--summary-json", str(out / f"{name}.json"), env=run_env
@@ -76,7 +84,7 @@ def distributed_case(
         worker_cpu = sum(cpu_s(pid) for pid in pids) - sum(before)
         rss = max(peak_rss_mib(pid) for pid in pids)
     facts = json.loads((out / "run.json").read_text())
-    ideal = worker_count * concurrency / (float(env["LATENCY_MS"]) / 1000)
+    ideal = worker_count * concurrency / (float(env["LATENCY_MS"]) / 1000) / turns
     rate = count / run.wall_s
     return {
         "workers": worker_count,
@@ -107,9 +115,13 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=200.0)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--turns", type=int, default=1, help="requests per job (1 + followups), at most 8")
+    parser.add_argument("--no-serve", action="store_true", help="skip the serve-mode CPU comparison")
     args = parser.parse_args()
+    if not 1 <= args.turns <= 8 or not 1 <= args.jobs <= 50_000:
+        parser.error("--turns must be 1..8 and --jobs 1..50000 (the fake and Redis run on this machine)")
     emit(
-        f"\nDistributed runs: {args.jobs} one-turn jobs, OpenAI SDK, latency {args.latency_ms:.0f} ms,"
+        f"\nDistributed runs: {args.jobs} {args.turns}-turn jobs, OpenAI SDK, latency {args.latency_ms:.0f} ms,"
         f" {args.concurrency} jobs per worker process, Redis broker"
     )
     report: dict[str, Any] = {}
@@ -121,20 +133,22 @@ def main() -> None:
             f" {'driver CPU ms/job':>17} {'peak MiB/worker':>15}"
         )
         for count in (int(n) for n in args.workers.split(",")):
-            case = distributed_case(scratch, env, redis.url, args.jobs, count, args.concurrency)
+            case = distributed_case(scratch, env, redis.url, args.jobs, count, args.concurrency, args.turns)
             report[f"workers={count}"] = case
             emit(
                 f"{count:7d} {case['wallS']:7.1f} {case['jobsPerS']:7.1f} {case['idealJobsPerS']:6.0f}"
                 f" {case['ofIdeal']:8.0%} {case['workerCpuMsPerJob']:17.2f} {case['driverCpuMsPerJob']:17.2f}"
                 f" {case['peakRssMiBPerWorker']:15.1f}"
             )
-        serve = serve_cpu_ms_per_job(scratch, env, args.jobs, args.concurrency)
-        report["serveCpuMsPerJob"] = round(serve, 2)
-        emit(f"serve mode, same jobs: {serve:.2f} ms CPU per job (marginal)")
+        if not args.no_serve and args.turns == 1:
+            serve = serve_cpu_ms_per_job(scratch, env, args.jobs, args.concurrency)
+            report["serveCpuMsPerJob"] = round(serve, 2)
+            emit(f"serve mode, same jobs: {serve:.2f} ms CPU per job (marginal)")
     one, two = report.get("workers=1"), report.get("workers=2")
     if one and two:
         emit(f"2 workers / 1 worker: {two['jobsPerS'] / one['jobsPerS']:.2f}x jobs/s")
-    emit(f"results: {save('distributed', report)}")
+    default = args.turns == 1 and args.jobs == 2000
+    emit(f"results: {save('distributed' if default else f'distributed-{args.jobs}x{args.turns}', report)}")
 
 
 if __name__ == "__main__":

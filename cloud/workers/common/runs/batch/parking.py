@@ -50,9 +50,14 @@ def hint_s(failure: WorkerFailure) -> float:
     return hint / 1000 if failure.retryable and hint is not None else 0.0
 
 
+def is_wall_s(hint_s: float | None) -> bool:
+    """A hint longer than a batch waits: slowing down cannot help, the model is parked instead."""
+    return hint_s is not None and hint_s > BATCH_RETRY_POLICY.max_hinted_wait_s
+
+
 def is_wall(failure: WorkerFailure) -> bool:
     """A retryable failure no batch retry gets past before its hint: its model is parked."""
-    return hint_s(failure) > BATCH_RETRY_POLICY.max_hinted_wait_s
+    return is_wall_s(hint_s(failure))
 
 
 def resume_transcript(turns: list[Turn]) -> Transcript:

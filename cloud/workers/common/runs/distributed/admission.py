@@ -5,7 +5,8 @@ Used by a distributed worker's task (`task.py`) and by serve mode with a Redis U
 limiter; the SDK is imported before admission (an import that holds the process for a
 second must not sit between a job's reserved slot and its request); the estimate of what
 the job still has to send is reserved; after the job, the difference is settled and a
-429 it met slows every process sharing the key.
+429 it met slows every process sharing the key (not a wall such as a per-day quota: that is
+one model's, and the driver parks the model instead, `common.runs.batch.parking`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from common.contract.probe import ProbeJob
 from common.errors.codes import WorkerError
 from common.providers.registry import load_provider_class, record_for, resolve_model
 from common.providers.settings import settings_for
+from common.runs.batch.parking import is_wall_s
 from common.runs.batch.rate_limit import Limits
 from common.runs.batch.spend import DEFAULT_EXPECTED_OUTPUT_TOKENS, Estimate, Spend, estimate_job
 from common.runs.distributed.keys import hash_api_key
@@ -81,7 +83,7 @@ class SharedAdmission:
             spend.requests - estimate.requests,
             spend.tokens - estimate.tokens,
         )
-        if not spend.rate_limited:
+        if not spend.rate_limited or is_wall_s(spend.retry_after_s):
             return None
         return await self.limiter.rate_limited(route.provider, route.key_hash, route.limits, spend.retry_after_s)
 

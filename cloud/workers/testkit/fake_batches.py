@@ -42,9 +42,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -52,7 +49,6 @@ import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -64,6 +60,7 @@ from testkit.fake_provider import (
     _openai_completion,
     error_body,
 )
+from testkit.servers import announce_and_wait, server_process, serving_on_thread
 
 HoldMode = Literal["before", "after", "partial"]
 Api = Literal["openai", "anthropic", "mistral", "gemini"]
@@ -796,55 +793,19 @@ class FakeBatches:
 
     @contextlib.contextmanager
     def running(self) -> Iterator[FakeBatches]:
-        loop = asyncio.new_event_loop()
-        started = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(self.start())
-            started.set()
-            loop.run_forever()
-            loop.run_until_complete(self.close())
-            loop.close()
-
-        thread = threading.Thread(target=run, name="fake-batches", daemon=True)
-        thread.start()
-        if not started.wait(WAIT_S):
-            raise RuntimeError("the fake batch server did not start")
-        try:
-            yield self
-        finally:
-            self.clear_holds()
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(WAIT_S)
+        """Serves on its own thread and event loop for the duration of the block."""
+        with serving_on_thread(self.start, self.close, "fake-batches"):
+            try:
+                yield self
+            finally:
+                self.clear_holds()  # a held request must not keep the loop from stopping
 
 
 @contextlib.contextmanager
 def fake_batches_process(polls_to_end: int = 2) -> Iterator[str]:
     """The fake in its own process (its CPU is not the measured process's); yields its URL."""
-    workers = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(workers), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "testkit.fake_batches", "--polls-to-end", str(polls_to_end)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        ready = proc.stdout.readline()
-        if not ready:
-            raise RuntimeError("the fake batch server exited before it was ready")
-        yield f"http://127.0.0.1:{json.loads(ready)['port']}"
-    finally:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with server_process("testkit.fake_batches", "--polls-to-end", str(polls_to_end)) as url:
+        yield url
 
 
 def fake_stats(url: str) -> dict[str, Any]:
@@ -857,20 +818,7 @@ def fake_stats(url: str) -> dict[str, Any]:
 async def _serve_process(port: int, polls_to_end: int) -> None:
     fake = FakeBatches(polls_to_end=polls_to_end, record=False)
     await fake.start(port)
-    sys.stdout.write(json.dumps({"port": fake.port}) + "\n")
-    sys.stdout.flush()
-    loop = asyncio.get_running_loop()
-    done = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, done.set)
-
-    def watch_stdin() -> None:
-        sys.stdin.read()
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(done.set)
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
-    await done.wait()
+    await announce_and_wait(fake.port)
     sys.stderr.write(json.dumps({"calls": dict(fake.calls)}) + "\n")
     await fake.close()
 

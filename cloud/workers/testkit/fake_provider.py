@@ -31,16 +31,14 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import signal
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from testkit.servers import announce_and_wait, server_process, serving_on_thread
 
 WAIT_S = 60.0  # the longest a test waits for something the fake should see
 
@@ -560,33 +558,8 @@ class FakeProvider:
     @contextlib.contextmanager
     def running(self) -> Iterator[FakeProvider]:
         """Serves on its own thread and event loop for the duration of the block."""
-        loop = asyncio.new_event_loop()
-        started = threading.Event()
-        failed: list[BaseException] = []
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.start())
-            except BaseException as exc:  # reported to the thread that waits for the start
-                failed.append(exc)
-                started.set()
-                loop.close()
-                return
-            started.set()
-            loop.run_forever()
-            loop.run_until_complete(self.close())
-            loop.close()
-
-        thread = threading.Thread(target=run, name="fake-provider", daemon=True)
-        thread.start()
-        if not started.wait(WAIT_S) or failed:
-            raise RuntimeError("the fake provider did not start") from (failed[0] if failed else None)
-        try:
+        with serving_on_thread(self.start, self.close, "fake-provider"):
             yield self
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(WAIT_S)
 
 
 # -- as a process (benchmarks: the fake's CPU must not compete with the measuring process) --
@@ -595,49 +568,14 @@ class FakeProvider:
 @contextlib.contextmanager
 def fake_provider_process(latency_ms: float = 0.0) -> Iterator[str]:
     """A fake provider server in its own process; yields its base URL, stops it on exit."""
-    workers = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(workers), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "testkit.fake_provider", "--latency-ms", str(latency_ms)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        ready = proc.stdout.readline()  # the server's "ready" line: it listens once this is written
-        if not ready:
-            raise RuntimeError("the fake provider process exited before it was ready")
-        port = json.loads(ready)["port"]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if proc.stdin is not None:
-            proc.stdin.close()  # the server exits when its stdin closes
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with server_process("testkit.fake_provider", "--latency-ms", str(latency_ms)) as url:
+        yield url
 
 
 async def _serve_process(latency_s: float, port: int) -> None:
     fake = FakeProvider(latency_s, record=False)
     await fake.start(port)
-    sys.stdout.write(json.dumps({"port": fake.port}) + "\n")  # the parent's ready signal
-    sys.stdout.flush()
-    loop = asyncio.get_running_loop()
-    done = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, done.set)
-
-    def watch_stdin() -> None:  # the parent going away closes our stdin
-        sys.stdin.read()
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(done.set)
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
-    await done.wait()
+    await announce_and_wait(fake.port)
     await fake.close()
     sys.stderr.write(json.dumps({"answered": fake.stats.answered, "connections": fake.stats.connections}) + "\n")
 

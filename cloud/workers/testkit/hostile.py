@@ -36,6 +36,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from testkit.servers import serving_on_thread
+
 WAIT_S = 30.0
 TRICKLE_S = 0.25  # one byte this often: every read is quick, the whole body never is
 HUGE_BYTES = 8 * 1024 * 1024
@@ -239,30 +241,5 @@ class HostileProvider:
     @contextlib.contextmanager
     def running(self) -> Iterator[HostileProvider]:
         """Serves on its own thread and event loop for the duration of the block."""
-        loop = asyncio.new_event_loop()
-        started = threading.Event()
-        failed: list[BaseException] = []
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.start())
-            except BaseException as exc:  # reported to the thread that waits for the start
-                failed.append(exc)
-                started.set()
-                loop.close()
-                return
-            started.set()
-            loop.run_forever()
-            loop.run_until_complete(self.close())
-            loop.close()
-
-        thread = threading.Thread(target=run, name="hostile-provider", daemon=True)
-        thread.start()
-        if not started.wait(WAIT_S) or failed:
-            raise RuntimeError("the hostile provider did not start") from (failed[0] if failed else None)
-        try:
+        with serving_on_thread(self.start, self.close, "hostile-provider"):
             yield self
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(WAIT_S)

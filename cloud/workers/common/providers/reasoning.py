@@ -328,23 +328,15 @@ def map_reasoning(
                 )
             )
             sent["prompt_mode"] = "reasoning"
-    elif family.control == "anthropic_thinking":
+    elif family.control in ("anthropic_thinking", "anthropic_adaptive"):
         b.summary_dropped(
             "Anthropic returns the thinking (summarized on Claude 4 models) whenever thinking is on: nothing to ask"
         )
-        budget = b.budget(family)
-        if budget == 0:
-            sent["thinking"] = {"type": "disabled"}
-        elif budget is not None:
-            sent["thinking"] = {"type": "enabled", "budget_tokens": budget}
-            thinking_budget = budget
-            sampling = dict(rules.sampling_while_thinking)
-    elif family.control == "anthropic_adaptive":
-        b.summary_dropped(
-            "Anthropic returns the thinking (summarized on Claude 4 models) whenever thinking is on: nothing to ask"
-        )
-        if setting.budget_tokens is not None and family.budget_low is not None:
-            # The family still documents the budget form: a budget is sent as asked (it wins over an effort).
+        # The budget form: the only one of the older models; on an adaptive family that still
+        # documents it, a budget is sent as asked (it wins over an effort).
+        budget_only = family.control == "anthropic_thinking"
+        budget_asked = setting.budget_tokens is not None and family.budget_low is not None
+        if budget_only or budget_asked:
             budget = b.budget(family)
             if budget == 0:
                 sent["thinking"] = {"type": "disabled"}

@@ -9,10 +9,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Callable
+from typing import Protocol
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Interruptible(Protocol):
+    interrupted: bool
+
+
+class Stoppable(Protocol):
+    stopping: bool
+    exit_code: int
+
+    @property
+    def stats(self) -> _Interruptible: ...
+
+
+def begin_stop(run: Stoppable, sig: int) -> None:
+    """The first signal marks the run stopping (exit code 128+N); a second one exits at once.
+
+    Every line written so far is whole (each is one write), so exiting then loses nothing
+    that the next run of the same command cannot redo.
+    """
+    if run.stopping:
+        os._exit(128 + sig)
+    run.stopping = True
+    run.stats.interrupted = True
+    run.exit_code = 128 + sig
 
 
 def install_stop_signals(stop: Callable[[int], None]) -> list[int]:

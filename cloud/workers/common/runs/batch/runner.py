@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import signal
 import time
@@ -46,7 +45,7 @@ from common.runs.batch.spend import DEFAULT_EXPECTED_OUTPUT_TOKENS, Estimate, Sp
 from common.runs.lines import parse_job_line, render_result_line
 from common.runs.probe_worker import PROBE
 from common.runs.run_path import parse_job, run_parsed
-from common.runs.stop_signals import install_stop_signals, remove_stop_signals
+from common.runs.stop_signals import begin_stop, install_stop_signals, remove_stop_signals
 
 EXIT_DONE = 0
 EXIT_RETRYABLE_LEFT = 3  # finished, but some results are retryable failures: run the command again
@@ -132,11 +131,7 @@ class BatchRunner:
         return EXIT_RETRYABLE_LEFT if self.stats.left_retryable else EXIT_DONE
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.stopping:  # a second signal: stop now; every line written so far is whole
-            os._exit(128 + sig)
-        self.stopping = True
-        self.stats.interrupted = True
-        self.exit_code = 128 + sig
+        begin_stop(self, sig)
         self.all_done.set()
         with contextlib.suppress(Exception):  # a broken stderr must not keep the run from stopping
             self.log.warning("stopping: jobs in flight write what they have", inFlight=len(self.in_flight))

@@ -66,7 +66,7 @@ from common.runs.distributed.state import Lease, RunState
 from common.runs.lines import parse_job_line, render_result_line
 from common.runs.probe_worker import PROBE
 from common.runs.run_path import parse_job
-from common.runs.stop_signals import install_stop_signals, remove_stop_signals
+from common.runs.stop_signals import begin_stop, install_stop_signals, remove_stop_signals
 
 COLLECT_BATCH = 500  # results taken off Redis per step
 MAX_LEASE_S = 3600.0
@@ -241,11 +241,7 @@ class DistributedDriver:
             await self._check_leases()
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.stopping:
-            os._exit(128 + sig)
-        self.stopping = True
-        self.stats.interrupted = True
-        self.exit_code = 128 + sig
+        begin_stop(self, sig)
         self.wake.set()
         with contextlib.suppress(Exception):
             self.log.warning("stopping: jobs on workers run on; the next run collects them", out=self.out)

@@ -82,7 +82,7 @@ from common.runs.provider_batch.transport import (
     missing_error,
 )
 from common.runs.run_path import parse_job
-from common.runs.stop_signals import install_stop_signals, remove_stop_signals
+from common.runs.stop_signals import begin_stop, install_stop_signals, remove_stop_signals
 
 # The providers whose batch API this worker speaks (module:class, imported only when used).
 TRANSPORTS: dict[str, str] = {
@@ -263,11 +263,7 @@ class ProviderBatchRunner:
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stops polling and leaves the batches running: the same command re-attaches to them."""
-        if self.stopping:
-            os._exit(128 + sig)
-        self.stopping = True
-        self.stats.interrupted = True
-        self.exit_code = 128 + sig
+        begin_stop(self, sig)
         self.stop_event.set()
         if self.online is not None:
             self.online.stop(sig)

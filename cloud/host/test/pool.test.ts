@@ -48,7 +48,8 @@ describe("WorkerPool on probe.py --serve", () => {
         const seen = progress[i]!.map((p) => [p.turn, p.of]);
         assert.ok(seen.length >= turns - 1, `progress ${JSON.stringify(seen)}`);
         assert.deepEqual(seen, expected.slice(0, seen.length));
-        assert.equal(new Set(progress[i]?.map((p) => p.jobId)).size, 1);
+        // Every progress line that did arrive names this one job (a one-turn job may have lost its only line).
+        assert.ok(new Set(progress[i]?.map((p) => p.jobId)).size <= 1, `progress ids ${JSON.stringify(progress[i])}`);
         assert.ok(progress[i]?.every((p) => p.scenarioId === job.scenarioId));
       });
       const { processes } = pool.stats();

@@ -5,19 +5,24 @@
 Generates seeded runs (10,000 transcripts: 25 models x 100 scenarios x 4 samples, and
 100,000: 50 x 500 x 4, with refusals, unknowns, missing decisions, values and scenario
 dimensions), runs the worker as a subprocess (job on stdin, document on stdout) and
-prints the input size, the median wall time, the worker's own durationMs (decoding and
-analysis, without interpreter start and output), the peak RSS and the output size.
+prints the input size, the median wall time and CPU time (user + sys: what the machine's
+other load disturbs least), the worker's own durationMs (decoding and analysis, without
+interpreter start and output), the peak RSS, the output size and the load average.
 
 With `--valuerank PATH` (a checkout of ValueRank; nothing is fetched at run time) its own
 `cloud/workers/analyze_basic.py` runs on the same input in the same rounds, interleaved
-with ours (ours, theirs, ours, theirs, ...), and the table adds its median wall time and
-peak RSS and how many times faster ours is. Without it those columns are skipped.
+with ours (ours, theirs, ours, theirs, ...), and the table adds its median wall time, CPU
+time and peak RSS and how many times faster ours is, by wall and by CPU time (medians of
+each). Without it those columns are skipped. Both checkouts are byte-compiled first, so
+no run pays for compiling modules (PYTHONDONTWRITEBYTECODE would make every run do it).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
+import os
 import random
 import re
 import statistics
@@ -27,7 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench_support import ANALYZE_BASIC_PY, emit, measure, save
+from bench_support import ANALYZE_BASIC_PY, WORKERS, emit, measure, save
 
 VALUES = ("autonomy", "safety", "honesty", "fairness", "care")
 OUTCOMES = ("prioritized", "deprioritized", "neutral")
@@ -83,8 +88,11 @@ _DURATION = re.compile(rb'"durationMs":\s*(\d+)')
 _SUCCESS = re.compile(rb'^\{"success":\s*true')
 
 
-def run_worker(script: Path, job: bytes) -> tuple[float, float, int, float]:
-    """Wall seconds, peak RSS (MiB), stdout bytes and durationMs (s) of one worker run.
+Run = tuple[float, float, int, float, float]
+
+
+def run_worker(script: Path, job: bytes) -> Run:
+    """Wall seconds, peak RSS (MiB), stdout bytes, durationMs (s) and CPU seconds of one worker run.
 
     The document is checked, not parsed: a child's peak RSS counts its parent's from
     before the exec (the kernel keeps the larger), so this process stays small. It never
@@ -94,7 +102,8 @@ def run_worker(script: Path, job: bytes) -> tuple[float, float, int, float]:
     if run.code != 0 or _SUCCESS.match(run.stdout) is None:
         raise SystemExit(f"{script} failed (exit {run.code}): {run.stdout[:500]!r} {run.err[-1000:]}")
     duration = _DURATION.search(run.stdout)
-    return run.wall_s, run.peak_rss_mib, len(run.stdout), int(duration.group(1)) / 1000 if duration else 0.0
+    analysis_s = int(duration.group(1)) / 1000 if duration else 0.0
+    return run.wall_s, run.peak_rss_mib, len(run.stdout), analysis_s, run.cpu_s
 
 
 def write_job(path: Path, models: int, scenarios: int, samples: int, seed: int) -> None:
@@ -124,12 +133,18 @@ def main() -> None:
         Path(args.write_job[0]).write_text(json.dumps(generate_run(models, scenarios, samples, seed)))
         return
     theirs = valuerank_script(args.valuerank)
+    # Both sides' modules compiled first: the environment may say PYTHONDONTWRITEBYTECODE, and
+    # then every run would compile again whatever has no up-to-date .pyc (a fresh checkout: all).
+    for folder in [WORKERS] + ([theirs.parent] if theirs is not None else []):
+        compileall.compile_dir(folder, quiet=1)
     sizes = [(25, 100, 4), (50, 500, 4)]
-    header = ["transcripts", "shape", "input MB", "wall s", "decode+analysis s", "RSS MiB", "output MB"]
-    widths = [11, 12, 9, 7, 17, 8, 9]
+    header = ["transcripts", "shape", "input MB", "wall s", "CPU s", "decode+analysis s", "RSS MiB", "output MB"]
+    widths = [11, 12, 9, 7, 6, 17, 8, 9]
     if theirs is not None:
-        header += ["ValueRank s", "ValueRank MiB", "x faster"]
-        widths += [11, 13, 8]
+        header += ["ValueRank s", "CPU s", "ValueRank MiB", "x wall", "x CPU"]
+        widths += [11, 6, 13, 6, 6]
+    header.append("load")
+    widths.append(5)
     emit(" ".join(f"{h:>{w}}" for h, w in zip(header, widths, strict=True)))
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as folder:
@@ -137,26 +152,42 @@ def main() -> None:
             path = Path(folder) / "job.json"
             write_job(path, models, scenarios, samples, args.seed)
             job = path.read_bytes()
-            ours: list[tuple[float, float, int, float]] = []
-            other: list[tuple[float, float, int, float]] = []
+            ours: list[Run] = []
+            other: list[Run] = []
             for _ in range(args.runs):  # interleaved, so both see the same machine load
                 ours.append(run_worker(ANALYZE_BASIC_PY, job))
                 if theirs is not None:
                     other.append(run_worker(theirs, job))
             wall = statistics.median(r[0] for r in ours)
+            cpu = statistics.median(r[4] for r in ours)
             rss = statistics.median(r[1] for r in ours)
             analysis_s = statistics.median(r[3] for r in ours)
             count = models * scenarios * samples
-            row = {"transcripts": count, "wall_s": wall, "peak_rss_mib": rss, "analysis_s": analysis_s}
+            load = os.getloadavg()[0]
+            row = {
+                "transcripts": count,
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "peak_rss_mib": rss,
+                "analysis_s": analysis_s,
+                "load_average": load,
+            }
             line = (
                 f"{count:>11,} {f'{models}x{scenarios}x{samples}':>12} {len(job) / 1e6:9.1f} "
-                f"{wall:7.2f} {analysis_s:17.2f} {rss:8.0f} {ours[0][2] / 1e6:9.1f}"
+                f"{wall:7.2f} {cpu:6.2f} {analysis_s:17.2f} {rss:8.0f} {ours[0][2] / 1e6:9.1f}"
             )
             if other:
                 their_wall = statistics.median(r[0] for r in other)
+                their_cpu = statistics.median(r[4] for r in other)
                 their_rss = statistics.median(r[1] for r in other)
-                row |= {"valuerank_wall_s": their_wall, "valuerank_peak_rss_mib": their_rss}
-                line += f" {their_wall:11.2f} {their_rss:13.0f} {their_wall / wall:8.1f}"
+                row |= {
+                    "valuerank_wall_s": their_wall,
+                    "valuerank_cpu_s": their_cpu,
+                    "valuerank_peak_rss_mib": their_rss,
+                }
+                line += f" {their_wall:11.2f} {their_cpu:6.2f} {their_rss:13.0f}"
+                line += f" {their_wall / wall:6.1f} {their_cpu / cpu:6.1f}"
+            line += f" {load:5.1f}"
             rows.append(row)
             emit(line)
             del job

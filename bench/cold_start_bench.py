@@ -1,19 +1,29 @@
 """Benchmark 1: one-shot cold start per provider, against the floor and against the SDK alone.
 
-    python3 bench/cold_start_bench.py [--runs 5]
+    python3 bench/cold_start_bench.py [--runs 9] [--baseline DIR] [--providers mistral,openai]
 
-For each provider: the median wall time and peak RSS of `python3 -c pass` (the floor), of
-importing that provider's SDK alone, and of probe.py running a one-turn job against the
-local fake server (no latency). Target: job <= 1.2 x (SDK import), the import's wall
-already including the floor, i.e. nothing of ours is slow. Runs are interleaved so drift
-affects all cases alike.
+For each provider: the median wall time, CPU time (user+sys) and peak RSS of `python3 -c
+pass` (the floor), of importing that provider's SDK alone, of the SDK alone making the same
+request, and of probe.py running a one-turn job against the local fake server (no
+latency). Target: job <= 1.2 x (SDK import), the import's wall already including the floor,
+i.e. nothing of ours is slow. Runs are interleaved so drift affects all cases alike; on a
+shared machine the CPU ratio moves less than the wall ratio.
+
+`--baseline DIR` also runs DIR/cloud/workers/probe.py (another checkout, e.g. `git archive
+HEAD cloud/workers | tar -x -C DIR`) in the same rounds: a before/after comparison made in
+one run, under one load. Every worker tree is byte-compiled first, as a deployed worker is
+after its first job (with PYTHONDONTWRITEBYTECODE set, an edited module would otherwise be
+compiled again in every run).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench_support import (
@@ -86,71 +96,134 @@ KEY_VARS = {
 }
 
 
-def med(runs: list[WorkerRun]) -> tuple[float, float]:
-    return median([r.wall_s for r in runs]), median([r.peak_rss_mib for r in runs])
+@dataclass(frozen=True)
+class Figures:
+    """Medians of one case's runs."""
+
+    wall_s: float
+    cpu_s: float
+    rss_mib: float
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    base: Figures  # the SDK import alone (the floor for mock)
+    request: Figures | None  # the SDK alone making the request
+    job: Figures
+    baseline_job: Figures | None  # --baseline's probe.py, same rounds
+
+
+def med(runs: list[WorkerRun]) -> Figures:
+    return Figures(
+        median([r.wall_s for r in runs]), median([r.cpu_s for r in runs]), median([r.peak_rss_mib for r in runs])
+    )
+
+
+def job_run(probe_py: Path, env: dict[str, str], job: bytes, provider: str) -> WorkerRun:
+    run = measure(probe_py, env=env, stdin=job)
+    if not json.loads(run.stdout).get("success"):
+        raise SystemExit(f"{provider} job ({probe_py}) failed: {run.stdout[:500]!r}")
+    return run
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--baseline", type=Path, help="another checkout whose probe.py runs in the same rounds")
+    parser.add_argument("--providers", help="comma-separated providers to measure (default: all), besides mock")
     args = parser.parse_args()
-    rows: list[tuple[str, tuple[float, float], tuple[float, float] | None, tuple[float, float]]] = []
+    probes = [PROBE_PY]
+    if args.baseline is not None:
+        baseline_py = args.baseline.resolve() / "cloud" / "workers" / "probe.py"
+        if not baseline_py.is_file():
+            raise SystemExit(f"--baseline: no {baseline_py}")
+        probes.append(baseline_py)
+    for probe_py in probes:
+        compileall.compile_dir(probe_py.parent, quiet=1, workers=1)
+    rows: list[Row] = []
     with fake_provider_process(latency_ms=0) as url:
         env = provider_env(url)
-        floor = med([measure("-c", "pass", env=env) for _ in range(args.runs)])
         mock_job = json.dumps(one_turn_job("mock:echo")).encode()
-        rows.append(
-            (
-                "mock (no SDK)",
-                floor,
-                None,
-                med([measure(PROBE_PY, env=env, stdin=mock_job) for _ in range(args.runs)]),
-            )
-        )
-        for case in CASES:
+        floor_runs: list[WorkerRun] = []
+        mock_runs: list[list[WorkerRun]] = [[] for _ in probes]
+        for _ in range(args.runs):
+            floor_runs.append(measure("-c", "pass", env=env))
+            for runs, probe_py in zip(mock_runs, probes, strict=True):
+                runs.append(job_run(probe_py, env, mock_job, "mock"))
+        floor = med(floor_runs)
+        rows.append(Row("mock (no SDK)", floor, None, med(mock_runs[0]), med(mock_runs[1]) if args.baseline else None))
+        chosen = set(args.providers.split(",")) if args.providers else {case.provider for case in CASES}
+        for case in (case for case in CASES if case.provider in chosen):
             if not (WORKERS / "common" / "providers" / "adapters" / f"{case.provider}.py").exists():
                 emit(f"{case.provider}: no provider module yet, skipped")
                 continue
             job = json.dumps(one_turn_job(case.model)).encode()
             request_env = {**env, "URL": url, "KEY": FAKE_KEYS[KEY_VARS[case.provider]]}
-            sdk_runs, request_runs, job_runs = [], [], []
+            sdk_runs, request_runs = [], []
+            job_runs: list[list[WorkerRun]] = [[] for _ in probes]
             for _ in range(args.runs):
                 sdk_runs.append(measure("-c", case.sdk_import, env=env))
                 request_runs.append(measure("-c", case.sdk_request, env=request_env))
-                run = measure(PROBE_PY, env=env, stdin=job)
-                if not json.loads(run.stdout).get("success"):
-                    raise SystemExit(f"{case.provider} job failed: {run.stdout[:500]!r}")
-                job_runs.append(run)
-            rows.append((case.provider, med(sdk_runs), med(request_runs), med(job_runs)))
+                for runs, probe_py in zip(job_runs, probes, strict=True):
+                    runs.append(job_run(probe_py, env, job, case.provider))
+            baseline = med(job_runs[1]) if args.baseline else None
+            rows.append(Row(case.provider, med(sdk_runs), med(request_runs), med(job_runs[0]), baseline))
+    load = os.getloadavg()
 
     emit(
         f"\nBenchmark 1: one-shot cold start, a one-turn job against the local fake server, median of {args.runs}"
-        f"\nfloor (python3 -c pass): {floor[0] * 1000:.0f} ms, {floor[1]:.1f} MiB"
+        f"\nfloor (python3 -c pass): {floor.wall_s * 1000:.0f} ms, {floor.rss_mib:.1f} MiB;"
+        f" load average at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}"
     )
     header = f"{'provider':14} {'import ms':>9} {'+request':>9} {'job ms':>7} {'job/import':>10} {'target':>7}"
-    emit(header + f" {'ours ms':>8} {'import MiB':>10} {'job MiB':>8}")
-    report: dict[str, Any] = {"floorMs": round(floor[0] * 1000, 1), "floorMiB": round(floor[1], 1), "providers": {}}
-    for name, base, request, job_m in rows:
-        ratio = job_m[0] / base[0]
-        verdict = "-" if request is None else ("met" if ratio <= TARGET else "MISSED")
-        ours = job_m[0] - (request or base)[0]
-        request_ms = f"{request[0] * 1000:9.0f}" if request else f"{'-':>9}"
-        emit(
-            f"{name:14} {base[0] * 1000:9.0f} {request_ms} {job_m[0] * 1000:7.0f} {ratio:10.2f} {verdict:>7}"
-            f" {ours * 1000:8.0f} {base[1]:10.1f} {job_m[1]:8.1f}"
-        )
-        report["providers"][name] = {
-            "importMs": round(base[0] * 1000, 1),
-            "sdkRequestMs": round(request[0] * 1000, 1) if request else None,
-            "jobMs": round(job_m[0] * 1000, 1),
+    header += f" {'ours ms':>8} {'CPU ms import/job':>17} {'CPU ratio':>9} {'import MiB':>10} {'job MiB':>8}"
+    if args.baseline:
+        header += f" {'baseline job ms':>15} {'baseline ratio':>14} {'CPU':>5}"
+    emit(header)
+    report: dict[str, Any] = {
+        "floorMs": round(floor.wall_s * 1000, 1),
+        "floorMiB": round(floor.rss_mib, 1),
+        "loadAverage": [round(value, 2) for value in load],
+        "providers": {},
+    }
+    for row in rows:
+        ratio = row.job.wall_s / row.base.wall_s
+        cpu_ratio = row.job.cpu_s / row.base.cpu_s
+        verdict = "-" if row.request is None else ("met" if ratio <= TARGET else "MISSED")
+        ours = row.job.wall_s - (row.request or row.base).wall_s
+        request_ms = f"{row.request.wall_s * 1000:9.0f}" if row.request else f"{'-':>9}"
+        cpu = f"{row.base.cpu_s * 1000:.0f} / {row.job.cpu_s * 1000:.0f}"
+        line = f"{row.name:14} {row.base.wall_s * 1000:9.0f} {request_ms} {row.job.wall_s * 1000:7.0f} {ratio:10.2f}"
+        line += f" {verdict:>7} {ours * 1000:8.0f} {cpu:>17} {cpu_ratio:9.2f}"
+        line += f" {row.base.rss_mib:10.1f} {row.job.rss_mib:8.1f}"
+        entry: dict[str, Any] = {
+            "importMs": round(row.base.wall_s * 1000, 1),
+            "sdkRequestMs": round(row.request.wall_s * 1000, 1) if row.request else None,
+            "jobMs": round(row.job.wall_s * 1000, 1),
             "jobOverImport": round(ratio, 3),
             "oursMs": round(ours * 1000, 1),
-            "importMiB": round(base[1], 1),
-            "jobMiB": round(job_m[1], 1),
+            "importCpuMs": round(row.base.cpu_s * 1000, 1),
+            "jobCpuMs": round(row.job.cpu_s * 1000, 1),
+            "jobOverImportCpu": round(cpu_ratio, 3),
+            "importMiB": round(row.base.rss_mib, 1),
+            "jobMiB": round(row.job.rss_mib, 1),
         }
+        if row.baseline_job is not None:
+            base_ratio = row.baseline_job.wall_s / row.base.wall_s
+            base_cpu_ratio = row.baseline_job.cpu_s / row.base.cpu_s
+            line += f" {row.baseline_job.wall_s * 1000:15.0f} {base_ratio:14.2f} {base_cpu_ratio:5.2f}"
+            entry["baselineJobMs"] = round(row.baseline_job.wall_s * 1000, 1)
+            entry["baselineJobCpuMs"] = round(row.baseline_job.cpu_s * 1000, 1)
+            entry["baselineJobOverImport"] = round(base_ratio, 3)
+            entry["baselineJobOverImportCpu"] = round(base_cpu_ratio, 3)
+        emit(line)
+        report["providers"][row.name] = entry
     emit(
         "import = the SDK import alone (the floor for mock), interpreter start included; +request = the SDK alone"
         f" making the same one request;\nours = job - (+request): what our code adds; target job/import <= {TARGET}"
+        " (wall); CPU = user+sys of the process"
+        + ("; baseline = --baseline's probe.py in the same rounds" if args.baseline else "")
     )
     emit(f"results: {save('cold_start', report)}")
 

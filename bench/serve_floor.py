@@ -9,6 +9,9 @@ for the bench's job. CLIENT is one of:
 - `sdk`: `openai.AsyncOpenAI(max_retries=0).post("/chat/completions", cast_to=ChatCompletion)`,
   the call our adapter makes (the SDK floor);
 - `sdk-aiohttp`: the same with the SDK's own `DefaultAioHttpClient` (httpx2 over aiohttp);
+- `sdk-ours`: the same with the client our adapter builds in the warm modes (the SDK's
+  `DefaultAsyncHttpxClient` on `common.providers.aiohttp_transport.AiohttpTransport`), the
+  floor of the stack serve mode now runs on;
 - `httpx2`: a bare `httpx2.AsyncClient` posting the JSON and decoding the answer;
 - `aiohttp`: a bare `aiohttp.ClientSession` doing the same (the Python floor).
 
@@ -24,7 +27,10 @@ import resource
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
+
+WORKERS = Path(__file__).resolve().parent.parent / "cloud" / "workers"
 
 
 def body(n: int) -> dict[str, Any]:
@@ -42,11 +48,20 @@ KEY = "sk-bench-not-a-real-key-000000"
 
 async def client_for(kind: str, url: str) -> tuple[Callable[[int], Awaitable[object]], Callable[[], Awaitable[None]]]:
     """(one request, close) for the chosen client."""
-    if kind in ("sdk", "sdk-aiohttp"):
+    if kind in ("sdk", "sdk-aiohttp", "sdk-ours"):
         import openai
         from openai.types.chat import ChatCompletion
 
-        http_client = openai.DefaultAioHttpClient() if kind == "sdk-aiohttp" else None
+        http_client: openai.DefaultAsyncHttpxClient | None = None
+        if kind == "sdk-aiohttp":
+            http_client = openai.DefaultAioHttpClient()
+        elif kind == "sdk-ours":
+            sys.path.insert(0, str(WORKERS))
+            from common.providers.aiohttp_transport import AiohttpTransport
+
+            http_client = openai.DefaultAsyncHttpxClient(
+                transport=AiohttpTransport(limits=openai.DEFAULT_CONNECTION_LIMITS)
+            )
         sdk = openai.AsyncOpenAI(api_key=KEY, base_url=url, max_retries=0, timeout=600.0, http_client=http_client)
 
         async def sdk_request(n: int) -> object:

@@ -13,7 +13,7 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from testkit.workers import WORKERS, WorkerProcess
 
@@ -54,9 +54,17 @@ PINNED_CLOCK_APP = "testkit.pinned_clock_app"  # the same app, the wall clock pi
 
 
 def start_worker(
-    env: Mapping[str, str], *, concurrency: int = 8, name: str | None = None, app: str = APP
+    env: Mapping[str, str],
+    *,
+    concurrency: int = 8,
+    name: str | None = None,
+    app: str = APP,
+    extra_args: Sequence[str] = (),
 ) -> WorkerProcess:
-    """A Celery worker process, ready to consume (kill it with `.kill()`: SIGKILL)."""
+    """A Celery worker process, ready to consume (kill it with `.kill()`: SIGKILL).
+
+    `extra_args` go to `celery worker` as they are (e.g. `-P threads -E`, the pool and task
+    events of before: a benchmark compares them)."""
     node = name or f"w{uuid.uuid4().hex[:6]}"
     worker = WorkerProcess(
         "-m",
@@ -72,6 +80,7 @@ def start_worker(
         "warning",
         "--without-gossip",
         "--without-mingle",
+        *extra_args,
         env=dict(env),
         cwd=WORKERS,
     )
@@ -85,14 +94,13 @@ def start_worker(
 
 @contextlib.contextmanager
 def workers(
-    env: Mapping[str, str], count: int, *, concurrency: int = 8, app: str = APP
+    env: Mapping[str, str], count: int, *, concurrency: int = 8, app: str = APP, extra_args: Sequence[str] = ()
 ) -> Iterator[list[WorkerProcess]]:
     started: list[WorkerProcess] = []
     try:
         for number in range(count):
-            started.append(
-                start_worker(env, concurrency=concurrency, name=f"w{number}-{uuid.uuid4().hex[:4]}", app=app)
-            )
+            name = f"w{number}-{uuid.uuid4().hex[:4]}"
+            started.append(start_worker(env, concurrency=concurrency, name=name, app=app, extra_args=extra_args))
         yield started
     finally:
         for worker in started:

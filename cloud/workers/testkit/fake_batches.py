@@ -3,31 +3,43 @@
 It speaks the documented shapes the real SDKs expect:
 - OpenAI Batch API: `POST /v1/files` (multipart, purpose `batch`), `POST /v1/batches`,
   `GET /v1/batches/{id}` (validating -> in_progress -> completed, or expired, cancelling ->
-  cancelled, failed), `GET /v1/batches` (newest first, `after` cursor),
-  `POST /v1/batches/{id}/cancel`, `GET /v1/files/{id}/content` (the output and error JSONL:
-  `{"id", "custom_id", "response": {"status_code", "request_id", "body"}, "error"}`);
+  cancelled, failed with `errors.data[]` `{code, message, param, line}`), `GET /v1/batches`
+  (newest first, `after` cursor), `POST /v1/batches/{id}/cancel`, `GET /v1/files/{id}/content`
+  (the output and error JSONL: `{"id", "custom_id", "response": {"status_code", "request_id",
+  "body"}, "error"}`). Lines of `"url": "/v1/chat/completions"` get a chat completion, of
+  `"/v1/responses"` a Response object (a dated served model, a reasoning item with a summary
+  when `reasoning.summary` was asked, usage with reasoning tokens); a batch whose lines' url is
+  not its `endpoint` fails validation (`invalid_url`), as the Batch API's does;
 - Anthropic Message Batches: `POST /v1/messages/batches`, `GET /v1/messages/batches/{id}`
   (in_progress -> [canceling ->] ended), `GET /v1/messages/batches` (`after_id`),
   `POST .../{id}/cancel`, `GET .../{id}/results` (JSONL of succeeded / errored / canceled /
   expired results);
 - Mistral batch jobs: `POST /v1/files` (shared with OpenAI's, purpose `batch`), `POST
   /v1/batch/jobs` (metadata, model), `GET /v1/batch/jobs/{id}` (QUEUED -> RUNNING -> SUCCESS,
-  or TIMEOUT_EXCEEDED, CANCELLATION_REQUESTED -> CANCELLED), `GET /v1/batch/jobs` (newest
+  or TIMEOUT_EXCEEDED, CANCELLATION_REQUESTED -> CANCELLED, FAILED with `errors` `{message,
+  count}` and no output), `GET /v1/batch/jobs` (newest
   first, `page`), `POST .../{id}/cancel`, `GET /v1/files/{id}/content` (output and error
   JSONL: `{"id", "custom_id", "response": {"status_code", "body"}, "error"}`);
-- Gemini batch mode: `POST /v1beta/models/{model}:batchGenerateContent` (inlined requests,
+- Gemini batch mode: `POST /v1beta/models/{model}:batchGenerateContent` (inlined requests, or
+  `inputConfig.fileName` naming an uploaded JSONL of `{"key", "request"}` lines;
   `displayName`), `GET /v1beta/batches/{id}` (an operation whose metadata goes
   BATCH_STATE_PENDING -> RUNNING -> SUCCEEDED, or EXPIRED, CANCELLED, and then holds the
   inlined responses: `{"response"}` or `{"error": <google.rpc.Status>}` with the request's
-  metadata), `GET /v1beta/batches` (`pageToken`), `POST /v1beta/batches/{id}:cancel`. The get
-  that carries the responses counts as the `download` (the other gets as `retrieve`).
+  metadata; for a file batch `output.responsesFile`, a JSONL of `{"key", "response"}` /
+  `{"key", "error"}` lines; FAILED: the operation's top-level `error`, a google.rpc.Status, and
+  no output), `GET /v1beta/batches` (`pageToken`), `POST /v1beta/batches/{id}:cancel`; the
+  Files API's resumable upload (`POST /upload/v1beta/files` with `X-Goog-Upload-Command: start`
+  answers `x-goog-upload-url`; chunks up to `upload, finalize` answer the File) and
+  `GET /v1beta/files/{id}:download`. The get that carries inlined responses counts as the
+  `download` (the other gets as `retrieve`); a file batch's download is its results file's.
 
 A batch ends after `polls_to_end` retrieves (no clock: a test decides when by polling).
 Answers are deterministic functions of the request (the same conversation gets the same
 answer and ids in every run), so a run interrupted anywhere can be compared with one that
 was not. What a test can arrange: `failures` (chosen requests answer an HTTP error in the
 provider's error shape, a number of times), `expire_next` (the next batch to end expires,
-running only its first half), `hold(route, mode)` (catch a client mid-call: before the
+running only its first half), `fail_next` (a `WholeBatchFailure`: a coming batch fails as a
+whole, running nothing), `hold(route, mode)` (catch a client mid-call: before the
 fake acts, after it acted but before it answers, or halfway through a download). `calls`
 counts every call by kind; `submissions` is the number of batches created.
 
@@ -90,6 +102,20 @@ class BatchFailure:
 
 
 @dataclass
+class WholeBatchFailure:
+    """The next batch to end fails as a whole and runs none of its requests, in its API's shape:
+    OpenAI `failed` with the validation `errors` (`code`, `message`, `line`), Gemini
+    BATCH_STATE_FAILED with the operation's `error` (a google.rpc.Status: `status` as its gRPC
+    code; None: the operation gives no error), Mistral FAILED with its `errors` messages.
+    Anthropic's Message Batches have no such state: its batches never take one."""
+
+    message: str = "the batch failed"
+    status: int | None = 400
+    code: str = "invalid_request"
+    skip: int = 0  # batches that end normally first (e.g. 1: turn 1's batch, so turn 2's fails)
+
+
+@dataclass
 class Hold:
     """Holds the next call of `route` (`mode`: before acting, after acting, or halfway through its body)."""
 
@@ -133,6 +159,8 @@ class FakeBatch:
     expired: bool = False
     model: str | None = None
     display_name: str | None = None
+    endpoint: str = "/v1/chat/completions"
+    failure: WholeBatchFailure | None = None  # set when the batch ends failed
 
 
 def _gemini_messages(request: dict[str, Any]) -> list[dict[str, Any]]:
@@ -154,6 +182,62 @@ def _last_user(messages: list[Any]) -> str:
             content = message.get("content")
             return content if isinstance(content, str) else json.dumps(content)
     return ""
+
+
+def _openai_errors(failure: WholeBatchFailure) -> dict[str, Any]:
+    """A failed OpenAI batch's `errors`: the validation problems of its input file."""
+    return {
+        "object": "list",
+        "data": [{"code": failure.code, "message": failure.message, "param": None, "line": 1}],
+    }
+
+
+def _responses_answer(body: dict[str, Any], text: str, prompt_tokens: int, response_id: str) -> dict[str, Any]:
+    """A completed Responses API response (platform.openai.com, the Response object) to a batch line's body:
+    the served model a dated snapshot, a reasoning item (with a summary when one was asked for), the text."""
+    reasoning = body.get("reasoning") or {}
+    summary = [{"type": "summary_text", "text": "Reasoned about the question."}] if reasoning.get("summary") else []
+    reasoning_tokens = 48 if reasoning else 0
+    output_tokens = max(1, len(text) // 4) + reasoning_tokens
+    return {
+        "id": response_id,
+        "object": "response",
+        "created_at": 1_700_000_000,
+        "status": "completed",
+        "background": False,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "model": f"{body.get('model')}-2025-06-10",
+        "output": [
+            {"type": "reasoning", "id": "rs_" + response_id[5:], "summary": summary},
+            {
+                "type": "message",
+                "id": "msg_" + response_id[5:],
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": text, "annotations": []}],
+            },
+        ],
+        "parallel_tool_calls": True,
+        "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
+        "store": bool(body.get("store")),
+        "temperature": body.get("temperature", 1.0),
+        "text": {"format": {"type": "text"}},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": body.get("top_p", 1.0),
+        "truncation": "disabled",
+        "usage": {
+            "input_tokens": prompt_tokens,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": output_tokens,
+            "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
+            "total_tokens": prompt_tokens + output_tokens,
+        },
+        "metadata": {},
+    }
 
 
 def _digest(value: Any) -> str:
@@ -185,6 +269,7 @@ class FakeBatches:
         self.record = record
         self.failures: list[BatchFailure] = []
         self.expire_next = False
+        self.fail_next: WholeBatchFailure | None = None
         self.holds: list[Hold] = []
         self.calls: Counter[str] = Counter()
         self.files: dict[str, tuple[str, bytes]] = {}
@@ -195,6 +280,7 @@ class FakeBatches:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
+        self._uploads: dict[str, tuple[str, bytearray]] = {}  # Gemini resumable uploads in progress
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -255,7 +341,8 @@ class FakeBatches:
 
     def _run_openai(self, batch: FakeBatch, index: int, entry: dict[str, Any]) -> None:
         body = entry.get("body") or {}
-        messages = body.get("messages") or []
+        responses = entry.get("url") == "/v1/responses"
+        messages = (body.get("input") if responses else body.get("messages")) or []
         custom_id = entry.get("custom_id")
         line_id = "batch_req_" + _digest([custom_id, batch.id])
         request_id = "req_" + _digest(body)
@@ -270,6 +357,11 @@ class FakeBatches:
             return
         text = f"Batch answer to: {_last_user(messages)[:60]}"
         prompt_tokens = max(1, len(json.dumps(messages)) // 4)
+        if responses:
+            answer = _responses_answer(body, text, prompt_tokens, "resp_" + _digest(body))
+            response = {"status_code": 200, "request_id": request_id, "body": answer}
+            batch.outputs.append({"id": line_id, "custom_id": custom_id, "response": response, "error": None})
+            return
         completion = _openai_completion(str(body.get("model")), text, prompt_tokens, 0)
         completion["id"] = "chatcmpl-" + _digest(body)
         completion["created"] = 1_700_000_000
@@ -319,25 +411,28 @@ class FakeBatches:
     def _run_gemini(self, batch: FakeBatch, index: int, entry: dict[str, Any]) -> None:
         request = entry.get("request") or {}
         messages = _gemini_messages(request)
-        metadata = entry.get("metadata")
+        # An inlined request's result carries its metadata back; a file line's, its key.
+        mark: dict[str, Any] = {"key": entry.get("key")} if batch.input_file_id else {"metadata": entry.get("metadata")}
         failure = self._failure(_user_turns(messages), _last_user(messages))
         if failure is not None:
             status = {
                 "code": _RPC_CODES.get(failure.status, 2),
                 "message": error_body("gemini", failure.status)["error"]["message"],
             }
-            batch.errors.append({"error": status, "metadata": metadata})
+            batch.errors.append({"error": status, **mark})
             return
         text = f"Batch answer to: {_last_user(messages)[:60]}"
         model = str(batch.model or "").removeprefix("models/")
         answer = _gemini_response(model, text, max(1, len(json.dumps(messages)) // 4), 0)
         answer["responseId"] = "gem" + _digest(request)
-        batch.outputs.append({"response": answer, "metadata": metadata})
+        batch.outputs.append({"response": answer, **mark})
 
     def _end(self, batch: FakeBatch) -> None:
         """Runs the batch's requests: all of them, or (expired / cancelled) the first half."""
         total = len(batch.requests)
         ran = total if not (batch.expired or batch.cancel_requested) else total // 2
+        if batch.failure is not None:
+            ran = 0
         run = {
             "openai": self._run_openai,
             "anthropic": self._run_anthropic,
@@ -346,7 +441,7 @@ class FakeBatches:
         }[batch.api]
         for index, entry in enumerate(batch.requests[:ran]):
             run(batch, index, entry)
-        for entry in batch.requests[ran:]:
+        for entry in batch.requests[ran:] if batch.failure is None else []:
             custom_id = entry.get("custom_id")
             if batch.api == "openai" and batch.expired:
                 batch.errors.append(
@@ -371,6 +466,8 @@ class FakeBatches:
             "gemini": ("BATCH_STATE_EXPIRED", "BATCH_STATE_CANCELLED", "BATCH_STATE_SUCCEEDED"),
         }[batch.api]
         batch.status = ended[0] if batch.expired else ended[1] if batch.cancel_requested else ended[2]
+        if batch.failure is not None:
+            batch.status = {"openai": "failed", "mistral": "FAILED", "gemini": "BATCH_STATE_FAILED"}[batch.api]
 
     def _advance(self, batch: FakeBatch) -> None:
         if batch.ended_at is not None:
@@ -382,6 +479,11 @@ class FakeBatches:
         if batch.polls >= self.polls_to_end:
             with self._lock:
                 batch.expired, self.expire_next = self.expire_next, False
+                if self.fail_next is not None and batch.api != "anthropic" and self.fail_next.skip > 0:
+                    self.fail_next.skip -= 1
+                elif self.fail_next is not None and batch.api != "anthropic":
+                    batch.failure = batch.failure or self.fail_next
+                    self.fail_next = None
             self._end(batch)
         else:
             batch.status = {
@@ -404,8 +506,8 @@ class FakeBatches:
         return {
             "id": batch.id,
             "object": "batch",
-            "endpoint": "/v1/chat/completions",
-            "errors": None,
+            "endpoint": batch.endpoint,
+            "errors": _openai_errors(batch.failure) if batch.failure is not None and ended else None,
             "input_file_id": batch.input_file_id,
             "completion_window": "24h",
             "status": batch.status,
@@ -417,7 +519,7 @@ class FakeBatches:
             "completed_at": batch.ended_at if batch.status == "completed" else None,
             "expired_at": batch.ended_at if batch.status == "expired" else None,
             "cancelled_at": batch.ended_at if batch.status == "cancelled" else None,
-            "failed_at": None,
+            "failed_at": batch.ended_at if batch.status == "failed" else None,
             "request_counts": {
                 "total": len(batch.requests),
                 "completed": len(batch.outputs),
@@ -447,7 +549,11 @@ class FakeBatches:
             "model": batch.model,
             "output_file": output_id,
             "error_file": error_id,
-            "errors": [],
+            "errors": (
+                [{"message": batch.failure.message, "count": len(batch.requests)}]
+                if batch.failure is not None and batch.ended_at is not None
+                else []
+            ),
             "status": batch.status,
             "created_at": batch.created_at,
             "total_requests": len(batch.requests),
@@ -474,10 +580,20 @@ class FakeBatches:
             },
         }
         done = batch.ended_at is not None
+        operation: dict[str, Any] = {"name": batch.id, "metadata": metadata, "done": done}
         if done:
             metadata["endTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(batch.ended_at))
+        if done and batch.failure is not None:  # a failed operation: its google.rpc.Status, no output
+            if batch.failure.status is not None:
+                operation["error"] = {"code": _RPC_CODES.get(batch.failure.status, 2), "message": batch.failure.message}
+        elif done and batch.input_file_id:  # the file form: a results file, one line per request
+            name = f"files/results-{batch.id.removeprefix('batches/')}"
+            lines = b"".join(json.dumps(line).encode() + b"\n" for line in [*batch.outputs, *batch.errors])
+            self.files[name] = ("results.jsonl", lines)
+            metadata["output"] = {"responsesFile": name}
+        elif done:
             metadata["output"] = {"inlinedResponses": {"inlinedResponses": [*batch.outputs, *batch.errors]}}
-        return {"name": batch.id, "metadata": metadata, "done": done}
+        return operation
 
     def _anthropic_batch(self, batch: FakeBatch) -> dict[str, Any]:
         ended = batch.ended_at is not None
@@ -514,9 +630,13 @@ class FakeBatches:
         return "mistral" if parts[1:2] == ["batch"] else "openai"
 
     def _gemini_route(self, method: str, parts: list[str]) -> str:
+        if parts[1:2] == ["upload"]:  # /gemini/upload/{version}/files: a resumable upload's start and chunks
+            return "upload"
         parts = parts[2:]  # after the prefix and the API version
         if method == "POST" and parts and parts[-1].endswith(":batchGenerateContent"):
             return "create"
+        if parts[:1] == ["files"]:
+            return "download" if parts[-1].endswith(":download") else "file"
         if parts[:1] != ["batches"]:
             return "other"
         if len(parts) == 1:
@@ -524,7 +644,9 @@ class FakeBatches:
         if parts[1].endswith(":cancel"):
             return "cancel"
         found = self.batches.get("batches/" + parts[1])
-        return "download" if found is not None and self.ends_now(found) else "retrieve"
+        # The inline form's results come in the get that sees the batch end: that get is its download.
+        inline = found is not None and not found.input_file_id
+        return "download" if found is not None and inline and self.ends_now(found) else "retrieve"
 
     def _route(self, method: str, path: str) -> str:
         parts = [p for p in path.split("/") if p]
@@ -551,6 +673,52 @@ class FakeBatches:
         return "other"
 
     def _handle(
+        self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], raw: bytes
+    ) -> tuple[int, str, bytes, dict[str, str]]:
+        """One answer: status, content type, body and any headers of its own (Gemini's upload protocol)."""
+        parts = [p for p in path.split("/") if p]
+        if self._api(path) == "gemini" and parts[1:2] == ["upload"]:
+            return self._gemini_upload(query, headers, raw)
+        return (*self._answer(method, path, query, headers, raw), {})
+
+    def _gemini_upload(
+        self, query: dict[str, list[str]], headers: dict[str, str], raw: bytes
+    ) -> tuple[int, str, bytes, dict[str, str]]:
+        """The Files API's resumable upload: `start` (answers the upload URL), then chunks up to `finalize`."""
+        command = headers.get("x-goog-upload-command", "")
+        if command == "start":
+            upload_id = self._next("up")
+            said = (json.loads(raw) if raw else {}).get("file") or {}
+            # The SDK sends the File's fields as it names them (snake_case), which the API accepts too.
+            display = said.get("displayName") or said.get("display_name") or "input.jsonl"
+            self._uploads[upload_id] = (str(display), bytearray())
+            url = f"{self.url}/{GEMINI_PREFIX}/upload/v1beta/files?upload_id={upload_id}"
+            return 200, "application/json", b"{}", {"x-goog-upload-url": url, "x-goog-upload-status": "active"}
+        upload_id = (query.get("upload_id") or [""])[0]
+        pending = self._uploads.get(upload_id)
+        if pending is None:
+            return 404, "application/json", json.dumps(error_body("gemini", 404)).encode(), {}
+        pending[1].extend(raw)
+        if "finalize" not in command:
+            return 200, "application/json", b"{}", {"x-goog-upload-status": "active"}
+        del self._uploads[upload_id]
+        name = "files/" + self._next("in")
+        self.files[name] = (pending[0], bytes(pending[1]))
+        document = {
+            "file": {
+                "name": name,
+                "displayName": pending[0],
+                "mimeType": "application/jsonl",
+                "sizeBytes": str(len(pending[1])),
+                "createTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "uri": f"{self.url}/{GEMINI_PREFIX}/v1beta/{name}",
+                "state": "ACTIVE",
+                "source": "UPLOADED",
+            }
+        }
+        return 200, "application/json", json.dumps(document).encode(), {"x-goog-upload-status": "final"}
+
+    def _answer(
         self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], raw: bytes
     ) -> tuple[int, str, bytes]:
         parts = [p for p in path.split("/") if p]
@@ -613,6 +781,15 @@ class FakeBatches:
                 )
             lines = [json.loads(line) for line in self.files[file_id][1].splitlines() if line.strip()]
             batch = FakeBatch("openai", self._next("batch_"), lines, int(time.time()), body.get("metadata"), file_id)
+            batch.endpoint = str(body.get("endpoint"))
+            # The Batch API's validation: every line's `url` is the batch's endpoint.
+            wrong = [n for n, line in enumerate(lines, 1) if line.get("url") != batch.endpoint]
+            if wrong:
+                batch.failure = WholeBatchFailure(
+                    f"The url of the request does not match the batch's endpoint {batch.endpoint}",
+                    400,
+                    "invalid_url",
+                )
             self.batches[batch.id] = batch
             self.created += 1
             return js(self._openai_batch(batch))
@@ -706,8 +883,15 @@ class FakeBatches:
 
         if route == "create":
             body = (json.loads(raw) if raw else {}).get("batch") or {}
-            requests = (((body.get("inputConfig") or {}).get("requests")) or {}).get("requests") or []
+            source = body.get("inputConfig") or {}
+            requests = ((source.get("requests")) or {}).get("requests") or []
+            file_name = source.get("fileName")
+            if file_name is not None:
+                if file_name not in self.files:
+                    return js(error_body("gemini", 404), 404)
+                requests = [json.loads(line) for line in self.files[file_name][1].splitlines() if line.strip()]
             batch = FakeBatch("gemini", "batches/" + self._next("gb")[2:], list(requests), int(time.time()))
+            batch.input_file_id = file_name
             batch.model = "models/" + parts[-1].split(":", 1)[0]
             batch.display_name, batch.status = body.get("displayName"), "BATCH_STATE_PENDING"
             self.batches[batch.id] = batch
@@ -721,6 +905,13 @@ class FakeBatches:
             if start + size < len(ordered):
                 document["nextPageToken"] = str(start + size)
             return js(document)
+        if route in ("download", "file") and parts[2:3] == ["files"]:
+            stored = self.files.get("files/" + parts[3].removesuffix(":download"))
+            if stored is None:
+                return js(error_body("gemini", 404), 404)
+            if route == "file":
+                return js({"name": "files/" + parts[3], "displayName": stored[0], "sizeBytes": str(len(stored[1]))})
+            return 200, "application/octet-stream", stored[1]
         name = "batches/" + parts[3].removesuffix(":cancel")
         found = self.batches.get(name)
         if found is None:
@@ -771,10 +962,13 @@ class FakeBatches:
                 hold = self._take_hold(route)
                 if hold is not None and hold.mode == "before":
                     await hold.wait_here()
-                status, content_type, data = self._handle(method, split.path, parse_qs(split.query), headers, raw)
+                status, content_type, data, extra = self._handle(
+                    method, split.path, parse_qs(split.query), headers, raw
+                )
                 if hold is not None and hold.mode == "after":
                     await hold.wait_here()
                 head_out = f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\ncontent-type: {content_type}\r\n"
+                head_out += "".join(f"{name}: {value}\r\n" for name, value in extra.items())
                 head_out += f"content-length: {len(data)}\r\n\r\n"
                 if hold is not None and hold.mode == "partial":
                     writer.write(head_out.encode() + data[: len(data) // 2])

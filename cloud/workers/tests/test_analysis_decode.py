@@ -4,7 +4,8 @@ The worker decodes a job's bytes straight into typed structs (`decode.decode_col
 and writes its document with `wire.render_document`; `report.analyze(document)` and
 `io.render.render` are the reference. Whatever the bytes, both paths must give the same
 document, or the same VALIDATION_ERROR word for word; the statistics that no longer go
-through scipy.stats must be scipy's to the bit.
+through scipy.stats must be scipy's: to the bit, or (the t and chi-squared tails, from
+`special_functions`) within a relative 1e-10.
 """
 
 from __future__ import annotations
@@ -212,16 +213,20 @@ def test_render_document_is_render(model_id: str, monkeypatch: pytest.MonkeyPatc
 # ------------------------------------------------------------ statistics without scipy.stats
 
 
-def test_t_interval_and_sf_are_scipys() -> None:
+def test_t_interval_and_sf_are_scipys_within_1e_10() -> None:
     rng = np.random.default_rng(1)
     for _ in range(200):
         df, loc, scale = int(rng.integers(1, 500)), float(rng.normal()), float(rng.uniform(1e-6, 3))
-        assert distributions.t_interval(0.95, df, loc, scale) == tuple(
-            float(v) for v in stats.t.interval(0.95, df, loc=loc, scale=scale)
-        )
+        lower, upper = distributions.t_interval(0.95, df, loc, scale)
+        expected_lower, expected_upper = stats.t.interval(0.95, df, loc=loc, scale=scale)
+        # the bounds are loc -/+ q * scale: q holds to 1e-10, so each bound to 1e-10 of q * scale
+        assert lower == pytest.approx(expected_lower, rel=0, abs=1e-10 * abs(expected_upper - loc))
+        assert upper == pytest.approx(expected_upper, rel=0, abs=1e-10 * abs(expected_upper - loc))
     x = np.concatenate([np.abs(rng.standard_cauchy(500)), [0.0, np.inf, np.nan, 1e-300, 1e300]])
     dfs = np.asarray(rng.integers(1, 800, x.shape[0]))
-    np.testing.assert_array_equal(distributions.t_sf(x, dfs), stats.t.sf(x, dfs))
+    got, expected = distributions.t_sf(x, dfs), stats.t.sf(x, dfs)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=0)
 
 
 def test_rankdata_is_scipys() -> None:
@@ -239,7 +244,9 @@ def test_kruskal_and_zscore_are_scipys() -> None:
         if np.ptp(np.concatenate(groups)) == 0:
             continue
         expected = stats.kruskal(*groups)
-        assert distributions.kruskal(groups) == (float(expected.statistic), float(expected.pvalue))
+        statistic, p_value = distributions.kruskal(groups)
+        assert statistic == float(expected.statistic)
+        assert p_value == pytest.approx(float(expected.pvalue), rel=1e-10, abs=0)
         spread = rng.normal(size=int(rng.integers(3, 60)))
         np.testing.assert_array_equal(distributions.zscore(spread), stats.zscore(spread))
     constant = np.full(5, 0.3)
@@ -247,3 +254,33 @@ def test_kruskal_and_zscore_are_scipys() -> None:
         warnings.simplefilter("ignore", RuntimeWarning)  # scipy warns about the cancellation it detects
         expected_constant = stats.zscore(constant)
     np.testing.assert_array_equal(distributions.zscore(constant), expected_constant)
+
+
+def test_median_is_numpys() -> None:
+    rng = np.random.default_rng(4)
+    for size in [*range(1, 12), 99, 100]:
+        x = rng.normal(size=size) * 10 ** float(rng.integers(-5, 5))
+        assert distributions.median(x) == float(np.median(x))
+        halves = rng.integers(-4, 5, size) / 2.0
+        assert distributions.median(halves) == float(np.median(halves))
+    with_nan = np.array([1.0, np.nan, 3.0])
+    assert np.isnan(distributions.median(with_nan)) and np.isnan(np.median(with_nan))
+
+
+def test_overlong_integers_are_found_wherever_they_are() -> None:
+    """The sampled search finds every digit run json.loads refuses (> 4,300 digits), and no other."""
+    from common.analysis.decode import _DIGITS_TO_ZERO, _has_overlong_integer
+
+    rng = random.Random(5)
+    for _ in range(300):
+        size = rng.choice([10, 3000, 12000, 30000])
+        density = rng.random()
+        raw = bytearray(
+            rng.choice(b"0123456789") if rng.random() < density else rng.choice(b'x",:{} ') for _ in range(size)
+        )
+        if size > 4400 and rng.random() < 0.7:
+            length = min(size, rng.choice([4299, 4300, 4301, 4302, 5000, 9000, 20000]))
+            at = rng.randrange(0, size - length + 1)
+            raw[at : at + length] = b"7" * length
+        expected = b"0" * 4301 in bytes(raw).translate(_DIGITS_TO_ZERO)
+        assert _has_overlong_integer(bytes(raw)) is expected

@@ -25,7 +25,7 @@ from tests.helpers import probe_job
 
 @pytest.fixture(autouse=True)
 def _logs_back_on_the_session_stderr() -> Iterator[None]:
-    """`run_worker` points structlog at this test's captured stderr; later tests need it back."""
+    """`run_worker` sets the log level from this test's environment; later tests need the default back."""
     yield
     configure_logging()
 

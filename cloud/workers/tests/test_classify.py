@@ -14,12 +14,16 @@ gets wrong today (strict: it fails once fixed, so the mark is then removed).
 
 Only the rule table's own logic (transport kinds first, status fallbacks, the RETRYABLE
 table) is still tested on `ErrorFacts` directly.
+
+Every respx case runs on both HTTP transports the adapters send on (`http_transport`):
+httpx2's own (respx answers inside it) and ours on aiohttp, the warm modes' (the answer
+comes over a real socket from `testkit.respx_server`, which asks the same respx routes).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -42,7 +46,8 @@ from common.providers.adapters.openai import OpenAIProvider
 from common.providers.adapters.openai_compatible import OpenAICompatibleProvider
 from common.providers.adapters.xai import XAIProvider
 from common.providers.base import Message, ModelRequest, ParamMapping, Provider
-from common.providers.settings import ProviderSettings
+from common.providers.settings import HttpTransport, ProviderSettings
+from testkit.respx_server import RespxServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROVIDER_ERRORS: dict[str, dict[str, Any]] = json.loads((FIXTURES / "errors" / "provider_errors.json").read_text())
@@ -74,7 +79,10 @@ class Endpoint:
     max_tokens_param: str = "max_tokens"
 
     def build(self, provider: str) -> Provider:
-        return self.adapter(ProviderSettings(provider=provider, api_key=self.key, base_url=self.base_url))
+        settings = ProviderSettings(provider, self.key, self.base_url, http_transport=TRANSPORT.chosen)
+        if TRANSPORT.server is not None:  # aiohttp: the answers come over a socket (see the module docstring)
+            settings = replace(settings, base_url=TRANSPORT.server.base_url_for(self.base_url))
+        return self.adapter(settings)
 
     def request(self) -> ModelRequest:
         params = ParamMapping(sent={self.max_tokens_param: 64})
@@ -136,6 +144,37 @@ ENDPOINTS: dict[str, Endpoint] = {
 }
 
 
+@dataclass
+class _Transport:
+    """The transport the current test's adapters send on (set by the `respx_mock` fixture below)."""
+
+    chosen: HttpTransport = "httpx2"
+    server: RespxServer | None = None
+
+
+TRANSPORT = _Transport()
+
+
+@pytest.fixture(scope="module")
+def respx_server() -> Iterator[RespxServer]:
+    with RespxServer().running() as server:
+        yield server
+
+
+@pytest.fixture(params=["httpx2", "aiohttp"])
+def respx_mock(
+    request: pytest.FixtureRequest, respx_mock: respx.MockRouter, respx_server: RespxServer
+) -> Iterator[respx.MockRouter]:
+    """respx's own fixture, once per transport: on aiohttp the adapters send to `respx_server`."""
+    TRANSPORT.chosen = request.param
+    TRANSPORT.server = respx_server if request.param == "aiohttp" else None
+    respx_server.router = respx_mock
+    try:
+        yield respx_mock
+    finally:
+        TRANSPORT.chosen, TRANSPORT.server = "httpx2", None
+
+
 @pytest.fixture(autouse=True)
 def no_provider_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The SDKs read base URLs, keys and Vertex switches from the environment; none may leak in."""
@@ -175,8 +214,10 @@ async def sdk_exception(
         route.mock(return_value=answer)
     adapter = endpoint.build(provider)
     raised: Exception | None = None
+    # A timeout is one: on aiohttp the server really holds the request until the client gives up.
+    timeout_s = 1.0 if isinstance(answer, httpx.TimeoutException) else 30.0
     try:
-        await adapter.complete(endpoint.request(), 30.0)
+        await adapter.complete(endpoint.request(), timeout_s)
     except Exception as exc:  # whatever the SDK raises is what classify must read
         raised = exc
     finally:

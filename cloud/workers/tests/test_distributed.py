@@ -142,7 +142,8 @@ async def test_a_job_runs_once_whatever_the_messages_do(redis_server: RedisServe
         assert not await state.publish(keys, job, 1, "t2", '{"second": true}')  # the done-set
         assert (await state.claim(keys, job, 1, "t3", 5)).status is Claim.DONE
         assert await state.lease(keys, job) == (Lease.PENDING, 1)  # published, not collected yet
-        assert await state.waiting_results(keys, 10) == [b'{"first": true}']
+        await state.mark_alive(keys)
+        assert await state.waiting_results(keys, 10) == (True, [b'{"first": true}'])
         await state.mark_collected(keys, 1, {job: 1}, [])
         assert await state.lease(keys, job) == (Lease.SUBMIT, 2)  # collected: a retry is a new generation
         again = await state.claim(keys, job, 2, "t4", 5)
@@ -197,7 +198,10 @@ def test_every_id_is_answered_once_and_as_in_a_local_batch(
     jobs_file = write_jobs(tmp_path / "jobs.jsonl", jobs)
     env = env_for(broker, redis_server, queue, fake_provider)
     port = free_port()
-    with workers({**env, "PROBE_METRICS_PORT": str(port)}, 1), workers(env, 1):
+    # one worker on the app's own pool, one on Celery's `threads` pool (still supported): the
+    # metrics asserted below are the threads worker's, so it ran jobs too
+    threads = {**env, "PROBE_METRICS_PORT": str(port)}
+    with workers(threads, 1, extra_args=("-P", "threads")), workers(env, 1):
         done = run_script(
             BATCH_PY,
             b"",
@@ -374,6 +378,62 @@ def test_an_undecodable_job_is_a_validation_error_and_a_bad_message_is_dropped(
     assert by_id["bad"]["error"]["code"] == "VALIDATION_ERROR" and not by_id["bad"]["error"]["retryable"]
     assert "not valid JSON" in by_id["bad"]["error"]["message"]
     assert by_id["good"]["success"] is True
+
+
+def test_a_message_is_acknowledged_when_its_job_ends_and_a_warm_shutdown_finishes_the_jobs_in_flight(
+    fake_provider: FakeProvider,
+) -> None:
+    """The worker's pool runs jobs on its event loop without a thread each, yet a message is
+    still acknowledged only after its job ended (`acks_late`): while the jobs run, the Redis
+    broker keeps their messages among the unacknowledged (a killed worker's come back); a warm
+    shutdown (SIGTERM) lets the jobs in flight finish, publishes their results and acknowledges
+    their messages before the worker exits."""
+    import asyncio
+
+    import redis as redis_sync
+    from redis.asyncio import Redis
+
+    from common.runs.distributed.app import make_app
+    from common.runs.distributed.keys import RunKeys
+    from common.runs.distributed.messages import TASK_NAME
+    from common.runs.distributed.state import RunState
+
+    keys = RunKeys(f"acks-{time.time_ns()}")
+    ids = [f"held-{n}" for n in range(3)]
+
+    async def submit(job: str) -> int:
+        redis = Redis.from_url(server.url)
+        try:
+            return (await RunState(redis).lease(keys, job))[1]
+        finally:
+            await redis.aclose()
+
+    with private_redis() as server:  # its own: kombu's unacked hash is per Redis database, not per queue
+        env = env_for(server.url, server, new_queue(), fake_provider)
+        client = redis_sync.Redis.from_url(server.url)
+        celery = make_app(server.url)
+        hold = fake_provider.hold()
+        try:
+            with workers(env, 1, concurrency=4) as (worker,):
+                for job_id in ids:
+                    gen = asyncio.run(submit(json.dumps(job_id)))
+                    job = json.dumps(probe_job("openai:gpt-4o-mini", followups=0))
+                    message = {"run": keys.run, "id": job_id, "gen": gen, "job": job}
+                    celery.send_task(TASK_NAME, args=[message], queue=env["PROBE_QUEUE"])
+                hold.wait_held(3)  # every job is waiting for the provider
+                assert client.hlen("unacked") == 3 and client.llen(keys.results) == 0
+                worker.signal(signal.SIGTERM)
+                worker.wait_for_log(lambda entry: entry.get("msg") == "waiting for the jobs in flight")
+                hold.release()
+                assert worker.wait(WAIT_S) == 0, worker.err[-2000:]
+            published = [json.loads(item) for item in client.lrange(keys.results, 0, -1)]
+            assert sorted(entry["id"] for entry in published) == ids
+            assert all(entry["result"]["success"] for entry in published)
+            # acknowledged: nothing left for the broker to give back, nothing put back in the queue
+            assert client.hlen("unacked") == 0 and client.llen(env["PROBE_QUEUE"]) == 0
+        finally:
+            celery.close()
+            client.close()
 
 
 # 2026-03-10 08:00 PDT, as in test_quota_day: the per-day quota resets 16 hours later.

@@ -105,5 +105,5 @@ def test_the_last_resort_line_reaches_the_host_log_too(monkeypatch: pytest.Monke
         raise RecursionError("too deep")
 
     monkeypatch.setattr(log, "_loggable", unrenderable)
-    line = log.render_log_line(None, "info", {"event": "x", "level": "info", "answer": float("nan")})
+    line = log.render_log_line({"event": "x", "level": "info", "answer": float("nan")})
     assert host_forwards(line) and json.loads(line)["level"] == "error"

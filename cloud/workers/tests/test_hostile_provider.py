@@ -10,6 +10,9 @@ as TIMEOUT, not as a job that never answers. A few cases also run one-shot (`pro
 the behaviour in the base URL), the way most hosts start a job. Serve processes run side
 by side and so do their jobs: 7 imports, not 63, keep the matrix well under a minute on a
 small machine, and the deadline measures the server, not the SDK import.
+
+The serve matrix runs on both transports a warm worker can send on: ours on aiohttp (the
+default) and httpx2's own (`PROBE_HTTP_TRANSPORT=httpx2`); one-shot jobs send on httpx2's.
 """
 
 from __future__ import annotations
@@ -92,9 +95,13 @@ def _env(hostile: HostileProvider, provider: str, behaviour: str | None) -> dict
     }
 
 
-def _serve_provider(hostile: HostileProvider, provider: str) -> dict[str, dict[str, Any]]:
+SERVE_TRANSPORTS = ("aiohttp", "httpx2")
+
+
+def _serve_provider(hostile: HostileProvider, provider: str, transport: str) -> dict[str, dict[str, Any]]:
     """Every behaviour as one job line of one serve process; the results by behaviour."""
-    with serve_process("--concurrency", str(len(BEHAVIOURS)), **_env(hostile, provider, None)) as worker:
+    env = {**_env(hostile, provider, None), "PROBE_HTTP_TRANSPORT": transport}
+    with serve_process("--concurrency", str(len(BEHAVIOURS)), **env) as worker:
         # A first job loads the provider's SDK, so the deadlines below measure the server alone.
         worker.send({"id": "warm-up", **_job(provider, "text_plain", WARM_UP_DEADLINE_MS)})
         assert worker.results(1)["warm-up"]["success"] is True
@@ -115,14 +122,16 @@ def _one_shot(hostile: HostileProvider, provider: str, behaviour: str) -> dict[s
 
 @pytest.fixture(scope="module")
 def outcomes() -> Iterator[dict[tuple[str, str, str], dict[str, Any]]]:
-    """(mode, provider, behaviour) -> the result document the worker wrote."""
+    """(mode, provider, behaviour) -> the result document the worker wrote (mode: `serve-<transport>`
+    or `one-shot`)."""
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
     with HostileProvider().running() as hostile:
-        with ThreadPoolExecutor(max_workers=len(TARGETS)) as pool:
-            served = {provider: pool.submit(_serve_provider, hostile, provider) for provider in TARGETS}
-            for provider, future in served.items():
-                for behaviour, result in future.result().items():
-                    found["serve", provider, behaviour] = result
+        for transport in SERVE_TRANSPORTS:  # one transport's 7 processes at a time: the deadlines stay the server's
+            with ThreadPoolExecutor(max_workers=len(TARGETS)) as pool:
+                served = {provider: pool.submit(_serve_provider, hostile, provider, transport) for provider in TARGETS}
+                for provider, future in served.items():
+                    for behaviour, result in future.result().items():
+                        found[f"serve-{transport}", provider, behaviour] = result
         with ThreadPoolExecutor(max_workers=2) as pool:  # after the serve imports: the CPU is free again
             shots = {case: pool.submit(_one_shot, hostile, *case) for case in ONE_SHOT}
             for (provider, behaviour), future in shots.items():
@@ -146,11 +155,12 @@ def _check(document: dict[str, Any], behaviour: str) -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize("transport", SERVE_TRANSPORTS)
 @pytest.mark.parametrize(("provider", "behaviour"), CASES)
 def test_every_provider_tells_the_truth_about_a_hostile_server(
-    outcomes: dict[tuple[str, str, str], dict[str, Any]], provider: str, behaviour: str
+    outcomes: dict[tuple[str, str, str], dict[str, Any]], provider: str, behaviour: str, transport: str
 ) -> None:
-    _check(outcomes["serve", provider, behaviour], behaviour)
+    _check(outcomes[f"serve-{transport}", provider, behaviour], behaviour)
 
 
 @pytest.mark.e2e

@@ -36,7 +36,7 @@ COMPATIBLE_BASE = "http://127.0.0.1:8089/v1"
 
 @pytest.fixture(autouse=True)
 def _logs_back_on_the_session_stderr() -> Iterator[None]:
-    """`run_worker` points structlog at this test's captured stderr; later tests need it back."""
+    """`run_worker` sets the log level from this test's environment; later tests need the default back."""
     yield
     configure_logging()
 

@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import pytest
 import respx
-import structlog
 from pydantic import BaseModel
 
 from common.io.log import configure_logging, get_logger
@@ -238,18 +237,14 @@ class Unprintable:
 
 def test_log_lines_survive_surrogates_nan_odd_keys_and_unprintable_objects() -> None:
     stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
-    structlog.configure(
-        processors=structlog.get_config()["processors"],
-        logger_factory=structlog.WriteLoggerFactory(file=stream),
-        wrapper_class=structlog.make_filtering_bound_logger(0),
-        cache_logger_on_first_use=False,
-    )
-    cyclic: dict[str, Any] = {}
-    cyclic["self"] = cyclic
-    log = get_logger()
-    log.info(f"answer {HALF_EMOJI}", text=f"x{HALF_EMOJI}", ratio=float("nan"), big=float("inf"))
-    log.info("odd keys", mapping={(1, 2): "tuple key"}, thing=Unprintable())
-    log.info("paired", text="\U0001f600", escaped="C:\\udev")
+    configure_logging("debug", stream=stream)
+    try:
+        log = get_logger()
+        log.info(f"answer {HALF_EMOJI}", text=f"x{HALF_EMOJI}", ratio=float("nan"), big=float("inf"))
+        log.info("odd keys", mapping={(1, 2): "tuple key"}, thing=Unprintable())
+        log.info("paired", text="\U0001f600", escaped="C:\\udev")
+    finally:
+        configure_logging()
     stream.flush()
     assert isinstance(stream.buffer, io.BytesIO)
     lines = [parse_document(line) for line in stream.buffer.getvalue().decode("utf-8").splitlines()]

@@ -377,3 +377,129 @@ def test_the_command_line_names_the_mode() -> None:
         parse_options(["jobs.jsonl", "-o", "out.jsonl", "--cancel"])
     with pytest.raises(ConfigError, match="unknown provider"):
         parse_options(["jobs.jsonl", "-o", "out.jsonl", "--via", "provider-batch=nobody"])
+
+
+async def test_a_retried_request_records_how_long_it_waited_for_its_next_wave(
+    tmp_path: Path, fake: FakeBatches
+) -> None:
+    """waitedMs: from the failed wave's end to the next wave's submission, on the runner's clock."""
+    fake.failures.append(BatchFailure(429, turn=2, times=1))
+    clock = FakeClock()
+    runner = ProviderBatchRunner(options(tmp_path, {"o": job("openai:gpt-4o-mini", "o")}), clock=clock)
+    real_submit = runner._submit
+    submitted: list[int] = []
+
+    async def slow_submit(entry: Any) -> None:
+        submitted.append(entry.wave)
+        if entry.wave == 3:  # the retried turn 2's wave: 2.5 s go by before the provider has it
+            clock.now += 2.5
+        await real_submit(entry)
+
+    runner._submit = slow_submit  # type: ignore[method-assign]
+    runner.exit_code = await runner.run()
+    assert submitted == [1, 2, 3, 4]
+    turns = read_results(tmp_path / "results.jsonl")["o"]["transcript"]["turns"]
+    assert turns[1]["providerMetadata"]["retries"] == [
+        {"attempt": 1, "code": "RATE_LIMIT", "statusCode": 429, "waitedMs": 2500}
+    ]
+    assert turns[1]["providerMetadata"]["attempts"] == 2
+    assert "retries" not in turns[2]["providerMetadata"] or not turns[2]["providerMetadata"]["retries"]
+
+
+def test_summary_json_has_the_provider_batch_figures(tmp_path: Path, fake: FakeBatches) -> None:
+    import subprocess
+    import sys
+
+    from testkit.workers import BATCH_PY, worker_env
+
+    jobs = {f"o{i}": job("openai:gpt-4o-mini", f"o{i}", modelCost=COST) for i in range(2)}
+    jobs["a"] = job("anthropic:claude-sonnet-4-5", "a", modelCost=COST)
+    fake.failures.append(BatchFailure(400, turn=3, times=1, contains="Follow-up question 2"))
+    opts = options(tmp_path, jobs)
+    env = worker_env(
+        OPENAI_API_KEY="sk-test-not-a-real-key-0000",
+        OPENAI_BASE_URL=fake.url + "/v1",
+        ANTHROPIC_API_KEY="sk-ant-test-not-a-real-key-00",
+        ANTHROPIC_BASE_URL=fake.url,
+    )
+    summary_file = tmp_path / "summary.json"
+    command = [sys.executable, str(BATCH_PY), str(opts.jobs), "-o", str(opts.output), "--via", "provider-batch"]
+    command += ["--poll-interval", "0", "--no-progress", "--summary-json", str(summary_file)]
+    done = subprocess.run(command, env=env, capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    summary = json.loads(summary_file.read_text())
+    assert summary["succeeded"] == 2 and summary["failed"] == 1  # the online mode's figures are all there
+    openai_figures, anthropic_figures = summary["providers"]["openai"], summary["providers"]["anthropic"]
+    assert openai_figures["batchesSubmitted"] == 3 and anthropic_figures["batchesSubmitted"] == 3
+    assert openai_figures["batchesReattached"] == 0 and openai_figures["batchesCancelled"] == 0
+    assert openai_figures["requests"] + anthropic_figures["requests"] == 9
+    assert openai_figures["requestsAnswered"] + anthropic_figures["requestsAnswered"] == 8
+    assert openai_figures["requestsFailed"] + anthropic_figures["requestsFailed"] == 1
+    assert openai_figures["batchPriceFactor"] == 0.5
+    assert openai_figures["estimatedCost"] == pytest.approx(openai_figures["onlineEstimatedCost"] / 2)
+    results = read_results(opts.output)
+    paid = sum(r["transcript"]["costSnapshot"]["estimatedCost"] for r in results.values() if r["success"])
+    paid += sum(r["partialTranscript"]["costSnapshot"]["estimatedCost"] for r in results.values() if not r["success"])
+    assert openai_figures["estimatedCost"] + anthropic_figures["estimatedCost"] == pytest.approx(paid, abs=1e-6)
+    # The calls the text summary lists: per batch one create (OpenAI: one upload), polls, one download.
+    assert summary["batchCalls"]["create"] == 6 and summary["batchCalls"]["upload"] == 3
+    assert summary["batchCalls"]["download"] == 6 and summary["batchCalls"]["poll"] >= 12
+    assert f"create {summary['batchCalls']['create']}" in done.stderr.decode()
+
+
+async def test_a_state_file_of_an_earlier_version_stops_the_run_and_is_kept(tmp_path: Path, fake: FakeBatches) -> None:
+    from common.runs.provider_batch.state import OldStateError, old_state_path
+
+    opts = options(tmp_path, {"o": job("openai:gpt-4o-mini", "o")})
+    old = old_state_path(opts.output)
+    old.write_text('{"version": 1, "jobs": {}, "batches": [{"tag": "pbold", "batchId": "batch_1"}]}')
+    with pytest.raises(OldStateError, match=r"results\.jsonl\.batches\.json is the state of a provider-batch run"):
+        await ProviderBatchRunner(opts, clock=FakeClock()).run()
+    assert "batch_1" in old.read_text()  # untouched
+    assert fake.submissions == 0 and not state_path(opts.output).exists()
+    assert not opts.output.exists()
+
+
+async def test_waves_larger_than_a_chunk_and_inline_batches_cut_at_their_cap_give_the_same_results(
+    tmp_path: Path, fake: FakeBatches, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Jobs are read, built and applied a few at a time: the results do not depend on the chunk size."""
+    from common.runs.provider_batch import runner as runner_module
+    from common.runs.provider_batch import state as state_module
+
+    followups = [{"prompt": "Why?"}, {"prompt": "Sure?"}]
+    jobs = {
+        f"o{i}": job("openai:gpt-4o-mini", f"o{i}", scenario={"prompt": f"Q{i}?", "followups": followups})
+        for i in range(7)
+    }
+    jobs |= {
+        f"a{i}": job("anthropic:claude-sonnet-4-5", f"a{i}", scenario={"prompt": f"A{i}?", "followups": followups})
+        for i in range(5)
+    }
+    monkeypatch.setattr(state_module, "CHUNK", 3)
+    monkeypatch.setattr(runner_module, "CHUNK", 3)
+    monkeypatch.setattr(runner_module, "INLINE_BATCH_BYTES", 1200)  # about two Anthropic requests a batch
+    loaded: list[int] = []
+    real_load = state_module.StateStore.load_jobs
+
+    def counting_load(self: Any, keys: Any) -> Any:
+        loaded.append(len(keys))
+        return real_load(self, keys)
+
+    monkeypatch.setattr(state_module.StateStore, "load_jobs", counting_load)
+    runner = await run(options(tmp_path, jobs))
+    assert runner.exit_code == EXIT_DONE
+    results = read_results(tmp_path / "results.jsonl")
+    assert set(results) == set(jobs) and all(r["success"] for r in results.values())
+    for job_id, result in results.items():
+        turns = result["transcript"]["turns"]
+        assert [t["turnNumber"] for t in turns] == [1, 2, 3]
+        assert turns[0]["targetResponse"].startswith(
+            f"Batch answer to: {'Q' if job_id[0] == 'o' else 'A'}{job_id[1:]}?"
+        )
+    assert max(loaded) <= 3  # never more than a chunk of conversations at once
+    by_api = {api: [b for b in fake.batches.values() if b.api == api] for api in ("openai", "anthropic")}
+    assert [len(b.requests) for b in by_api["openai"]] == [7, 7, 7]  # a file upload: one batch per wave
+    anthropic_sizes = [len(b.requests) for b in by_api["anthropic"]]
+    assert sum(anthropic_sizes) == 15 and len(anthropic_sizes) > 3  # inline: cut into more batches per wave
+    assert not state_path(tmp_path / "results.jsonl").exists()

@@ -155,7 +155,8 @@ async def test_batches_are_split_at_the_documented_limits(
 
 
 def test_the_documented_limits() -> None:
-    assert gemini_batches.GeminiBatches.max_bytes < 20 * 1024 * 1024  # inline requests: under 20 MB in all
+    assert gemini_batches.GeminiBatches.inline_max_bytes < 20 * 1024 * 1024  # inline requests: under 20 MB in all
+    assert gemini_batches.GeminiBatches.max_bytes <= 2 * 1024**3  # the file form: the Files API's 2 GB a file
     assert mistral_batches.MistralBatches.max_requests == 100_000
     assert mistral_batches.MistralBatches.max_bytes == 512 * 1024 * 1024
 
@@ -277,3 +278,103 @@ async def test_the_transcript_has_the_online_shape(
     assert not keys(online) - keys(batched)
     added = {key.rsplit(".", 1)[-1] for key in keys(batched) - keys(online)}
     assert added == {"via", "batchId", "batchRequestId", "batchCustomId", "batchPriceFactor", "onlineEstimatedCost"}
+
+
+# -- Gemini's file form: a batch over the inline limit goes as an uploaded JSONL --------------------
+
+
+@pytest.fixture
+def files_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every Gemini batch over 0 bytes, i.e. every one, goes as a file."""
+    monkeypatch.setattr(gemini_batches.GeminiBatches, "inline_max_bytes", 0)
+
+
+@pytest.mark.usefixtures("files_only")
+async def test_a_batch_over_the_inline_limit_goes_as_an_uploaded_file(tmp_path: Path, fake: FakeBatches) -> None:
+    jobs = {f"g{i}": job(GEMINI, f"g{i}", modelCost=COST) for i in range(3)}
+    runner = await run(options(tmp_path, jobs))
+
+    assert runner.exit_code == EXIT_DONE
+    gemini = batches_of(fake, "gemini")
+    assert [len(b.requests) for b in gemini] == [3, 3, 3] and fake.submissions == 3
+    # Each batch's input was uploaded with the Files API (a resumable upload: start, then the bytes)
+    # and its results file downloaded once; the gets of the batch carry no results.
+    assert fake.calls["upload"] == 6 and fake.calls["download"] == 3
+    for batch in gemini:
+        assert batch.input_file_id.startswith("files/")
+        assert fake.files[batch.input_file_id][0] == batch.display_name  # the file carries our tag too
+    line = gemini[2].requests[0]
+    assert set(line) == {"key", "request"} and line["key"].startswith("pb")
+    assert [c["role"] for c in line["request"]["contents"]] == ["user", "model", "user", "model", "user"]
+    assert line["request"]["contents"][1]["parts"][0]["text"].startswith("Batch answer to: A friend asks")
+    assert line["request"]["generationConfig"] == {"temperature": 0.7, "maxOutputTokens": 512}
+
+    results = read_results(tmp_path / "results.jsonl")
+    assert set(results) == set(jobs)
+    for result in results.values():
+        assert result["success"] is True, result
+        turns = result["transcript"]["turns"]
+        assert [t["turnNumber"] for t in turns] == [1, 2, 3]
+        for number, turn in enumerate(turns):
+            meta = turn["providerMetadata"]
+            assert meta["via"] == "batch" and meta["batchId"] == gemini[number].id
+            assert meta["batchRequestId"].startswith("gem") and meta["modelVersion"] == "gemini-2.5-flash"
+            assert meta["finishReason"] == "stop" and turn["inputTokens"] > 0 and turn["outputTokens"] > 0
+        assert result["transcript"]["costSnapshot"]["batchPriceFactor"] == 0.5
+    assert not state_path(tmp_path / "results.jsonl").exists()
+
+
+async def test_only_the_batch_over_the_inline_limit_goes_as_a_file(
+    tmp_path: Path, fake: FakeBatches, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gemini_batches.GeminiBatches, "inline_max_bytes", 1500)
+    long = "Please think about this carefully. " * 12  # ~420 bytes a request: three of them pass 1,500
+    jobs = {
+        f"big{i}": job(GEMINI, f"big{i}", scenario={"prompt": f"{long}{i}?"}, config={"maxTurns": 1}) for i in range(4)
+    }
+    jobs["small"] = job("google:gemini-2.5-pro", "small", scenario={"prompt": "Short?"}, config={"maxTurns": 1})
+    await run(options(tmp_path, jobs))
+
+    forms = {b.model: ("file" if b.input_file_id else "inline") for b in batches_of(fake, "gemini")}
+    assert forms == {"models/gemini-2.5-flash": "file", "models/gemini-2.5-pro": "inline"}
+    assert all(r["success"] for r in read_results(tmp_path / "results.jsonl").values())
+
+
+@pytest.mark.usefixtures("files_only")
+async def test_file_form_request_errors_are_classified_like_inline_ones(tmp_path: Path, fake: FakeBatches) -> None:
+    fake.failures.append(BatchFailure(429, turn=2, times=1, contains="g-retry"))
+    fake.failures.append(BatchFailure(404, turn=2, times=1, contains="g-fail"))
+    jobs = {
+        name: job(GEMINI, name, scenario={"prompt": f"{name}?", "followups": [{"prompt": f"{name} again?"}]})
+        for name in ("g-retry", "g-fail")
+    }
+    await run(options(tmp_path, jobs))
+    results = read_results(tmp_path / "results.jsonl")
+    meta = results["g-retry"]["transcript"]["turns"][1]["providerMetadata"]
+    assert meta["attempts"] == 2
+    assert meta["retries"] == [{"attempt": 1, "code": "RATE_LIMIT", "statusCode": 429, "waitedMs": 0}]
+    error = results["g-fail"]["error"]
+    assert error["code"] == "NOT_FOUND" and error["retryable"] is False and error["details"]["completedTurns"] == 1
+    assert [t["turnNumber"] for t in results["g-fail"]["partialTranscript"]["turns"]] == [1]
+
+
+@pytest.mark.usefixtures("files_only")
+async def test_a_file_form_batch_is_found_by_its_tag_after_a_crash(tmp_path: Path, fake: FakeBatches) -> None:
+    """Uploaded and created, but killed before the batch id was saved: found by its display name, not sent again."""
+    opts = options(tmp_path, {"g": job(GEMINI, "g", config={"maxTurns": 1})})
+    first = ProviderBatchRunner(opts, clock=FakeClock())
+
+    async def submit_then_die(entry: Any) -> None:
+        async def uploaded(file_id: str) -> None:
+            return None
+
+        await first.transports[entry.provider].submit(entry.tag, entry.model, first._payload(entry), uploaded)
+        first.stop()
+
+    first._submit = submit_then_die  # type: ignore[method-assign]
+    await first.run()
+    assert fake.submissions == 1
+
+    second = await run(opts)
+    assert second.totals["google"].reattached == 1 and fake.submissions == 1
+    assert read_results(opts.output)["g"]["success"] is True

@@ -24,6 +24,7 @@ NOT_FOR_ONE_SHOT = (
     "tiktoken",
     "uvloop",
     "argparse",
+    "structlog",  # no longer a dependency: the log lines are written by common/io/log.py
     "common.analysis",
     "common.runs.serve",
     "common.runs.lines",
@@ -46,27 +47,56 @@ NOT_FOR_ONE_SHOT = (
     "common.runs.provider_batch",
     "common.report",
     "vl_convert",
+    # The warm modes' HTTP transport: a one-shot job sends on httpx2's own, and google-genai
+    # must not import aiohttp by itself either (adapters/google.py hides it from that import).
+    "common.providers.aiohttp_transport",
+    "aiohttp",
 )
 # Loaded on a job's first failure (or token estimate) only: a job that succeeds with
 # reported usage never imports them.
 FAILURE_ONLY = ("common.errors.classify", "common.errors.retry_hints", "common.probe.param_fallback", "common.tokens")
 
-# Runs probe.py as `python probe.py` would, then writes the names of every module it loaded.
+# Contract models a job that succeeds never uses: built at the first failure (`defer_build`).
+FAILURE_ONLY_MODELS = ("WorkerFailure", "ErrorInfo")
+
+# Runs probe.py as `python probe.py` would, then writes the names of every module it loaded,
+# which contract models were built, and the garbage collections that ran during the
+# script's own start-up imports (from `process_start` until `probe_worker` is imported).
 RECORDER = """
-import atexit, json, runpy, sys
+import atexit, gc, json, runpy, sys
 out, script, *args = sys.argv[1:]
-atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+startup_collections = []
+def during_startup():
+    worker = sys.modules.get("common.runs.probe_worker")
+    started = getattr(sys.modules.get("common.runs.process_start"), "_started", None) is not None
+    return started and not hasattr(worker, "PROBE")
+gc.callbacks.append(lambda phase, info: phase == "start" and during_startup() and startup_collections.append(info))
+def record():
+    contract = sys.modules.get("common.contract.probe")
+    names = dir(contract) if contract is not None else []
+    built = {name: getattr(getattr(contract, name), "__pydantic_complete__", None) for name in names}
+    built = {name: complete for name, complete in built.items() if isinstance(complete, bool)}
+    facts = {"modules": sorted(sys.modules), "built": built, "startupCollections": len(startup_collections)}
+    open(out, "w").write(json.dumps(facts))
+atexit.register(record)
 sys.argv = [script, *args]
 runpy.run_path(script, run_name="__main__")
 """
 
 
-def modules_loaded(tmp_path: Path, job_input: str, *args: str, **env: str) -> tuple[dict[str, Any], set[str]]:
-    record = tmp_path / "modules.json"
+def recorded_run(tmp_path: Path, job_input: str, *args: str, **env: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The first stdout document, and what RECORDER wrote at exit."""
+    record = tmp_path / "record.json"
     done = run_python("-c", RECORDER, str(record), "cloud/workers/probe.py", *args, stdin=job_input, env=env)
     assert done.code == 0, done.err[-2000:]
     first: dict[str, Any] = json.loads(done.stdout_lines[0])
-    return first, set(json.loads(record.read_text()))
+    facts: dict[str, Any] = json.loads(record.read_text())
+    return first, facts
+
+
+def modules_loaded(tmp_path: Path, job_input: str, *args: str, **env: str) -> tuple[dict[str, Any], set[str]]:
+    first, facts = recorded_run(tmp_path, job_input, *args, **env)
+    return first, set(facts["modules"])
 
 
 def sdks_in(modules: set[str]) -> set[str]:
@@ -137,5 +167,23 @@ def test_serve_mode_imports_only_the_sdks_its_jobs_need(tmp_path: Path) -> None:
         first, modules = modules_loaded(tmp_path, lines + "\n", "--serve", OPENAI_BASE_URL=f"{fake.url}/v1", **env)
     assert first["result"]["success"] is True
     assert sdks_in(modules) == {"openai"}
+    assert "common.providers.aiohttp_transport" in modules  # a warm worker sends on aiohttp
     # no Redis URL configured: nothing of the shared limit (distributed package, redis) is loaded
     assert loaded(("common.runs.distributed", "redis", "celery", "kombu", "prometheus_client"), modules) == set()
+
+
+def test_a_successful_job_builds_no_failure_only_model_and_collects_no_garbage_during_start_up(
+    tmp_path: Path,
+) -> None:
+    document, facts = recorded_run(tmp_path, json.dumps(probe_job("mock:echo", followups=1)))
+    assert document["success"] is True
+    assert facts["startupCollections"] == 0
+    built = facts["built"]
+    assert built["ProbeJob"] is True and built["ProbeSuccess"] is True and built["Transcript"] is True
+    assert {name: built[name] for name in FAILURE_ONLY_MODELS} == dict.fromkeys(FAILURE_ONLY_MODELS, False)
+
+
+def test_a_failed_job_builds_its_failure_document_on_demand(tmp_path: Path) -> None:
+    document, facts = recorded_run(tmp_path, json.dumps(probe_job("mock:fail:AUTH_ERROR")))
+    assert document["success"] is False and document["error"]["code"] == "AUTH_ERROR"
+    assert all(facts["built"][name] for name in FAILURE_ONLY_MODELS)

@@ -169,7 +169,7 @@ async def test_the_deadline_counts_from_when_the_host_handed_the_job_over() -> N
 
 @pytest.fixture
 def _logs_back_on_the_session_stderr() -> Iterator[None]:
-    """`run_worker` points structlog at this test's captured stderr; later tests need it back."""
+    """`run_worker` sets the log level from this test's environment; later tests need the default back."""
     yield
     configure_logging()
 

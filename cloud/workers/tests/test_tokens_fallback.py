@@ -9,15 +9,16 @@ succeed with the documented chars/4 estimate, say so in the log, and keep
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import respx
-import structlog
 
 from common import tokens
+from common.io.log import configure_logging
 from tests.helpers import load_fixture, probe_job, run, wire
 
 OPENAI_URL = "https://api.openai.com/v1/chat/completions"
@@ -34,14 +35,17 @@ def fresh_encodings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     tokens._encoding.cache_clear()
 
 
-def test_an_unwritable_cache_falls_back_to_chars_per_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unwritable_cache_falls_back_to_chars_per_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(blocker / "tiktoken"))
-    with structlog.testing.capture_logs() as logs:
-        assert tokens.estimate_tokens("x" * 40, "gpt-4o") == (10, "chars/4")
+    configure_logging("info")
+    assert tokens.estimate_tokens("x" * 40, "gpt-4o") == (10, "chars/4")
+    logs = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     warning = next(entry for entry in logs if entry["event"] == "token estimate falls back to chars/4")
-    assert warning["log_level"] == "warning" and warning["encoding"] == "o200k_base"
+    assert warning["level"] == "warning" and warning["encoding"] == "o200k_base"
     assert "not writable" in warning["reason"]
 
 

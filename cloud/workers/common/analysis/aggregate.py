@@ -44,7 +44,9 @@ def aggregate_semantics(
     count = len(columns.models)
     coverage = np.bincount(cells.model[cells.scored >= 2], minlength=count)
     planned = len(settings.planned_scenario_ids)
-    run_model = np.unique(columns.run[columns.run >= 0] * max(count, 1) + columns.model[columns.run >= 0])
+    run_model, _ = np.unique(  # with an index: without one, np.unique imports numpy.ma (~25 ms)
+        columns.run[columns.run >= 0] * max(count, 1) + columns.model[columns.run >= 0], return_index=True
+    )
     contributing = np.bincount(run_model % max(count, 1), minlength=count)
     _, centre_model, centre, width = _run_centres(columns)
 

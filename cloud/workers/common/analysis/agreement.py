@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.analysis.distributions import rank_rows, t_sf, zscore
+from common.analysis.distributions import median, rank_rows, t_sf, zscore
 from common.analysis.extract import FloatArray
 from common.analysis.json_numbers import finite
 from common.analysis.methods import ALPHA, MIN_MODELS_FOR_OUTLIERS, MIN_SHARED_SCENARIOS, OUTLIER_Z
@@ -69,16 +69,34 @@ def effect_size_label(d: float) -> EffectSizeLabel:
     return "large"
 
 
-def _pair_block(a: FloatArray, b: FloatArray) -> tuple[np.ndarray, FloatArray, FloatArray, np.ndarray]:
-    """Shared count, Spearman rho, Cohen's d and constancy for aligned rows of two matrices."""
+def _shared_ranks(x: FloatArray, ranks: FloatArray, whole: np.ndarray) -> FloatArray:
+    """`rank_rows(x)`, taking the rows that are `whole` (every scenario shared) from the models' own ranks."""
+    if whole.all():
+        return ranks
+    result = ranks.copy()
+    part = ~whole
+    result[part] = rank_rows(x[part])
+    return result
+
+
+def _pair_block(
+    a: FloatArray, b: FloatArray, rank_a: FloatArray, rank_b: FloatArray
+) -> tuple[np.ndarray, FloatArray, FloatArray, np.ndarray]:
+    """Shared count, Spearman rho, Cohen's d and constancy for aligned rows of two matrices.
+
+    `rank_a`, `rank_b`: each row's ranks over all scenarios. A pair that shares every
+    scenario ranks over exactly those, the same numbers `rank_rows` would give it; only
+    the other pairs are ranked again over their shared scenarios.
+    """
     common = ~np.isnan(a) & ~np.isnan(b)
     shared = common.sum(axis=1)
     x = np.where(common, a, np.nan)
     y = np.where(common, b, np.nan)
+    whole = shared == a.shape[1]
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        rx = rank_rows(x)
-        ry = rank_rows(y)
+        rx = _shared_ranks(x, rank_a, whole)
+        ry = _shared_ranks(y, rank_b, whole)
         dx = rx - np.nanmean(rx, axis=1, keepdims=True)
         dy = ry - np.nanmean(ry, axis=1, keepdims=True)
         sxx = np.nansum(dx * dx, axis=1)
@@ -105,9 +123,13 @@ def pair_stats(matrix: FloatArray) -> PairStats:
     d = np.full(pair_count, np.nan)
     constant = np.zeros(pair_count, dtype=bool)
     step = max(1, _CHUNK_CELLS // max(scenario_count, 1))
+    ranks = rank_rows(matrix)  # each model's ranks over all scenarios (NaN where it scored none)
     for start in range(0, pair_count, step):
         block = slice(start, start + step)
-        shared[block], rho[block], d[block], constant[block] = _pair_block(matrix[first[block]], matrix[second[block]])
+        one, other = first[block], second[block]
+        shared[block], rho[block], d[block], constant[block] = _pair_block(
+            matrix[one], matrix[other], ranks[one], ranks[other]
+        )
     dof = shared - 2
     with np.errstate(invalid="ignore", divide="ignore"):
         t = rho * np.sqrt((dof / ((rho + 1.0) * (1.0 - rho))).clip(0))
@@ -228,7 +250,7 @@ def _overall(rho: FloatArray, significant_count: int) -> OverallAgreement | None
         return None
     return OverallAgreement(
         mean_rho=float(rho.mean()),
-        median_rho=float(np.median(rho)),
+        median_rho=median(rho),
         min_rho=float(rho.min()),
         max_rho=float(rho.max()),
         pair_count=int(rho.shape[0]),

@@ -6,13 +6,18 @@ scenario sampled many times does not outweigh one sampled once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from common.analysis.extract import Columns, FloatArray, IntArray
 from common.analysis.scoring import SCORED_BUCKETS
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -96,3 +101,13 @@ def build_cells(columns: Columns) -> Cells:
         flipped=flipped,
         matrix=matrix,
     )
+
+
+def by_model(model_count: int, model: IntArray, keys: Sequence[str], items: Sequence[T]) -> list[dict[str, T]]:
+    """Per model m: {key: item} of the entries whose `model` is m, in their order.
+
+    `model` must be sorted, as cell arrays (and any mask of them) are: each model's entries
+    are one slice, so each dict is built at once rather than an entry at a time.
+    """
+    bounds = np.searchsorted(model, np.arange(model_count + 1)).tolist()
+    return [dict(zip(keys[start:end], items[start:end], strict=True)) for start, end in pairwise(bounds)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from common.analysis.cells import Cells
-from common.analysis.distributions import kruskal
+from common.analysis.distributions import kruskal, median
 from common.analysis.extract import Columns, FloatArray
 from common.analysis.methods import ALPHA
 from common.contract.analysis import (
@@ -60,9 +60,7 @@ def _test_dimension(
         group = scores[codes == code]
         if group.shape[0]:
             groups.append(group)
-            levels[label] = LevelStats(
-                count=int(group.shape[0]), mean=float(group.mean()), median=float(np.median(group))
-            )
+            levels[label] = LevelStats(count=int(group.shape[0]), mean=float(group.mean()), median=median(group))
     reason = _degenerate_reason(groups, scores)
     statistic: float | None = None
     p_value, effect = 1.0, 0.0

@@ -1,44 +1,37 @@
 """The few scipy.stats results analysis prints, computed the way scipy.stats computes them.
 
-`import scipy.stats` costs ~0.45 s and ~70 MB (most of a large run's start-up); the
-statistics here need only three special functions (`scipy.special`, imported on first
-use) and numpy. Each function follows scipy's own arithmetic step by step (scipy 1.17:
-`t.interval` = `stdtrit * scale + loc`, `t.sf` = `stdtr(df, -x)`, `kruskal`,
-`zscore`, `rankdata(method="average")`), so the numbers are bit for bit the same;
-`tests/test_analysis_distributions.py` holds them to scipy.stats.
+`import scipy.stats` costs ~0.45 s and ~70 MB, `import scipy.special` ~0.15 s (most of
+a large run's start-up); scipy is not imported at all. `kruskal`, `zscore` and
+`rankdata(method="average")` follow scipy 1.17's own arithmetic step by step, so they
+are bit for bit scipy's; the t and chi-squared tails come from `special_functions`,
+within a relative 1e-10 of scipy (`t.interval` = `stdtrit * scale + loc`, `t.sf`,
+`chi2.sf`). `tests/test_analysis_decode.py` and `tests/test_analysis_special.py` hold
+them to scipy.stats.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from common.analysis.extract import FloatArray
-
-
-def _special() -> Any:
-    import scipy.special  # only a run with statistics to test pays for it
-
-    return scipy.special
+from common.analysis.special_functions import chi2_sf, t_isf
+from common.analysis.special_functions import t_sf as t_upper_tail
 
 
 def t_interval(confidence: float, df: int, loc: float, scale: float) -> tuple[float, float]:
     """`scipy.stats.t.interval(confidence, df, loc=loc, scale=scale)` for scale > 0."""
-    stdtrit = _special().stdtrit
-    low = np.asarray([(1.0 - confidence) / 2, (1.0 + confidence) / 2])
-    ppf = stdtrit(np.asarray(df), low) * np.asarray(scale) + np.asarray(loc)
-    return float(ppf[0]), float(ppf[1])
+    quantile = t_isf((1.0 - confidence) / 2, float(df))
+    return -quantile * scale + loc, quantile * scale + loc
 
 
 def t_sf(x: FloatArray, df: np.ndarray) -> FloatArray:
-    """`scipy.stats.t.sf(x, df)` for df > 0: NaN stays NaN, +inf is 0."""
+    """`scipy.stats.t.sf(x, df)` for x >= 0 or NaN, df > 0: NaN stays NaN, +inf is 0."""
     result = np.zeros(np.broadcast(x, df).shape)
     nan = np.isnan(x)
     result[nan] = np.nan
     inside = ~nan & (x < np.inf)
     x_in, df_in = np.broadcast_arrays(x, df)
-    result[inside] = _special().stdtr(df_in[inside], -x_in[inside])
+    result[inside] = t_upper_tail(x_in[inside].astype(np.float64), df_in[inside].astype(np.float64))
     return result
 
 
@@ -80,8 +73,23 @@ def kruskal(groups: list[FloatArray]) -> tuple[float, float]:
     ssbn = sum(np.sum(ranked[bounds[i] : bounds[i + 1]]) ** 2 / sizes[i] for i in range(len(groups)))
     h = 12.0 / (total * (total + 1)) * ssbn - 3 * (total + 1)
     h /= ties
-    p = _special().chdtrc(np.asarray(len(groups) - 1, dtype=np.float64), h)
-    return float(h), float(p)
+    return float(h), chi2_sf(float(h), float(len(groups) - 1))
+
+
+def median(x: FloatArray) -> float:
+    """`numpy.median(x)` of a non-empty 1-D array, to the bit: the middle value, or the mean of the two.
+
+    numpy's own median imports `numpy.ma` on first use (~0.05 s of a run's start-up) to
+    check for NaN; here a NaN sorts last and makes the median NaN, as numpy's does.
+    """
+    ordered = np.sort(x)
+    size = int(ordered.shape[0])
+    if np.isnan(ordered[-1]):
+        return float("nan")
+    middle = size // 2
+    if size % 2:
+        return float(ordered[middle])
+    return float((ordered[middle - 1] + ordered[middle]) / 2)
 
 
 def zscore(x: FloatArray) -> FloatArray:

@@ -11,9 +11,9 @@ from typing import Final
 
 import numpy as np
 
-from common.analysis.cells import Cells
-from common.analysis.compact import share_in
+from common.analysis.cells import Cells, by_model
 from common.analysis.extract import Columns
+from common.analysis.trusted import Trusted
 from common.analysis.variance import median_side
 from common.contract.analysis import (
     AnalysisOptions,
@@ -27,6 +27,7 @@ from common.contract.analysis import (
 
 # The host's level vocabulary for a value's pressure in a scenario (Definition.content), ranked 1..5.
 APPEAL_RANK: Final[dict[str, int]] = {"negligible": 1, "minimal": 2, "moderate": 3, "substantial": 4, "full": 5}
+_BERNOULLI = Trusted(BernoulliAgreement)  # one per (model, scenario) with repeats
 
 
 def _rank(level: object) -> int | None:
@@ -90,12 +91,9 @@ def reliability_summary(
     neutral = np.bincount(cells.model[repeated], weights=cells.zero[repeated], minlength=count)
     trials = cells.scored * (cells.scored - 1) // 2
     matches = (cells.buckets * (cells.buckets - 1) // 2).sum(axis=1)
-    bernoulli: list[dict[str, BernoulliAgreement]] = [{} for _ in columns.models]
-    for c in np.flatnonzero(repeated).tolist():
-        bernoulli[int(cells.model[c])][columns.scenarios[int(cells.scenario[c])]] = BernoulliAgreement(
-            matches=int(matches[c]), trials=int(trials[c])
-        )
-    share_in(bernoulli)
+    pairs = _BERNOULLI.many(matches=matches[repeated].tolist(), trials=trials[repeated].tolist())
+    scenarios = list(map(columns.scenarios.__getitem__, cells.scenario[repeated].tolist()))
+    bernoulli = by_model(count, cells.model[repeated], scenarios, pairs)
     aggregate = options.aggregate_semantics
     result: dict[str, ModelReliability] = {}
     for m, name in enumerate(columns.models):

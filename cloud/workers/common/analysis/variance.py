@@ -13,12 +13,12 @@ import math
 
 import numpy as np
 
-from common.analysis.cells import Cells
-from common.analysis.compact import share_fields_set, share_in
+from common.analysis.cells import Cells, by_model
 from common.analysis.extract import Columns, FloatArray, IntArray
 from common.analysis.json_numbers import finite_list
 from common.analysis.methods import MAX_VARIANCE, TOP_SCENARIOS
 from common.analysis.scoring import LEAN_FIRST, LEAN_SECOND, NEUTRAL, STRONG_FIRST, STRONG_SECOND
+from common.analysis.trusted import Trusted, require_finite
 from common.contract.analysis import (
     AnalysisWarning,
     AnalysisWarningCode,
@@ -36,6 +36,10 @@ from common.contract.analysis import (
 _ASCENDING = np.array([STRONG_SECOND, LEAN_SECOND, NEUTRAL, LEAN_FIRST, STRONG_FIRST])
 _ASCENDING_SCORE = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
 _LEANS: tuple[Lean, Lean, Lean] = ("B", "NEUTRAL", "A")  # by sign of the median + 1
+# one per (model, scenario): built from typed columns, not validated one by one
+_REPEAT_GROUP = Trusted(RepeatGroup)
+_SAMPLE_VARIANCE_STATS = Trusted(SampleVarianceStats)
+_DIRECTION_COUNTS = Trusted(DirectionCounts)
 
 
 def repeat_groups(columns: Columns, cells: Cells) -> dict[str, dict[str, RepeatGroup]]:
@@ -46,37 +50,21 @@ def repeat_groups(columns: Columns, cells: Cells) -> dict[str, dict[str, RepeatG
     empty = cells.scored == 0
     agreement[empty] = np.nan
     neutral = np.where(empty, np.nan, neutral)
-    columns_out = zip(
-        cells.model.tolist(),
-        cells.scenario.tolist(),
-        cells.transcripts.tolist(),
-        cells.scored.tolist(),
-        finite_list(cells.mean),
-        finite_list(np.sqrt(cells.variance)),
-        finite_list(cells.variance),
-        finite_list(cells.min),
-        finite_list(cells.max),
-        finite_list(cells.max - cells.min),
-        finite_list(agreement),
-        finite_list(neutral),
-        strict=True,
+    groups = _REPEAT_GROUP.many(
+        transcript_count=cells.transcripts.tolist(),
+        sample_count=cells.scored.tolist(),
+        mean=finite_list(cells.mean),
+        std_dev=finite_list(np.sqrt(cells.variance)),
+        variance=finite_list(cells.variance),
+        min=finite_list(cells.min),
+        max=finite_list(cells.max),
+        range=finite_list(cells.max - cells.min),
+        directional_agreement=finite_list(agreement),
+        neutral_share=finite_list(neutral),
     )
-    groups: dict[str, dict[str, RepeatGroup]] = {name: {} for name in columns.models}
-    for m, s, transcripts, sample_count, mean, std, variance, low, high, spread, agree, share in columns_out:
-        groups[columns.models[m]][columns.scenarios[s]] = RepeatGroup(
-            transcript_count=transcripts,
-            sample_count=sample_count,
-            mean=mean,
-            std_dev=std,
-            variance=variance,
-            min=low,
-            max=high,
-            range=spread,
-            directional_agreement=agree,
-            neutral_share=share,
-        )
-    share_in(groups.values())
-    return groups
+    scenarios = list(map(columns.scenarios.__getitem__, cells.scenario.tolist()))
+    per_model = by_model(len(columns.models), cells.model, scenarios, groups)
+    return dict(zip(columns.models, per_model, strict=True))
 
 
 def quantile(cells: Cells, q: float) -> FloatArray:
@@ -108,53 +96,35 @@ def per_scenario_stats(columns: Columns, cells: Cells) -> list[dict[str, SampleV
     median = quantile(cells, 0.5)
     iqr = np.where(cells.scored >= 2, quantile(cells, 0.75) - quantile(cells, 0.25), np.nan)
     sign, same_side = median_side(cells)
-    result: list[dict[str, SampleVarianceStats]] = [{} for _ in columns.models]
-    rows = zip(
-        np.flatnonzero(scored).tolist(),
-        cells.model[scored].tolist(),
-        cells.scenario[scored].tolist(),
-        cells.scored[scored].tolist(),
-        cells.mean[scored].tolist(),
-        cells.sample_variance[scored].tolist(),
-        cells.min[scored].tolist(),
-        cells.max[scored].tolist(),
-        median[scored].tolist(),
-        finite_list(iqr[scored]),
-        sign[scored].tolist(),
-        (same_side / n)[scored].tolist(),
-        (cells.zero / n)[scored].tolist(),
-        cells.flipped[scored].tolist(),
-        strict=True,
+    mean, variance = cells.mean[scored], cells.sample_variance[scored]
+    low, high = cells.min[scored], cells.max[scored]
+    require_finite(mean, variance, low, high)
+    buckets = cells.buckets[scored]
+    counts = _DIRECTION_COUNTS.many(
+        favor_first_strong=buckets[:, STRONG_FIRST].tolist(),
+        favor_first_lean=buckets[:, LEAN_FIRST].tolist(),
+        neutral_neutral=buckets[:, NEUTRAL].tolist(),
+        favor_second_lean=buckets[:, LEAN_SECOND].tolist(),
+        favor_second_strong=buckets[:, STRONG_SECOND].tolist(),
     )
-    buckets = cells.buckets.tolist()
-    for c, m, s, count, mean, variance, low, high, mid, spread, lean, agreement, neutral, flipped in rows:
-        strong_first, lean_first, neutral_count, lean_second, strong_second = buckets[c]
-        result[m][columns.scenarios[s]] = SampleVarianceStats(
-            sample_count=count,
-            mean=mean,
-            std_dev=math.sqrt(variance),
-            variance=variance,
-            min=low,
-            max=high,
-            range=high - low,
-            direction_counts=DirectionCounts(
-                favor_first_strong=strong_first,
-                favor_first_lean=lean_first,
-                neutral_neutral=neutral_count,
-                favor_second_lean=lean_second,
-                favor_second_strong=strong_second,
-            ),
-            direction=_LEANS[lean + 1],
-            directional_agreement=agreement,
-            median_signed_distance=mid,
-            iqr=spread,
-            neutral_share=neutral,
-            orientation_corrected=flipped,
-        )
-    for per_scenario in result:
-        share_fields_set(per_scenario.values())
-        share_fields_set(stats.direction_counts for stats in per_scenario.values())
-    return result
+    stats = _SAMPLE_VARIANCE_STATS.many(
+        sample_count=cells.scored[scored].tolist(),
+        mean=mean.tolist(),
+        std_dev=np.sqrt(variance).tolist(),  # the same correctly rounded square root as math.sqrt
+        variance=variance.tolist(),
+        min=low.tolist(),
+        max=high.tolist(),
+        range=(high - low).tolist(),
+        direction_counts=counts,
+        direction=[_LEANS[lean + 1] for lean in sign[scored].tolist()],
+        directional_agreement=(same_side / n)[scored].tolist(),
+        median_signed_distance=median[scored].tolist(),
+        iqr=finite_list(iqr[scored]),
+        neutral_share=(cells.zero / n)[scored].tolist(),
+        orientation_corrected=cells.flipped[scored].tolist(),
+    )
+    scenarios = list(map(columns.scenarios.__getitem__, cells.scenario[scored].tolist()))
+    return by_model(len(columns.models), cells.model[scored], scenarios, stats)
 
 
 def samples_per_scenario(cells: Cells) -> int:
@@ -279,7 +249,8 @@ def variance_analysis(columns: Columns, cells: Cells) -> tuple[VarianceAnalysis,
     analysis = VarianceAnalysis(
         is_multi_sample=multi_sample,
         samples_per_scenario=samples_per_scenario(cells),
-        orientation_corrected_count=int(np.unique(cells.scenario[cells.flipped]).shape[0]),
+        # distinct scenarios with a flip (np.unique here would import numpy.ma: ~25 ms of start-up)
+        orientation_corrected_count=int(np.count_nonzero(np.bincount(cells.scenario[cells.flipped]))),
         per_model=per_model_variance(columns, cells),
         most_variable_scenarios=most_cells,
         least_variable_scenarios=least_cells,

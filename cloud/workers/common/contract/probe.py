@@ -316,6 +316,10 @@ def _first_non_finite(value: Any, path: str) -> str | None:
 
 
 class ProbeJob(InputModel):
+    # Built once, by the `model_rebuild()` at the end of this module (it refers to `Turn`,
+    # defined below): an attempt at class creation would only fail on that name.
+    model_config = ConfigDict(defer_build=True)
+
     run_id: str
     scenario_id: str
     model_id: NonEmptyText
@@ -485,6 +489,8 @@ class Transcript(WireModel):
 
 
 class ErrorInfo(WireModel):
+    model_config = ConfigDict(defer_build=True)  # failure-only: built at a job's first failure
+
     message: str
     code: ErrorCode
     retryable: bool
@@ -529,6 +535,10 @@ class ProbeSuccess(WireModel):
 
 class WorkerFailure(WireModel):
     """The failure document every worker prints; probe adds the turns that completed."""
+
+    # Its validator and serializer are built at the first failure, not at start-up: a job
+    # that succeeds never needs them (the docstring above is the schema's description).
+    model_config = ConfigDict(defer_build=True)
 
     success: Literal[False] = False
     contract_version: str = CONTRACT_VERSION

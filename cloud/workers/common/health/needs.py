@@ -44,7 +44,6 @@ _EVERY: frozenset[WorkerName] = frozenset(WORKERS)
 
 BASE_NEEDS: tuple[Need, ...] = (
     Need(Package("pydantic", "pydantic"), "pydantic", required_by=_EVERY),
-    Need(Package("structlog", "structlog"), "structlog", required_by=_EVERY),
     # The SDKs' HTTP client (and the Mistral adapter's own import).
     Need(Package("httpx2", "httpx2"), "httpx2", required_by=PROVIDER_WORKERS),
     Need(Package("numpy", "numpy"), "numpy", required_by=frozenset({"analyze_basic"})),

@@ -6,7 +6,7 @@ numpy or scipy is loaded, so a check costs milliseconds and stays far inside the
 10 s timeout on a loaded machine. What it cannot see is a package that is installed but
 broken (a compiled part that fails to load); the deep check finds that by importing each
 package in its own subprocess, one per core at a time, within one deadline. A package this
-process has already imported (pydantic, structlog) is reported as imported either way.
+process has already imported (pydantic) is reported as imported either way.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import importlib
 import sys
 import threading
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from common.errors.codes import ErrorCode, WorkerError
+from common.providers.adapter_import import import_adapter
 from common.providers.records import BY_NAME, PROVIDERS, ProviderRecord
 from common.providers.settings import settings_for
 
@@ -70,7 +70,7 @@ def record_for(name: str) -> ProviderRecord:
 
 def provider_class(name: str) -> type[Provider]:
     module_name, _, class_name = record_for(name).adapter.partition(":")
-    module = importlib.import_module(module_name)
+    module = import_adapter(module_name)
     cls: type[Provider] = getattr(module, class_name)
     return cls
 
@@ -82,7 +82,7 @@ _IMPORTS_LOCK = threading.Lock()
 
 def _import_on_thread(module_name: str, future: concurrent.futures.Future[ModuleType]) -> None:
     try:
-        module = importlib.import_module(module_name)
+        module = import_adapter(module_name)
     except BaseException as exc:
         with _IMPORTS_LOCK:
             _IMPORTS.pop(module_name, None)  # a later job tries again (and fails the same way)

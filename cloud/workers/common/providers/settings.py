@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urlsplit
 
 from common.errors.codes import ErrorCode, WorkerError
 from common.providers.records import ProviderRecord
+
+# What the SDK clients send on: httpx2's own transport, or ours on aiohttp
+# (common.providers.aiohttp_transport; the warm modes' pool chooses it, see ProviderPool.warm).
+HttpTransport = Literal["httpx2", "aiohttp"]
 
 
 @dataclass(frozen=True)
@@ -24,9 +29,13 @@ class ProviderSettings:
     provider: str
     api_key: str | None
     base_url: str | None
+    http_transport: HttpTransport = "httpx2"
 
     def __repr__(self) -> str:  # never show the key, even in a debugger or a traceback
-        return f"ProviderSettings(provider={self.provider!r}, base_url={self.base_url!r}, api_key=***)"
+        return (
+            f"ProviderSettings(provider={self.provider!r}, base_url={self.base_url!r}, api_key=***,"
+            f" http_transport={self.http_transport!r})"
+        )
 
 
 def _env(name: str | None) -> str | None:

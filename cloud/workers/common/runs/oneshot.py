@@ -23,11 +23,10 @@ import sys
 from collections.abc import Coroutine
 from typing import Any, BinaryIO, NoReturn, TextIO, TypeVar
 
-import structlog
 from pydantic import BaseModel
 
 from common.io.json_input import STDIN, decode_object, max_input_bytes, read_limited
-from common.io.log import configure_logging, get_logger
+from common.io.log import bind_job, clear_job, configure_logging, get_logger
 from common.io.render import render
 from common.providers.registry import imports_in_progress
 from common.runs import process_start
@@ -84,8 +83,8 @@ def run_worker(
 ) -> int:
     """Reads the job, runs it, prints exactly one document, returns the exit code (0)."""
     configure_logging()
-    structlog.contextvars.clear_contextvars()  # no ids left over from an earlier job in this process
-    structlog.contextvars.bind_contextvars(worker=worker.name)
+    clear_job()  # no ids left over from an earlier job in this process
+    bind_job(worker=worker.name)
     original_stdout = sys.stdout
     out = stdout or sys.stdout
     source = stdin if stdin is not None else (sys.stdin.buffer if sys.stdin is not None else None)

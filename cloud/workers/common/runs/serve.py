@@ -43,14 +43,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-import structlog
 from pydantic import BaseModel
 
 from common.contract.probe import ProbeSuccess, Transcript, WorkerFailure
 from common.errors.codes import cancelled_error
 from common.io import environment
 from common.io.json_input import line_source, max_input_bytes, too_large
-from common.io.log import configure_logging, get_logger
+from common.io.log import bind_job, configure_logging, get_logger
 from common.providers.pool import ProviderPool
 from common.runs import event_loop, process_start
 from common.runs.lines import JobId, JobLineError, leading_id, parse_job_line, render_result_line
@@ -370,7 +369,7 @@ class Server:
         self.in_flight: dict[asyncio.Task[None], Running] = {}
         self.stopping = False
         self.output_lost = False
-        self.pool = ProviderPool()  # SDK clients shared by this process's jobs, closed when serving ends
+        self.pool = ProviderPool.warm()  # SDK clients shared by this process's jobs, closed when serving ends
         self.dispatcher: asyncio.Task[None] | None = None
         self.reader: LoopLineReader | LineReader | None = None
 
@@ -411,7 +410,7 @@ class Server:
             running.answered = True  # accept wrote why the line cannot run
             return
         job_id, document = accepted
-        structlog.contextvars.bind_contextvars(jobId=job_id)  # this task's log lines only
+        bind_job(jobId=job_id)  # this task's log lines only
         if self.shared_limit is None:
             result = await run_job(PROBE, document, self.pool, started=line.read_at or None)
         else:

@@ -73,7 +73,18 @@ class AnthropicProvider(Provider):
             # on every call also stops the SDK refusing large max_tokens without streaming.
             timeout=600.0,
             default_headers={"anthropic-version": self.API_VERSION},
+            http_client=self._warm_http_client(settings),
         )
+
+    @staticmethod
+    def _warm_http_client(settings: ProviderSettings) -> anthropic.DefaultAsyncHttpxClient | None:
+        """The SDK's own client (its timeout, limits and redirects) on our aiohttp transport in
+        the warm modes; None (the SDK builds its default) otherwise."""
+        if settings.http_transport != "aiohttp":
+            return None
+        from common.providers.aiohttp_transport import AiohttpTransport
+
+        return anthropic.DefaultAsyncHttpxClient(transport=AiohttpTransport(limits=anthropic.DEFAULT_CONNECTION_LIMITS))
 
     @staticmethod
     def message_body(request: ModelRequest) -> dict[str, Any]:

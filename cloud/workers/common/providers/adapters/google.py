@@ -14,7 +14,7 @@ from google.genai import types
 from common.errors.codes import ErrorCode, WorkerError
 from common.errors.facts import ErrorFacts
 from common.providers.base import Message, ModelRequest, ModelResponse, Provider, ResponseReasoning
-from common.providers.settings import ProviderSettings
+from common.providers.settings import HttpTransport, ProviderSettings
 from common.providers.usage import Usage
 
 # Gemini's canonical status strings (INVALID_ARGUMENT, RESOURCE_EXHAUSTED, ...). For a
@@ -58,21 +58,28 @@ def _error_info_reason(body: Any) -> str | None:
     return None
 
 
-def _http_clients() -> tuple[httpx2.Client, httpx2.AsyncClient]:
+def _http_clients(http_transport: HttpTransport) -> tuple[httpx2.Client, httpx2.AsyncClient]:
     """httpx2 clients for the SDK, sharing one TLS context: they pin its transport.
 
     Left to itself, google-genai sends async requests through aiohttp whenever aiohttp is
-    importable (installed for anything else), which respx cannot see and which maps errors
-    and timeouts differently; an explicit `httpx_async_client` turns that off. These have
+    importable, on its own aiohttp code path, which respx cannot see and which maps errors
+    and timeouts differently; an explicit `httpx_async_client` turns that off (and a one-shot
+    job hides aiohttp from its import: common.providers.adapter_import). In the warm modes the async client sends
+    on our aiohttp transport, under httpx2 like every other SDK's. These have
     the settings the SDK gives its own: `follow_redirects=True`, no client-wide timeout
     (every request carries one), the TLS context of `httpx2.create_ssl_context()` (which
     honours SSL_CERT_FILE / SSL_CERT_DIR like the SDK). Passing both also spares the SDK
     loading the CA store for a sync client of its own.
     """
     tls = httpx2.create_ssl_context()
+    transport: httpx2.AsyncBaseTransport | None = None
+    if http_transport == "aiohttp":
+        from common.providers.aiohttp_transport import AiohttpTransport
+
+        transport = AiohttpTransport(verify=tls)
     return (
         httpx2.Client(follow_redirects=True, verify=tls, timeout=None),
-        httpx2.AsyncClient(follow_redirects=True, verify=tls, timeout=None),
+        httpx2.AsyncClient(follow_redirects=True, verify=tls, timeout=None, transport=transport),
     )
 
 
@@ -82,7 +89,7 @@ class GoogleProvider(Provider):
     def __init__(self, settings: ProviderSettings) -> None:
         super().__init__(settings)
         # Ours to close (the SDK leaves clients it was given open); see _http_clients.
-        self.http_client, self.async_http_client = _http_clients()
+        self.http_client, self.async_http_client = _http_clients(settings.http_transport)
         # Kept on the instance: a garbage-collected Client closes its HTTP client.
         self.client = genai.Client(
             api_key=settings.api_key,

@@ -44,9 +44,20 @@ class OpenAIProvider(Provider):
             base_url=settings.base_url,
             max_retries=0,  # common.errors.retry owns retries
             timeout=600.0,  # replaced per request by the time left before the deadline
+            http_client=self._warm_http_client(settings),
         )
         self.api = "chat"
         self.responses: ResponsesTransport | None = None
+
+    @staticmethod
+    def _warm_http_client(settings: ProviderSettings) -> openai.DefaultAsyncHttpxClient | None:
+        """The SDK's own client (its timeout, limits and redirects) on our aiohttp transport in
+        the warm modes; None (the SDK builds its default) otherwise."""
+        if settings.http_transport != "aiohttp":
+            return None
+        from common.providers.aiohttp_transport import AiohttpTransport
+
+        return openai.DefaultAsyncHttpxClient(transport=AiohttpTransport(limits=openai.DEFAULT_CONNECTION_LIMITS))
 
     @property
     def record(self) -> ProviderRecord:

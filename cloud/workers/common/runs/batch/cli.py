@@ -11,9 +11,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-import structlog
-
-from common.io.log import configure_logging
+from common.io.log import configure_logging, write_logs_to
 from common.runs import event_loop
 from common.runs.batch.files import JobsFileError
 from common.runs.batch.options import ConfigError, parse_options
@@ -37,15 +35,16 @@ def main(argv: list[str]) -> int:
     log_handle: TextIO | None = None
     if options.log_file is not None:
         log_handle = options.log_file.open("a", encoding="utf-8")
-        structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=log_handle))
+        write_logs_to(log_handle)
     out = sys.stdout
     sys.stdout = sys.stderr  # an SDK's stray print must not mix with anything a script reads
     runner: BatchRunner | DistributedDriver | ProviderBatchRunner
     stops: tuple[type[Exception], ...] = (JobsFileError,)  # said in one line, exit 2
     if options.via == "provider-batch":  # the providers' batch APIs, imported only for such a run
         from common.runs.provider_batch.runner import ProviderBatchRunner
+        from common.runs.provider_batch.state import OldStateError
 
-        runner = ProviderBatchRunner(options)
+        runner, stops = ProviderBatchRunner(options), (JobsFileError, OldStateError)
     elif options.broker is None:
         runner = BatchRunner(options)
     else:  # Celery, kombu and redis are imported only for a distributed run
@@ -72,5 +71,11 @@ def main(argv: list[str]) -> int:
     if options.log_file is not None:
         sys.stderr.write(f"  log         {options.log_file}\n")
     if options.summary_json is not None:
-        write_summary_json(options.summary_json, runner.stats, limiters)
+        if options.via == "provider-batch":  # with the per-provider batch figures
+            from common.runs.provider_batch.runner import ProviderBatchRunner
+
+            assert isinstance(runner, ProviderBatchRunner)
+            write_summary_json(options.summary_json, runner.stats, limiters, summary=runner.summary(limiters))
+        else:
+            write_summary_json(options.summary_json, runner.stats, limiters)
     return code

@@ -206,5 +206,9 @@ def summary_text(stats: BatchStats, output: Path, limiters: dict[str, LimiterSta
     return "\n".join(lines) + "\n"
 
 
-def write_summary_json(path: Path, stats: BatchStats, limiters: dict[str, LimiterState]) -> None:
-    path.write_text(stats.summary(limiters).model_dump_json(by_alias=True, indent=2) + "\n", encoding="utf-8")
+def write_summary_json(
+    path: Path, stats: BatchStats, limiters: dict[str, LimiterState], *, summary: BatchSummary | None = None
+) -> None:
+    """`--summary-json`; a mode with figures of its own passes its (extended) summary."""
+    document = summary if summary is not None else stats.summary(limiters)
+    path.write_text(document.model_dump_json(by_alias=True, indent=2) + "\n", encoding="utf-8")

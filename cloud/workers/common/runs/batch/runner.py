@@ -28,12 +28,10 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 
-import structlog
-
 from common.contract.probe import ProbeJob, ProbeSuccess, WorkerFailure
 from common.errors.codes import ErrorCode
 from common.errors.retry import Clock, SystemClock
-from common.io.log import get_logger
+from common.io.log import bind_job, get_logger
 from common.providers.pool import ProviderPool
 from common.runs.batch.files import UNROUTED, BatchJob, ResultWriter, compact
 from common.runs.batch.options import BatchOptions
@@ -71,7 +69,7 @@ class BatchRunner:
     ) -> None:
         self.options = options
         self.clock = clock or SystemClock()
-        self.pool = ProviderPool()  # SDK clients shared by this run's jobs, closed when it ends
+        self.pool = ProviderPool.warm()  # SDK clients shared by this run's jobs, closed when it ends
         self.run_probe: RunProbe = run_probe or self._run_probe
         self.rng = random.Random()
         self.limiters = LimiterSet(options.limits, clock=self.clock)
@@ -191,7 +189,7 @@ class BatchRunner:
     async def _run_job(
         self, job: BatchJob, probe: ProbeJob, limiter: ProviderLimiter | None, estimate: Estimate
     ) -> None:
-        structlog.contextvars.bind_contextvars(jobId=job.id)
+        bind_job(jobId=job.id)
         job.attempts += 1
         prior = len(job.prior_turns or [])
         result = await self.run_probe(probe)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from common.contract.probe import ProbeJob
 from common.errors.codes import WorkerError
@@ -22,6 +23,7 @@ from common.runs.batch.parking import is_wall_s
 from common.runs.batch.rate_limit import Limits
 from common.runs.batch.spend import DEFAULT_EXPECTED_OUTPUT_TOKENS, Estimate, Spend, estimate_job
 from common.runs.distributed.keys import hash_api_key
+from common.runs.distributed.script_calls import ScriptCall
 from common.runs.distributed.shared_limit import SharedLimiter
 
 
@@ -30,6 +32,14 @@ class Route:
     provider: str
     key_hash: str
     limits: Limits
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A job about to be admitted: its limiter and what it is expected to send."""
+
+    route: Route
+    estimate: Estimate
 
 
 @dataclass(frozen=True)
@@ -60,15 +70,36 @@ class SharedAdmission:
 
     async def admit(self, job: ProbeJob, limits: Mapping[str, Limits]) -> Admitted | None:
         """Waits for the job's slot; None when the job names no provider (nothing to admit)."""
+        pending = await self.prepare(job, limits)
+        return None if pending is None else await self.admitted(pending)
+
+    async def prepare(self, job: ProbeJob, limits: Mapping[str, Limits]) -> Pending | None:
+        """What admitting the job reserves, its SDK imported; None when the job names no provider."""
         route = route_for(job, limits)
         if route is None:
             return None
         await load_provider_class(route.provider)
-        estimate = estimate_job(job, self.expected_output(route.provider))
-        admission = await self.limiter.acquire(
+        return Pending(route, estimate_job(job, self.expected_output(route.provider)))
+
+    def reserve_call(self, pending: Pending) -> ScriptCall:
+        """The reservation as a script call, to be sent with others; its answer goes to `admitted`."""
+        route, estimate = pending.route, pending.estimate
+        return self.limiter.reserve_call(
             route.provider, route.key_hash, route.limits, estimate.requests, estimate.tokens
         )
+
+    async def admitted(self, pending: Pending, reserved: Any = None) -> Admitted:
+        """Waits for the job's slot (the one `reserved` answered, if given)."""
+        route, estimate = pending.route, pending.estimate
+        admission = await self.limiter.acquire(
+            route.provider, route.key_hash, route.limits, estimate.requests, estimate.tokens, reserved=reserved
+        )
         return Admitted(route, estimate, admission.waited_s)
+
+    async def give_back(self, pending: Pending) -> None:
+        """A slot reserved for a job that will not run (its message was not claimed)."""
+        route, estimate = pending.route, pending.estimate
+        await self.limiter.settle(route.provider, route.key_hash, route.limits, -estimate.requests, -estimate.tokens)
 
     async def settle(self, admitted: Admitted, spend: Spend) -> float | None:
         """Accounts what the job really sent; returns the new shared rpm when its 429 slowed everyone."""

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import itertools
 import json
 import os
 import random
@@ -138,6 +139,8 @@ class DistributedDriver:
         self.jobs: dict[str, Tracked] = {}
         self.queue: list[Tracked] = []  # to submit, in file order (popped from the end)
         self.retries: list[tuple[float, int, str]] = []  # (due, order, field), a heap
+        self.lease_checks: list[tuple[float, int, str]] = []  # (check at, order, field), a heap
+        self.order = itertools.count()
         self.out = 0
         self.parked = ParkingLot(time.monotonic)  # walled models and the jobs waiting behind them
         self.wake = asyncio.Event()
@@ -235,9 +238,7 @@ class DistributedDriver:
                 waiter.result()  # a Redis that went away says so here
             if self.stopping:
                 return
-            if not await self.state.is_alive(self.keys):
-                raise RedisLostError("Redis came back without this run's state: it restarted or was flushed")
-            await self._collect()
+            await self._collect(check_alive=True)
             await self._check_leases()
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
@@ -249,36 +250,50 @@ class DistributedDriver:
     # -- submitting -------------------------------------------------------------------
 
     async def _fill(self) -> None:
+        """Submits jobs until `--concurrency` are out: the leases of the jobs that fit are asked in one
+        round trip, so a wave of results that frees many slots is refilled at once, not job by job."""
         while self.queue and self.out < self.options.concurrency and not self.stopping:
-            tracked = self.queue.pop()
-            if tracked.phase is not Phase.QUEUED:  # answered by a result collected at start, or queued twice
+            starting: list[tuple[Tracked, dict[str, Any]]] = []
+            while self.queue and self.out + len(starting) < self.options.concurrency:
+                tracked = self.queue.pop()
+                if tracked.phase is not Phase.QUEUED:  # answered by a result collected at start, or queued twice
+                    continue
+                document = self._prepare(tracked)
+                if document is not None:
+                    starting.append((tracked, document))
+            if not starting:
                 continue
-            await self._start(tracked)
+            leases = await self.state.leases(self.keys, [tracked.field for tracked, _ in starting])
+            for (tracked, document), (status, gen) in zip(starting, leases, strict=True):
+                self._started(tracked, document, status, gen)
 
-    async def _start(self, tracked: Tracked) -> None:
-        """Submits a job (or finds it running, or its result waiting), unless it is invalid."""
+    def _prepare(self, tracked: Tracked) -> dict[str, Any] | None:
+        """The job's document when it is to be submitted; None when it ended (invalid) or was parked."""
         job = tracked.job
         _, document = parse_job_line(job.raw, job.line)
         parsed = parse_job(PROBE, document)
         if isinstance(parsed, WorkerFailure):  # an invalid job: its answer needs no worker
             self._end(tracked, parsed, cost_known=True)
-            return
+            return None
         tracked.model_cost = parsed.model_cost
         tracked.model = model_key(job.provider, parsed)
         if self.parked.hold(tracked.model, job):  # not submitted: its model is walled
             tracked.phase = Phase.PARKED
-            return
-        status, gen = await self.state.lease(self.keys, tracked.field)
+            return None
+        return document
+
+    def _started(self, tracked: Tracked, document: dict[str, Any], status: Lease, gen: int) -> None:
+        """Submits the job under its new generation, or (found running, or its result waiting) waits for it."""
         tracked.phase, tracked.gen = Phase.OUT, gen
         self.out += 1
         self.stats.in_flight = self.out
         if status is Lease.SUBMIT:
             self._submit(tracked, document)
-            tracked.check_at = time.monotonic() + tracked.lease_s
+            self._check_lease_at(tracked, time.monotonic() + tracked.lease_s)
             return
         if status is Lease.CLAIMED:
             self.counts.found_running += 1
-        tracked.check_at = time.monotonic() + tracked.lease_s / 4
+        self._check_lease_at(tracked, time.monotonic() + tracked.lease_s / 4)
 
     def _submit(self, tracked: Tracked, document: dict[str, Any] | None = None) -> None:
         job = tracked.job
@@ -296,11 +311,21 @@ class DistributedDriver:
         self.celery.send_task(TASK_NAME, args=[message.model_dump(mode="json", by_alias=True)], queue=self.queue_name)
         self.counts.submitted += 1
 
+    def _check_lease_at(self, tracked: Tracked, when: float) -> None:
+        tracked.check_at = when
+        heapq.heappush(self.lease_checks, (when, next(self.order), tracked.field))
+
     async def _check_leases(self) -> None:
+        """Asks about the leases that are due: a heap, so a step costs the jobs due, not every job of the run."""
         now = time.monotonic()
-        for tracked in list(self.jobs.values()):
-            if tracked.phase is not Phase.OUT or tracked.check_at > now:
-                continue
+        due: list[tuple[float, str]] = []
+        while self.lease_checks and self.lease_checks[0][0] <= now:
+            when, _, key = heapq.heappop(self.lease_checks)
+            due.append((when, key))
+        for when, key in due:
+            tracked = self.jobs[key]
+            if tracked.phase is not Phase.OUT or tracked.check_at != when:
+                continue  # ended, or its check moved (an entry left behind)
             status, gen = await self.state.lease(self.keys, tracked.field)
             if status is Lease.SUBMIT:
                 self.counts.resubmitted += 1
@@ -310,9 +335,9 @@ class DistributedDriver:
                 tracked.gen = gen
                 tracked.lease_s = min(MAX_LEASE_S, tracked.lease_s * 2)  # a slow queue is not flooded
                 self._submit(tracked)
-                tracked.check_at = now + tracked.lease_s
+                self._check_lease_at(tracked, now + tracked.lease_s)
             else:  # running, or its result is about to be collected
-                tracked.check_at = now + self.options.lease_s / 4
+                self._check_lease_at(tracked, now + self.options.lease_s / 4)
 
     def _release_due_retries(self) -> None:
         now = time.monotonic()
@@ -325,9 +350,14 @@ class DistributedDriver:
 
     # -- collecting -------------------------------------------------------------------
 
-    async def _collect(self) -> None:
+    async def _collect(self, *, check_alive: bool = False) -> None:
+        """Writes the results waiting in Redis; with `check_alive`, first makes sure Redis still has the
+        run (asked in the same round trip as the first results)."""
         while True:
-            items = await self.state.waiting_results(self.keys, COLLECT_BATCH)
+            alive, items = await self.state.waiting_results(self.keys, COLLECT_BATCH)
+            if check_alive and not alive:
+                raise RedisLostError("Redis came back without this run's state: it restarted or was flushed")
+            check_alive = False
             if not items:
                 return
             collected: dict[str, int] = {}

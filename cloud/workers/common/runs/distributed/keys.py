@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -60,6 +61,7 @@ def limiter_key(provider: str, key_hash: str) -> str:
     return f"{PREFIX}:limit:{provider}:{key_hash}"
 
 
+@functools.lru_cache(maxsize=64)  # asked once per job: the few keys of a process are hashed once
 def hash_api_key(api_key: str | None) -> str:
     """A short, non-reversible name for a key: the shared limit is per key, the key never leaves."""
     if not api_key:

@@ -1,11 +1,12 @@
-"""One event loop per worker process, on its own thread, fed by Celery's task threads.
+"""One event loop per worker process, on its own thread, fed by Celery's consumer.
 
-Celery 5 has no asyncio tasks. Each task thread of the `threads` pool hands its job's
-coroutine to this loop (`run`) and blocks until the job ends, so every job of the process
-shares one loop, one `ProviderPool` (SDK clients and their connections, as in serve mode)
-and one Redis client; Celery's concurrency (`-c`) is how many jobs run at once. The loop
-also renews the claims of the jobs in flight (one script call per beat, whatever the
-number of jobs).
+Celery 5 has no asyncio tasks. The task body hands its job's coroutine to this loop
+(`submit`): under the app's `LoopPool` (`pool.py`) it returns at once and the pool reports
+the task when the coroutine ends; under `-P threads` its thread blocks until then (`run`).
+Either way every job of the process shares one loop, one `ProviderPool` (SDK clients and
+their connections, as in serve mode) and one Redis client; Celery's concurrency (`-c`) is
+how many jobs run at once. The loop also renews the claims of the jobs in flight (one
+script call per beat, whatever the number of jobs).
 """
 
 from __future__ import annotations
@@ -45,11 +46,14 @@ class LoopThread:
         assert self._runner is not None, "the loop thread is not started"
         return self._runner
 
-    def run(self, make: Callable[[JobRunner], Coroutine[Any, Any, T]]) -> T:
-        """Runs a coroutine on the loop and blocks the calling (task) thread until it ends."""
+    def submit(self, make: Callable[[JobRunner], Coroutine[Any, Any, T]]) -> concurrent.futures.Future[T]:
+        """Starts a coroutine on the loop from any thread; the future ends when the coroutine does."""
         assert self._loop is not None, "the loop thread is not started"
-        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(make(self.runner), self._loop)
-        return future.result()
+        return asyncio.run_coroutine_threadsafe(make(self.runner), self._loop)
+
+    def run(self, make: Callable[[JobRunner], Coroutine[Any, Any, T]]) -> T:
+        """Runs a coroutine on the loop and blocks the calling thread until it ends."""
+        return self.submit(make).result()
 
     def stop(self, timeout_s: float = 30.0) -> None:
         loop, stop = self._loop, self._stop

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
 from common.runs.batch.rate_limit import AdaptivePolicy, Limits
 from common.runs.distributed import scripts
 from common.runs.distributed.keys import limiter_key
+from common.runs.distributed.script_calls import ScriptCall
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,12 @@ class Admission:
 
 MAX_RESERVATIONS = 8  # a process late this often goes anyway (it is starved, not bursting)
 _LATE_FLOOR_S = 0.02  # below this, lateness is scheduling noise
+
+
+def _reservation(answer: Any) -> tuple[float, float | None, float | None]:
+    """The admission script's answer: seconds to wait, and the rpm and tpm in force."""
+    wait, rpm, tpm = answer
+    return max(0.0, float(wait)), float(rpm) or None, float(tpm) or None
 
 
 def _rate(value: float | None) -> float:
@@ -48,8 +56,13 @@ class SharedLimiter:
         self._settle = redis.register_script(scripts.SETTLE)
         self._rate_limited = redis.register_script(scripts.RATE_LIMITED)
 
-    async def acquire(self, provider: str, key_hash: str, limits: Limits, requests: int, tokens: int) -> Admission:
+    async def acquire(
+        self, provider: str, key_hash: str, limits: Limits, requests: int, tokens: int, *, reserved: Any = None
+    ) -> Admission:
         """Reserves the job's slot in the shared schedule and waits for it.
+
+        `reserved`: the answer of a `reserve_call` already made (sent with other scripts in
+        one round trip, `script_calls.py`), taken as the first reservation.
 
         A process that wakes up late for its slot (its loop was busy: an SDK import, a CPU
         spike) gives the slot up and reserves another, so late jobs cannot all go at once:
@@ -57,8 +70,11 @@ class SharedLimiter:
         """
         loop = asyncio.get_running_loop()
         waited = 0.0
-        for _ in range(MAX_RESERVATIONS):
-            wait, rpm, tpm = await self._reserve(provider, key_hash, limits, requests, tokens)
+        for attempt in range(MAX_RESERVATIONS):
+            if attempt == 0 and reserved is not None:
+                wait, rpm, tpm = _reservation(reserved)
+            else:
+                wait, rpm, tpm = await self._reserve(provider, key_hash, limits, requests, tokens)
             due = loop.time() + wait
             if wait > 0:
                 await asyncio.sleep(wait)  # the reserved slot's time: nothing to await but the clock
@@ -68,28 +84,30 @@ class SharedLimiter:
                 break
         return Admission(waited, rpm, tpm)
 
+    def reserve_call(self, provider: str, key_hash: str, limits: Limits, requests: int, tokens: int) -> ScriptCall:
+        """The admission script call that reserves a slot, to be sent with others (`acquire(reserved=...)`)."""
+        args = [
+            _rate(limits.rpm),
+            _rate(limits.tpm),
+            requests,
+            tokens,
+            self.policy.burst_s,
+            self.policy.recover_after_s,
+            self.policy.recover_factor,
+        ]
+        return ScriptCall(self._admit, [limiter_key(provider, key_hash)], args)
+
     async def _reserve(
         self, provider: str, key_hash: str, limits: Limits, requests: int, tokens: int
     ) -> tuple[float, float | None, float | None]:
-        wait, rpm, tpm = await self._admit(
-            keys=[limiter_key(provider, key_hash)],
-            args=[
-                _rate(limits.rpm),
-                _rate(limits.tpm),
-                requests,
-                tokens,
-                self.policy.burst_s,
-                self.policy.recover_after_s,
-                self.policy.recover_factor,
-            ],
-        )
-        return max(0.0, float(wait)), float(rpm) or None, float(tpm) or None
+        call = self.reserve_call(provider, key_hash, limits, requests, tokens)
+        return _reservation(await self._admit(keys=list(call.keys), args=list(call.args)))
 
     async def settle(
         self, provider: str, key_hash: str, limits: Limits, extra_requests: int, extra_tokens: int
     ) -> None:
-        if not extra_requests and not extra_tokens:
-            return
+        if not extra_requests and not (limits.tpm and extra_tokens):
+            return  # nothing the schedule counts changed (tokens count only under a tpm): no round trip
         await self._settle(
             keys=[limiter_key(provider, key_hash)],
             args=[_rate(limits.rpm), _rate(limits.tpm), extra_requests, extra_tokens],

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from common.runs.distributed import scripts
 from common.runs.distributed.keys import RUN_TTL_S, RunKeys
+from common.runs.distributed.script_calls import ScriptCall
 
 
 class Claim(StrEnum):
@@ -40,6 +41,11 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def claim_answer(answer: Any) -> ClaimAnswer:
+    status, checkpoint = answer
+    return ClaimAnswer(Claim(_text(status)), checkpoint or None)
+
+
 class RunState:
     """The scripts, registered once per Redis client (EVALSHA, reloaded if the server forgot them)."""
 
@@ -54,11 +60,16 @@ class RunState:
     # -- the worker's side ------------------------------------------------------------
 
     async def claim(self, keys: RunKeys, job: str, gen: int, token: str, ttl_s: float) -> ClaimAnswer:
-        status, checkpoint = await self._claim(
-            keys=[keys.generations, keys.done, keys.checkpoints, keys.claim(job)],
-            args=[job, gen, token, int(ttl_s * 1000), RUN_TTL_S],
+        call = self.claim_call(keys, job, gen, token, ttl_s)
+        return claim_answer(await self._claim(keys=list(call.keys), args=list(call.args)))
+
+    def claim_call(self, keys: RunKeys, job: str, gen: int, token: str, ttl_s: float) -> ScriptCall:
+        """`claim` as a script call, to be sent with others (`script_calls.py`); its answer goes to `claim_answer`."""
+        return ScriptCall(
+            self._claim,
+            [keys.generations, keys.done, keys.checkpoints, keys.claim(job)],
+            [job, gen, token, int(ttl_s * 1000), RUN_TTL_S],
         )
-        return ClaimAnswer(Claim(_text(status)), checkpoint or None)
 
     async def checkpoint(self, keys: RunKeys, job: str, token: str, turns_json: str) -> bool:
         written = await self._checkpoint(
@@ -90,9 +101,25 @@ class RunState:
         )
         return Lease(_text(status)), int(gen)
 
-    async def waiting_results(self, keys: RunKeys, limit: int) -> list[bytes]:
-        items = await self.redis.lrange(keys.results, 0, limit - 1)
-        return [item if isinstance(item, bytes) else item.encode() for item in items]
+    async def leases(self, keys: RunKeys, jobs: Sequence[str]) -> list[tuple[Lease, int]]:
+        """`lease` for many jobs in one pipeline (each script call atomic on its own, as `lease`)."""
+        if len(jobs) == 1:
+            return [await self.lease(keys, jobs[0])]
+        pipe = self.redis.pipeline(transaction=False)
+        for job in jobs:
+            await self._lease(
+                keys=[keys.generations, keys.done, keys.collected, keys.claim(job)], args=[job, RUN_TTL_S], client=pipe
+            )
+        answers = await pipe.execute()
+        return [(Lease(_text(status)), int(gen)) for status, gen in answers]
+
+    async def waiting_results(self, keys: RunKeys, limit: int) -> tuple[bool, list[bytes]]:
+        """Whether the run's `alive` marker is still there, and up to `limit` results waiting (one round trip)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.exists(keys.alive)
+        pipe.lrange(keys.results, 0, limit - 1)
+        alive, items = await pipe.execute()
+        return bool(alive), [item if isinstance(item, bytes) else item.encode() for item in items]
 
     async def wait_for_results(self, keys: RunKeys, timeout_s: float) -> bool:
         """Blocks until a result is waiting (True) or the timeout passes; takes nothing off the list."""
@@ -113,11 +140,8 @@ class RunState:
         await pipe.execute()
 
     async def mark_alive(self, keys: RunKeys) -> None:
+        """The run's marker: gone mid-run (`waiting_results` says) means Redis restarted or was flushed."""
         await self.redis.set(keys.alive, "1", ex=RUN_TTL_S)
-
-    async def is_alive(self, keys: RunKeys) -> bool:
-        """False when the run's marker is gone: Redis restarted (or was flushed) and lost leases and results."""
-        return bool(await self.redis.exists(keys.alive))
 
     async def forget(self, keys: RunKeys) -> None:
         """Deletes a finished run: a message still in a queue then finds no generation and is dropped

@@ -3,26 +3,29 @@
 What the run path does for serve and batch, it does here (`run_path.parse_job` and
 `run_parsed` with the process's `ProviderPool`), so a job gives the same document in every
 mode. Around it, the distributed steps: the claim (a redelivered or replaced message is
-dropped), the shared rate limit (admission before the job, settling after it), a
-checkpoint after every finished turn (`probe/turn_hook.py`), and publishing the result
-with the done-set check. A message is always acknowledged: nothing here raises to Celery.
+dropped), the shared rate limit (admission before the job, settling after it; the claim
+and the admission's reservation share one round trip to Redis, and a message that is not
+claimed gives its reserved slot back), a checkpoint after every finished turn
+(`probe/turn_hook.py`), and publishing the result with the done-set check: two round trips
+for a one-turn job (a third to settle, under a tpm limit or when it sent more requests than
+estimated). A message is always acknowledged: nothing here raises to Celery.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
 from typing import Any
 
-import structlog
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from common.contract.probe import ProbeSuccess, Turn, WorkerFailure
+from common.contract.probe import ProbeJob, ProbeSuccess, Turn, WorkerFailure
 from common.errors.codes import WorkerError
 from common.io.json_input import Source, decode_object
-from common.io.log import get_logger
+from common.io.log import bind_job, get_logger, unbind_job
 from common.io.redaction import redact
 from common.io.render import render, render_value
 from common.probe.turn_hook import TURN_DONE
@@ -30,11 +33,12 @@ from common.providers.pool import ProviderPool
 from common.runs.batch.rate_limit import Limits
 from common.runs.batch.spend import Spend, spend_of
 from common.runs.distributed import metrics
-from common.runs.distributed.admission import Admitted, SharedAdmission
+from common.runs.distributed.admission import Admitted, Pending, SharedAdmission
 from common.runs.distributed.keys import RunKeys
 from common.runs.distributed.messages import TaskMessage, job_field
+from common.runs.distributed.script_calls import call_together
 from common.runs.distributed.shared_limit import SharedLimiter
-from common.runs.distributed.state import Claim, RunState
+from common.runs.distributed.state import Claim, RunState, claim_answer
 from common.runs.probe_worker import PROBE
 from common.runs.run_path import failure_for, parse_job, run_parsed
 
@@ -49,10 +53,13 @@ class JobRunner:
         self.redis = redis
         self.state = RunState(redis)
         self.admission = SharedAdmission(SharedLimiter(redis))
-        self.pool = ProviderPool()
+        self.pool = ProviderPool.warm()
         self.claim_ttl_s = claim_ttl_s
         self.worker = worker_name
         self.held: dict[str, str] = {}  # claim key -> token, renewed by the heartbeat
+        # a claim token: this process (its name and a random tag: pids are reused) and a count
+        tag = f"{worker_name}:{uuid.uuid4().hex[:12]}"
+        self._tokens = (f"{tag}:{n}" for n in itertools.count(1))
         self.log = get_logger(worker="distributed")
 
     async def handle(self, body: Any) -> None:
@@ -63,19 +70,29 @@ class JobRunner:
             metrics.SKIPPED.labels("invalid_message").inc()
             self.log.error("task message is not a probe task; dropped", problems=exc.errors(include_url=False))
             return
-        structlog.contextvars.bind_contextvars(jobId=message.id, runKey=message.run, generation=message.gen)
+        bind_job(jobId=message.id, runKey=message.run, generation=message.gen)
         try:
             await self._handle(message)
         except Exception as exc:  # Redis went away mid-job: the driver's lease brings the job back
             self.log.error("job could not be published; its lease will run out and it runs again", exc_info=exc)
         finally:
-            structlog.contextvars.unbind_contextvars("jobId", "runKey", "generation")
+            unbind_job("jobId", "runKey", "generation")
 
     async def _handle(self, message: TaskMessage) -> None:
         keys, field = RunKeys(message.run), job_field(message.id)
-        token = f"{self.worker}:{uuid.uuid4().hex}"
-        answer = await self.state.claim(keys, field, message.gen, token, self.claim_ttl_s)
+        token = next(self._tokens)
+        parsed = self._parse(message)
+        limits = {name: Limits(limit.rpm, limit.tpm) for name, limit in message.limits.items()}
+        # the claim and the admission's reservation go to Redis in one round trip (script_calls.py)
+        pending = await self.admission.prepare(parsed, limits) if isinstance(parsed, ProbeJob) else None
+        calls = [self.state.claim_call(keys, field, message.gen, token, self.claim_ttl_s)]
+        if pending is not None:
+            calls.append(self.admission.reserve_call(pending))
+        answers = await call_together(self.redis, calls)
+        answer = claim_answer(answers[0])
         if answer.status is not Claim.OK:
+            if pending is not None:
+                await self.admission.give_back(pending)
             metrics.SKIPPED.labels(answer.status.value).inc()
             self.log.info("message not run", reason=answer.status.value)
             return
@@ -83,7 +100,11 @@ class JobRunner:
         self.held[claim_key] = token
         metrics.IN_FLIGHT.inc()
         try:
-            result, replayed = await self._run(message, keys, field, token, answer.checkpoint)
+            if isinstance(parsed, WorkerFailure):
+                result, replayed = self._count(parsed), 0
+            else:
+                reserved = answers[1] if pending is not None else None
+                result, replayed = await self._run(parsed, pending, reserved, keys, field, token, answer.checkpoint)
             payload = _envelope(message, replayed, self.worker, result)
             if not await self.state.publish(keys, field, message.gen, token, payload):
                 metrics.SKIPPED.labels("duplicate").inc()
@@ -92,23 +113,33 @@ class JobRunner:
             self.held.pop(claim_key, None)
             metrics.IN_FLIGHT.dec()
 
-    async def _run(
-        self, message: TaskMessage, keys: RunKeys, field: str, token: str, checkpoint: bytes | None
-    ) -> tuple[ProbeResult, int]:
+    @staticmethod
+    def _parse(message: TaskMessage) -> ProbeJob | WorkerFailure:
+        """The message's job, or the failure that answers it (a job that cannot be decoded is a VALIDATION_ERROR)."""
         try:
             document = decode_object(message.job.encode(), MESSAGE_SOURCE)
         except WorkerError as exc:
-            return self._count(failure_for(exc)), 0
+            return failure_for(exc)
         parsed = parse_job(PROBE, document)
-        if isinstance(parsed, WorkerFailure):
-            return self._count(parsed), 0
+        assert isinstance(parsed, ProbeJob | WorkerFailure)
+        return parsed
+
+    async def _run(
+        self,
+        parsed: ProbeJob,
+        pending: Pending | None,
+        reserved: Any,
+        keys: RunKeys,
+        field: str,
+        token: str,
+        checkpoint: bytes | None,
+    ) -> tuple[ProbeResult, int]:
         saved = _checkpointed_turns(checkpoint)
         if saved is not None and len(saved) > len(parsed.prior_turns or []):
-            parsed.prior_turns = saved
+            parsed.prior_turns = saved  # reserved for more turns than are left: settling gives the rest back
             self.log.info("resuming from the checkpoint", turns=len(saved))
         replayed = len(parsed.prior_turns or [])
-        limits = {name: Limits(limit.rpm, limit.tpm) for name, limit in message.limits.items()}
-        admitted = await self.admission.admit(parsed, limits)
+        admitted = await self.admission.admitted(pending, reserved) if pending is not None else None
         if admitted is not None:
             metrics.LIMITER_WAIT.labels(admitted.route.provider).observe(admitted.waited_s)
 

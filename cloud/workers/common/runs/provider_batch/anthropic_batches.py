@@ -25,7 +25,9 @@ from anthropic.types.messages import MessageBatch
 
 from common.providers.adapters.anthropic import AnthropicProvider
 from common.providers.base import ModelRequest
+from common.providers.records import ApiName
 from common.runs.provider_batch.transport import (
+    BatchInput,
     BatchStatus,
     BatchTransport,
     Outcome,
@@ -56,22 +58,25 @@ _NOT_RUN = {"expired": expired_error, "canceled": cancelled_error}
 class AnthropicBatches(BatchTransport):
     max_requests: ClassVar[int] = 100_000
     max_bytes: ClassVar[int] = 256 * 1024 * 1024
+    inline: ClassVar[bool] = True
 
     @property
     def adapter(self) -> AnthropicProvider:
         assert isinstance(self.provider, AnthropicProvider)
         return self.provider
 
-    def entry(self, custom_id: str, request: ModelRequest) -> Any:
+    def entry(self, custom_id: str, request: ModelRequest, api: ApiName = "chat") -> Any:
         return {"custom_id": custom_id, "params": self.adapter.message_body(request)}
 
     async def submit(
-        self, tag: str, model: str, entries: list[Any], on_uploaded: Callable[[str], Awaitable[None]]
+        self, tag: str, model: str, entries: BatchInput, on_uploaded: Callable[[str], Awaitable[None]]
     ) -> Submitted:
-        # The SDK's own POST with the body as JSON (as the online adapter does for OpenAI):
+        # The SDK's own POST with the body as the JSON bytes of the runner's input file:
         # `batches.create` would first walk every request's history through its TypedDict
-        # transform to produce the same JSON. The answer is parsed as MessageBatch.
-        batch = await self.adapter.client.post("/v1/messages/batches", body={"requests": entries}, cast_to=MessageBatch)
+        # transform to produce the same JSON, and objects of a whole batch would be held at
+        # once. The answer is parsed as MessageBatch.
+        body = entries.json_array(before=b'{"requests":', after=b"}")
+        batch = await self.adapter.client.post("/v1/messages/batches", content=body, cast_to=MessageBatch)
         return Submitted(batch.id, None, batch.created_at.timestamp())
 
     async def find(self, tag: str, count: int, since: float, known: set[str]) -> Submitted | None:

@@ -31,12 +31,13 @@ from common.errors.codes import WorkerError
 from common.errors.facts import ErrorFacts
 from common.providers.adapters.mistral import MistralProvider
 from common.providers.base import ModelRequest
+from common.providers.records import ApiName
 from common.runs.provider_batch.transport import (
+    BatchInput,
     BatchStatus,
     BatchTransport,
     Outcome,
     Submitted,
-    entry_bytes,
 )
 
 TAG_KEY = "probe_batch_tag"
@@ -55,17 +56,17 @@ class MistralBatches(BatchTransport):
         assert isinstance(self.provider, MistralProvider)
         return self.provider
 
-    def entry(self, custom_id: str, request: ModelRequest) -> Any:
+    def entry(self, custom_id: str, request: ModelRequest, api: ApiName = "chat") -> Any:
         return {"custom_id": custom_id, "body": self.adapter.chat_body(request)}
 
     async def submit(
-        self, tag: str, model: str, entries: list[Any], on_uploaded: Callable[[str], Awaitable[None]]
+        self, tag: str, model: str, entries: BatchInput, on_uploaded: Callable[[str], Awaitable[None]]
     ) -> Submitted:
         client = self.adapter.client
-        content = b"".join(entry_bytes(entry) for entry in entries)
-        uploaded = await client.files.upload_async(
-            file={"file_name": f"probe-batch-{tag}.jsonl", "content": content}, purpose="batch"
-        )
+        with entries.path.open("rb") as content:  # the file as the runner streamed it
+            uploaded = await client.files.upload_async(
+                file={"file_name": f"probe-batch-{tag}.jsonl", "content": content}, purpose="batch"
+            )
         await on_uploaded(uploaded.id)
         job = await client.batch.jobs.create_async(
             input_files=[uploaded.id],
@@ -107,25 +108,33 @@ class MistralBatches(BatchTransport):
             ended_at=float(job.completed_at) if job.completed_at else None,
             output_file_id=job.output_file or None,
             error_file_id=job.error_file or None,
-            batch_error=self._batch_failure(job) if status == "FAILED" and not job.output_file else None,
+            # Requests a failed job gave no result for get its error (those it answered keep theirs).
+            batch_error=self._batch_failure(job) if status == "FAILED" else None,
             expired=status == "TIMEOUT_EXCEEDED",
             cancelled=status == "CANCELLED",
         )
 
     def _batch_failure(self, job: BatchJob) -> WorkerError:
-        """A job that failed as a whole (no output): its `errors` say why, for every request in it."""
+        """A job that failed as a whole: its `errors` messages, for every request it gave no result.
+
+        The API gives such a failure no status or code, and nothing of the job ran (nothing was
+        paid): it is read as the provider's own failure (SERVER_ERROR, retryable), so the
+        requests go into the next wave, up to `--max-attempts`, each failure saying why.
+        """
         from common.errors.classify import to_worker_error
 
         message = "; ".join(error.message for error in job.errors[:5]) or f"batch job {job.id} failed"
         error = to_worker_error(
             ErrorFacts(
                 self.name,
+                status=500,
                 error_code="batch_failed",
                 message=message,
                 body=[error.model_dump(mode="json") for error in job.errors],
             )
         )
         error.details["batchId"] = job.id
+        error.details["batchStatus"] = "FAILED"
         return error
 
     async def cancel(self, batch_id: str) -> None:

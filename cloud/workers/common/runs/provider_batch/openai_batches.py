@@ -1,14 +1,24 @@
-"""OpenAI's Batch API (`/v1/batches`) for Chat Completions requests, through the `openai` SDK.
+"""OpenAI's Batch API (`/v1/batches`) for Chat Completions and Responses API requests, through the `openai` SDK.
 
 Documented shapes (platform.openai.com, Batch API): the input is a JSONL file uploaded with
-purpose `batch`, one line per request: `{"custom_id", "method": "POST", "url":
-"/v1/chat/completions", "body": <the Chat Completions body>}`; at most 50,000 requests and
-200 MB per file. `batches.create(input_file_id, endpoint, completion_window="24h",
+purpose `batch`, one line per request: `{"custom_id", "method": "POST", "url", "body"}`, the
+url `/v1/chat/completions` (the body a Chat Completions body) or `/v1/responses` (a Responses
+API body); every line of a file has the batch's `endpoint` (a batch of mixed urls fails
+validation), so the runner puts each API's requests in batches of their own; at most 50,000
+requests and 200 MB per file. `batches.create(input_file_id, endpoint, completion_window="24h",
 metadata)` starts it; `status` goes validating -> in_progress -> finalizing -> completed
 (or failed, expired, cancelling -> cancelled). The output file holds one line per request
 that ran, `{"id": "batch_req_...", "custom_id", "response": {"status_code", "request_id",
 "body"}, "error": null}`; the error file holds requests that failed without a response
 (`"response": null, "error": {"code", "message"}`), e.g. `batch_expired`.
+
+Responses API lines are built and read exactly as online (`adapters.openai_responses`): the
+whole history as `input` items with `store: false` (the online path keeps nothing at OpenAI
+either, so turn 2 never needs `previous_response_id`; a batched response could not be chained
+to one anyway), the answer read from the line's `response.body` (a Response object) with its
+served model, usage (reasoning tokens inside `output_tokens`), reasoning summaries and
+`incomplete_details` finish reasons. Background mode is not used in a batch (see
+`transport.batch_api_choice`).
 
 Our tag goes in the batch's metadata and the input file's name, so after a crash between
 `create` and the state write the batch is found again by listing batches.
@@ -23,12 +33,16 @@ from typing import Any, ClassVar, Literal
 import httpx2
 import openai
 from openai.types.chat import ChatCompletion
+from openai.types.responses import Response
 
 from common.errors.codes import WorkerError
 from common.errors.facts import ErrorFacts
 from common.providers.adapters.openai import OpenAIProvider
+from common.providers.adapters.openai_responses import ResponsesTransport, request_body
 from common.providers.base import ModelRequest
+from common.providers.records import ApiName
 from common.runs.provider_batch.transport import (
+    BatchInput,
     BatchStatus,
     BatchTransport,
     Outcome,
@@ -38,7 +52,9 @@ from common.runs.provider_batch.transport import (
 )
 
 TAG_KEY = "probe_batch_tag"
-ENDPOINT: Literal["/v1/chat/completions"] = "/v1/chat/completions"
+Endpoint = Literal["/v1/chat/completions", "/v1/responses"]
+ENDPOINT: Endpoint = "/v1/chat/completions"
+ENDPOINTS: dict[ApiName, Endpoint] = {"chat": ENDPOINT, "responses": "/v1/responses"}
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 LIST_PAGE = 100
 # How far before the intent a listed batch may be dated and still be ours (clocks differ).
@@ -47,30 +63,48 @@ CLOCK_SKEW_S = 3600.0
 _NOT_RUN = {"batch_expired": expired_error, "batch_cancelled": cancelled_error}
 
 
+def _endpoint(url: Any) -> Endpoint:
+    return "/v1/responses" if url == "/v1/responses" else ENDPOINT
+
+
 class OpenAIBatches(BatchTransport):
     max_requests: ClassVar[int] = 50_000
     max_bytes: ClassVar[int] = 200 * 1024 * 1024
+    apis: ClassVar[frozenset[ApiName]] = frozenset({"chat", "responses"})
+
+    def __init__(self, provider: Any) -> None:
+        super().__init__(provider)
+        self._responses: ResponsesTransport | None = None
 
     @property
     def adapter(self) -> OpenAIProvider:
         assert isinstance(self.provider, OpenAIProvider)
         return self.provider
 
-    def entry(self, custom_id: str, request: ModelRequest) -> Any:
-        return {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": self.adapter.chat_body(request)}
+    @property
+    def responses(self) -> ResponsesTransport:
+        """The adapter's Responses API reader (its view on the same client)."""
+        if self._responses is None:
+            self._responses = ResponsesTransport(self.adapter)
+        return self._responses
+
+    def entry(self, custom_id: str, request: ModelRequest, api: ApiName = "chat") -> Any:
+        body = request_body(request) if api == "responses" else self.adapter.chat_body(request)
+        return {"custom_id": custom_id, "method": "POST", "url": ENDPOINTS[api], "body": body}
 
     async def submit(
-        self, tag: str, model: str, entries: list[Any], on_uploaded: Callable[[str], Awaitable[None]]
+        self, tag: str, model: str, entries: BatchInput, on_uploaded: Callable[[str], Awaitable[None]]
     ) -> Submitted:
-        from common.runs.provider_batch.transport import entry_bytes
-
         client = self.adapter.client
-        content = b"".join(entry_bytes(entry) for entry in entries)
-        uploaded = await client.files.create(file=(f"probe-batch-{tag}.jsonl", content), purpose="batch")
+        first: Any = next(entries.entries(), None)
+        # One endpoint per batch (the runner groups each API's requests): its first line says which.
+        endpoint = _endpoint(first.get("url") if isinstance(first, dict) else None)
+        with entries.path.open("rb") as content:  # streamed by the multipart upload, never read whole
+            uploaded = await client.files.create(file=(f"probe-batch-{tag}.jsonl", content), purpose="batch")
         await on_uploaded(uploaded.id)
         batch = await client.batches.create(
             input_file_id=uploaded.id,
-            endpoint=ENDPOINT,
+            endpoint=endpoint,
             completion_window="24h",
             metadata={TAG_KEY: tag, "model": model[:512]},
         )
@@ -145,7 +179,10 @@ class OpenAIBatches(BatchTransport):
             body = response.get("body")
             if status_code == 200 and isinstance(body, dict):
                 try:
-                    answer = self.adapter.read_completion(ChatCompletion.construct(**body))
+                    if body.get("object") == "response":  # a `/v1/responses` line: read as online
+                        answer = self.responses.read_response(Response.construct(**body))
+                    else:
+                        answer = self.adapter.read_completion(ChatCompletion.construct(**body))
                 except WorkerError as unreadable:
                     return Outcome(custom_id, error=unreadable, request_id=request_id)
                 return Outcome(custom_id, response=answer, request_id=request_id)

@@ -10,6 +10,8 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
+from common.contract.probe import WireModel
+from common.runs.batch.progress import BatchSummary
 from common.runs.provider_batch.state import BatchEntry
 
 
@@ -26,6 +28,47 @@ class ProviderTotals:
     failed: int = 0
     cost: float = 0.0  # at the batch price (from each job's modelCost)
     online_cost: float = 0.0  # the same turns at the online price
+
+
+class ProviderBatchFigures(WireModel):
+    """One provider's batch figures in `--summary-json` (the summary's per-provider line)."""
+
+    batches_submitted: int
+    batches_reattached: int
+    batches_cancelled: int
+    requests: int  # in the batches this process submitted
+    requests_answered: int
+    requests_failed: int
+    batch_price_factor: float
+    estimated_cost: float  # at the batch price
+    online_estimated_cost: float  # the same turns at the online price
+
+
+class ProviderBatchSummary(BatchSummary):
+    """`batch.py --via provider-batch --summary-json`: the online mode's summary, plus the batch figures."""
+
+    providers: dict[str, ProviderBatchFigures]
+    batch_calls: dict[str, int]  # provider calls of the batch APIs this process made, by kind
+
+
+def provider_batch_summary(
+    summary: BatchSummary, totals: dict[str, ProviderTotals], calls: Counter[str]
+) -> ProviderBatchSummary:
+    figures = {
+        name: ProviderBatchFigures(
+            batches_submitted=t.batches,
+            batches_reattached=t.reattached,
+            batches_cancelled=t.cancelled,
+            requests=t.requests,
+            requests_answered=t.succeeded,
+            requests_failed=t.failed,
+            batch_price_factor=t.price_factor,
+            estimated_cost=round(t.cost, 6),
+            online_estimated_cost=round(t.online_cost, 6),
+        )
+        for name, t in sorted(totals.items())
+    }
+    return ProviderBatchSummary(**dict(summary), providers=figures, batch_calls=dict(sorted(calls.items())))
 
 
 def _age(seconds: float) -> str:

@@ -15,6 +15,12 @@ for an intent's batch by its tag before submitting it (the window between the pr
 answer and our save), and never downloads an applied batch again. A job's result line is
 written only after the state that says it finished is saved; a kill in between writes it
 again at the next start (the results file keeps the last line of an id).
+
+Memory does not grow with the run: the jobs and their turns live in the state database and
+are read a page at a time (`state.CHUNK`) for each step (building a wave's requests,
+applying a batch's results, writing lines); a wave's input is streamed to one JSONL file
+per batch (uploaded as it is by OpenAI and Mistral; inline APIs read it back, and their
+batches are cut at `INLINE_BATCH_BYTES`); results are applied as they stream in.
 """
 
 from __future__ import annotations
@@ -25,15 +31,16 @@ import importlib
 import json
 import os
 import signal
+import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import structlog
 
@@ -57,28 +64,36 @@ from common.providers.records import BY_NAME
 from common.providers.registry import ModelRoute, resolve_model
 from common.runs.batch.files import BatchJob, compact, read_jobs, read_previous
 from common.runs.batch.options import BatchOptions
-from common.runs.batch.progress import BatchStats
+from common.runs.batch.progress import BatchStats, LimiterState
 from common.runs.batch.runner import EXIT_DONE, EXIT_RETRYABLE_LEFT, BatchRunner
 from common.runs.lines import JobId, parse_job_line, render_result_line
 from common.runs.probe_worker import PROBE
-from common.runs.provider_batch.progress import BatchBar, ProviderTotals, summary_lines
+from common.runs.provider_batch.progress import (
+    BatchBar,
+    ProviderBatchSummary,
+    ProviderTotals,
+    provider_batch_summary,
+    summary_lines,
+)
 from common.runs.provider_batch.state import (
+    CHUNK,
     BatchEntry,
+    BatchRequest,
     Finished,
     JobState,
-    RunState,
-    load_state,
-    remove_state,
-    save_state,
+    StateStore,
+    WaitMark,
     state_path,
 )
 from common.runs.provider_batch.transport import (
+    BatchInput,
     BatchStatus,
     BatchTransport,
     Outcome,
     cancelled_error,
     entry_bytes,
     expired_error,
+    for_batch,
     missing_error,
 )
 from common.runs.run_path import parse_job
@@ -91,6 +106,8 @@ TRANSPORTS: dict[str, str] = {
     "google": "common.runs.provider_batch.gemini_batches:GeminiBatches",
     "mistral": "common.runs.provider_batch.mistral_batches:MistralBatches",
 }
+# The APIs each provider's batch transport takes (any other: the job runs online).
+BATCHED_APIS: dict[str, tuple[str, ...]] = {"openai": ("chat", "responses")}
 POLL_BACKOFF = 1.5  # each poll round that sees no batch end waits this much longer
 MAX_POLL_INTERVAL_S = 600.0
 CANCELLED_BY_USER = "the provider-batch run was cancelled (--cancel): run the same command again to resume"
@@ -162,28 +179,52 @@ class OnlineRunner(BatchRunner):
         return planned
 
 
+# Requests an inline batch (the create call's body: Anthropic, Gemini) holds at most, below the
+# documented limit: the SDK builds that body in memory, so a larger wave is cut into more batches.
+INLINE_BATCH_BYTES = 16 * 1024 * 1024
+
+
 @dataclass
 class Tracked:
-    """A job of this run that goes through a batch API."""
+    """A job of this run that goes through a batch API, read back from the state for one step."""
 
-    job: BatchJob
     key: str
+    job_id: JobId
     probe: ProbeJob
     route: ModelRoute
+    state: JobState
 
 
 @dataclass
 class WaveRequest:
-    key: str
     turn: int
     entry: Any
-    size: int
 
 
 @dataclass
-class Chunk:
-    entries: list[WaveRequest] = field(default_factory=list)
+class Building:
+    """A batch of the wave being planned: its entry, and its input file as it is streamed out."""
+
+    entry: BatchEntry
+    path: Path
+    handle: BinaryIO
+    limit: int
     size: int = 0
+
+    def fits(self, size: int, max_requests: int) -> bool:
+        return self.entry.count == 0 or (self.entry.count < max_requests and self.size + size <= self.limit)
+
+
+@dataclass
+class Tally:
+    """What applying one batch added, counted into the run's figures only once it is saved."""
+
+    succeeded: int = 0
+    failed: int = 0
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    online_cost: float = 0.0
 
 
 class ProviderBatchRunner:
@@ -194,12 +235,14 @@ class ProviderBatchRunner:
         self.totals: dict[str, ProviderTotals] = {}
         self.log = get_logger(worker="batch", via="provider-batch")
         self.state_file = state_path(options.output)
-        self.state = RunState()
+        self.store: StateStore | None = None
+        self.batches: list[BatchEntry] = []  # the batches not yet applied (a few per wave)
+        self.process = uuid.uuid4().hex  # tells this process's clock readings from an earlier one's
         self.pool = ProviderPool()
         self.providers: dict[str, Provider] = {}
         self.transports: dict[str, BatchTransport] = {}
-        self.tracked: dict[str, Tracked] = {}
-        self.payloads: dict[str, list[Any]] = {}  # tag -> entries built this process (else rebuilt)
+        self.scratch: Path | None = None  # the input files this process wrote
+        self.inputs: dict[str, BatchInput] = {}  # tag -> its input file, built this process (else rebuilt)
         self.writer = AppendingWriter()
         self.online: OnlineRunner | None = None
         self.bar: BatchBar | None = None
@@ -209,23 +252,34 @@ class ProviderBatchRunner:
         self.exit_code = EXIT_DONE
         self.calls: Counter[str] = Counter()  # provider calls this process made, by kind
 
+    @property
+    def db(self) -> StateStore:
+        assert self.store is not None, "the state is opened when the run starts"
+        return self.store
+
     # -- the run ------------------------------------------------------------------------
 
     async def run(self, *, handle_signals: bool = False) -> int:
         self.stats.started = time.monotonic()
+        self.store = StateStore.open(self.options.output)  # an earlier version's state stops here
         installed = install_stop_signals(self.stop) if handle_signals else []
         online_task: asyncio.Task[int] | None = None
         try:
-            async with AsyncExitStack() as stack:
-                online_ids = await self._plan(stack)
-                if online_ids and not self.options.cancel:
-                    online_options = replace(self.options, progress=False)
-                    self.online = OnlineRunner(online_options, online_ids, clock=self.clock)
-                    online_task = asyncio.create_task(self.online.run(), name="online-jobs")
-                self.bar = BatchBar(len(self.tracked), enabled=self.options.progress)
-                await self._drive()
-                if online_task is not None:
-                    await online_task
+            with tempfile.TemporaryDirectory(prefix="probe-batch-inputs-") as scratch:
+                self.scratch = Path(scratch)
+                async with AsyncExitStack() as stack:
+                    online_ids = await self._plan(stack)
+                    if online_ids and not self.options.cancel:
+                        online_options = replace(self.options, progress=False)
+                        self.online = OnlineRunner(online_options, online_ids, clock=self.clock)
+                        online_task = asyncio.create_task(self.online.run(), name="online-jobs")
+                    self.bar = BatchBar(self.db.unfinished(), enabled=self.options.progress)
+                    await self._drive()
+                    if online_task is not None:
+                        await online_task
+        except BaseException:
+            self.db.close()  # what the step had not committed is rolled back, as a kill would
+            raise
         finally:
             remove_stop_signals(installed)
             if self.bar is not None:
@@ -235,14 +289,15 @@ class ProviderBatchRunner:
         return self._finish()
 
     def _finish(self) -> int:
-        unfinished = [key for key, job in self.state.jobs.items() if job.finished is None]
         if self.stopping:
-            save_state(self.state_file, self.state)
+            self._commit()
+            self.db.close()
             return self.exit_code
-        if unfinished or any(entry.phase != "applied" for entry in self.state.batches):
-            save_state(self.state_file, self.state)
+        if self.db.unfinished() or any(entry.phase != "applied" for entry in self.batches):
+            self._commit()
+            self.db.close()
         else:
-            remove_state(self.state_file)
+            self.db.remove()
         if self.options.output.exists():
             dropped = compact(self.options.output)
             if dropped:
@@ -276,6 +331,10 @@ class ProviderBatchRunner:
     def summary_lines(self) -> str:
         return summary_lines(self.totals, self.calls)
 
+    def summary(self, limiters: dict[str, LimiterState]) -> ProviderBatchSummary:
+        """`--summary-json`: the online mode's summary plus the per-provider batch figures."""
+        return provider_batch_summary(self.stats.summary(limiters), self.totals, self.calls)
+
     # -- planning -------------------------------------------------------------------------
 
     async def _plan(self, stack: AsyncExitStack) -> set[JobId]:
@@ -284,22 +343,18 @@ class ProviderBatchRunner:
         previous, unreadable = read_previous(self.options.output)
         if unreadable:
             self.log.warning("unreadable lines in the results file were ignored", lines=unreadable)
-        loaded = load_state(self.state_file)
-        if loaded is not None:
-            self.state = loaded
-            for entry in loaded.batches:
-                if entry.phase in ("intent", "uploaded"):
-                    entry.resumed_from_crash = True  # it may exist at the provider: look before submitting
+        self.batches = self.db.batches()
+        for entry in self.batches:
+            if entry.phase in ("intent", "uploaded"):
+                entry.resumed_from_crash = True  # it may exist at the provider: look before submitting
         self.stats.total = len(jobs)
         selected = self.options.batch_providers
         online: set[JobId] = set()
-        known: set[str] = set()
-        for job in jobs:
+        for seq, job in enumerate(jobs):
             key = job_key(job.id)
             earlier = previous.get(job.id)
             if earlier is not None and earlier.final:
                 self.stats.skipped += 1
-                self.state.jobs.pop(key, None)
                 continue
             if not self._batchable(job, selected):
                 if selected is not None and job.provider in selected:
@@ -315,27 +370,30 @@ class ProviderBatchRunner:
                 continue
             route = resolve_model(parsed.model_id)
             api = choose_api(BY_NAME[route.provider], route.model, parsed.model_settings)
-            if api.api != "chat":  # the batch path speaks Chat Completions / Messages only
+            if api.api not in BATCHED_APIS.get(route.provider, ("chat",)):
                 self.log.info("job runs online: its API is not batched here", jobId=job.id, api=api.api)
                 online.add(job.id)
                 continue
-            known.add(key)
-            state = self.state.jobs.get(key)
-            if state is None:
+            if parsed.resume_response_id is not None:  # a background response to re-attach to: online only
+                self.log.info("job runs online: it re-attaches to a background response", jobId=job.id)
+                online.add(job.id)
+                continue
+            if not self.db.place_job(self.process, key, seq, job.line, job.raw, route.provider, route.model):
                 turns = (earlier.prior_turns if earlier is not None else None) or parsed.prior_turns or []
-                state = self.state.jobs[key] = JobState(turns=list(turns), started_at=_now_iso())
+                state = JobState(turns=list(turns), started_at=_now_iso())
+                self.db.add_job(self.process, key, seq, job.line, job.raw, route.provider, route.model, state)
                 if earlier is not None:
                     self.stats.resumed += 1
-            self.tracked[key] = Tracked(job, key, parsed, route)
-        for key in [k for k in self.state.jobs if k not in known]:
-            del self.state.jobs[key]  # no longer in the jobs file (or finished): nothing to do for it
+        del jobs, previous
+        self.db.keep_only(self.process)  # the rest is no longer in the jobs file, or finished: nothing to do
         await self._lease(stack)
-        for key in list(self.tracked):
-            self._check_resumable(key)
-        for key, tracked in list(self.tracked.items()):
-            state = self.state.jobs[key]
-            if state.finished is not None:  # finished before a kill, its line perhaps not written
-                self._write_finished(tracked, state)
+        leased = tuple(self.providers)
+        if leased:
+            where = f"finished = 0 AND turns > 0 AND provider IN ({','.join('?' * len(leased))})"
+            for keys in self.db.pages(where, leased):
+                for tracked in self._load(keys):
+                    self._check_resumable(tracked)
+        self._save()  # and the lines of jobs that finished before a kill, perhaps not written
         return online
 
     def _batchable(self, job: BatchJob, selected: frozenset[str] | None) -> bool:
@@ -359,13 +417,14 @@ class ProviderBatchRunner:
 
     async def _lease(self, stack: AsyncExitStack) -> None:
         """One provider (SDK client) per provider for the whole run; a missing key fails its jobs."""
-        for name in sorted({tracked.route.provider for tracked in self.tracked.values()}):
+        for name in self.db.providers():
             try:
                 provider = await stack.enter_async_context(self.pool.lease(name))
             except WorkerError as error:
-                for key, tracked in list(self.tracked.items()):
-                    if tracked.route.provider == name:
-                        self._finish_job(tracked, self.state.jobs[key], error)
+                for keys in self.db.pages("finished = 0 AND provider = ?", (name,)):
+                    for tracked in self._load(keys):
+                        self._finish_job(tracked, error)
+                        self._keep(tracked)
                 continue
             module_name, _, class_name = TRANSPORTS[name].partition(":")
             cls: type[BatchTransport] = getattr(importlib.import_module(module_name), class_name)
@@ -373,33 +432,50 @@ class ProviderBatchRunner:
             self.transports[name] = cls(provider)
             self.stats_for(name)
 
-    def _check_resumable(self, key: str) -> None:
+    def _check_resumable(self, tracked: Tracked) -> None:
         """Turns from an earlier result that no longer match the scenario: start the job over."""
-        tracked, state = self.tracked[key], self.state.jobs[key]
-        if state.finished is not None or tracked.route.provider not in self.providers:
-            return
+        state = tracked.state
         try:
-            self._runner(tracked, state)
+            self._runner(tracked)
         except WorkerError as error:
             if state.turns and str(error.details.get("field", "")).startswith("priorTurns"):
                 self.log.warning("earlier partial transcript no longer matches the scenario; starting over")
                 state.turns, state.warnings = [], []
-                return
-            self._finish_job(tracked, state, error)
+            else:
+                self._finish_job(tracked, error)
+            self._keep(tracked)
 
     # -- conversations ----------------------------------------------------------------------
 
-    def _runner(self, tracked: Tracked, state: JobState) -> ProbeRunner:
+    def _load(self, keys: list[str]) -> list[Tracked]:
+        """These jobs read back from the state: each line parsed again, with its turns so far."""
+        loaded: list[Tracked] = []
+        for stored in self.db.load_jobs(keys):
+            job_id, document = parse_job_line(stored.raw, stored.line)
+            parsed = parse_job(PROBE, document)
+            structlog.contextvars.clear_contextvars()
+            if isinstance(parsed, WorkerFailure):  # it parsed when it was placed: the state is not ours
+                raise RuntimeError(f"job {stored.key} of the provider-batch state no longer parses")
+            loaded.append(Tracked(stored.key, job_id, parsed, ModelRoute(stored.provider, stored.model), stored.state))
+        return loaded
+
+    def _keep(self, tracked: Tracked) -> None:
+        """A job's changed state, into the step's transaction."""
+        self.db.save_job(tracked.key, tracked.state)
+
+    def _runner(self, tracked: Tracked) -> ProbeRunner:
         """The conversation as it stands: the job with its turns so far replayed (the online steps)."""
+        state = tracked.state
         probe = tracked.probe.model_copy(update={"prior_turns": list(state.turns) or None})
-        runner = ProbeRunner(probe, tracked.route, self.providers[tracked.route.provider], clock=self.clock)
+        runner = for_batch(ProbeRunner(probe, tracked.route, self.providers[tracked.route.provider], clock=self.clock))
         runner.begin()
         if state.warnings:
             runner.state.warnings = list(state.warnings)
         runner.state.started_at = state.started_at
         return runner
 
-    def _document(self, tracked: Tracked, state: JobState) -> ProbeResult:
+    def _document(self, tracked: Tracked) -> ProbeResult:
+        state = tracked.state
         assert state.finished is not None
         provider = self.providers.get(tracked.route.provider)
         result: ProbeResult
@@ -407,7 +483,7 @@ class ProviderBatchRunner:
             assert state.finished.error is not None
             return WorkerFailure(error=state.finished.error)
         try:
-            runner = self._runner(tracked, state)
+            runner = self._runner(tracked)
         except WorkerError as error:
             return WorkerFailure.from_error(error)
         if state.finished.error is None:
@@ -420,20 +496,15 @@ class ProviderBatchRunner:
             batch_priced(transcript, tracked.probe.model_cost)
         return result
 
-    def _finish_job(self, tracked: Tracked, state: JobState, error: WorkerError | None) -> None:
+    def _finish_job(self, tracked: Tracked, error: WorkerError | None) -> None:
         """Marks the job finished in the state; its line is written once that state is saved."""
+        state = tracked.state
         if error is not None:
             error.details.setdefault("attempts", state.attempts)
         state.finished = Finished(
             error=ErrorInfo.from_error(error) if error is not None else None, completed_at=_now_iso()
         )
         state.pending = None
-
-    def _write_finished(self, tracked: Tracked, state: JobState) -> None:
-        result = self._document(tracked, state)
-        self._write(tracked.job.id, result, cost_known=tracked.probe.model_cost is not None or not state.turns)
-        del self.state.jobs[tracked.key]
-        del self.tracked[tracked.key]
 
     def _write(self, job_id: JobId, result: ProbeResult, *, cost_known: bool) -> None:
         self.writer.write(self.options.output, render_result_line(job_id, result))
@@ -454,10 +525,10 @@ class ProviderBatchRunner:
             await self._submit_pending()
             if self.stopping:
                 return
-            active = [entry for entry in self.state.batches if entry.phase == "submitted"]
-            waiting = [entry for entry in self.state.batches if entry.phase in ("intent", "uploaded")]
+            active = [entry for entry in self.batches if entry.phase == "submitted"]
+            waiting = [entry for entry in self.batches if entry.phase in ("intent", "uploaded")]
             if not active and not waiting:
-                if self.cancelling or not self._ready():
+                if self.cancelling or not self.db.ready_groups(tuple(self.transports)):
                     break
                 continue
             if active and await self._poll(active):
@@ -476,136 +547,167 @@ class ProviderBatchRunner:
             task.cancel()
         await asyncio.gather(sleeper, stopper, return_exceptions=True)
 
-    def _ready(self) -> list[str]:
-        return [
-            key
-            for key in self.tracked
-            if (state := self.state.jobs[key]).finished is None
-            and state.pending is None
-            and self.tracked[key].route.provider in self.transports
-        ]
+    def _commit(self) -> None:
+        """The step's changes and the batch entries, in one transaction (what was one whole-file save)."""
+        self.db.save_batches(self.batches)
+        self.db.commit()
 
     def _save(self) -> None:
-        save_state(self.state_file, self.state)
+        self._commit()
         self._write_owed()
 
     def _write_owed(self) -> None:
-        for key in [k for k, state in self.state.jobs.items() if state.finished is not None]:
-            tracked = self.tracked.get(key)
-            if tracked is not None:
-                self._write_finished(tracked, self.state.jobs[key])
-        self.state.batches = [entry for entry in self.state.batches if entry.phase != "applied"]
+        """The lines of the jobs the saved state says finished, a chunk at a time; then their rows go."""
+        while keys := self.db.finished_keys():
+            for tracked in self._load(keys):
+                result = self._document(tracked)
+                cost_known = tracked.probe.model_cost is not None or not tracked.state.turns
+                self._write(tracked.job_id, result, cost_known=cost_known)
+            self.db.delete_jobs(keys)
+            self.db.commit()
+        applied = [entry for entry in self.batches if entry.phase == "applied"]
+        if applied:
+            for entry in applied:
+                self.db.delete_batch(entry.tag)
+                self._drop_input(entry.tag)
+            self.batches = [entry for entry in self.batches if entry.phase != "applied"]
+            self.db.commit()
         if self.bar is not None:
-            self.bar.update_batches(self.state.batches, self.clock.monotonic())
+            self.bar.update_batches(self.batches, self.clock.monotonic())
+
+    def _mark(self) -> WaitMark:
+        return WaitMark(clock_s=self.clock.monotonic(), unix_s=time.time(), process=self.process)
 
     # -- waves -----------------------------------------------------------------------------
 
     def _plan_wave(self) -> None:
-        """Intents for the next turn of every ready job, one batch per provider+model (split at the limits)."""
-        groups: dict[tuple[str, str], list[str]] = {}
-        for key in self._ready():
-            route = self.tracked[key].route
-            groups.setdefault((route.provider, route.model), []).append(key)
+        """Intents for the next turn of every ready job, one batch per provider+model (split at the limits).
+
+        Jobs are read a page at a time and each request is streamed to its batch's input file,
+        so neither the conversations nor the wave's input are ever all in memory."""
+        groups = self.db.ready_groups(tuple(self.transports))
         if not groups:
             return
-        for (provider, model), keys in groups.items():
+        for provider, model in groups:
             transport = self.transports[provider]
-            wave_key = f"{provider} {model}"
-            wave = self.state.next_wave.get(wave_key, 1)
-            self.state.next_wave[wave_key] = wave + 1
-            for chunk in self._chunks(transport, keys):
-                tag = "pb" + uuid.uuid4().hex[:20]
-                entries = [self._relabel(tag, index, request) for index, request in enumerate(chunk.entries)]
-                entry = BatchEntry(
-                    tag=tag,
-                    provider=provider,
-                    model=model,
-                    wave=wave,
-                    jobs=[request.key for request in chunk.entries],
-                    turns=[request.turn for request in chunk.entries],
-                    intent_at=time.time(),
-                )
-                for request in chunk.entries:
-                    state = self.state.jobs[request.key]
-                    state.pending = tag
-                    state.attempts += 1
-                self.state.batches.append(entry)
-                self.payloads[tag] = entries
+            wave = self.db.next_wave(f"{provider} {model}")
+            building: dict[str, Building | None] = {}  # by API: one endpoint per batch (OpenAI chat / responses)
+            where = "finished = 0 AND pending IS NULL AND provider = ? AND model = ?"
+            try:
+                for keys in self.db.pages(where, (provider, model)):
+                    for tracked in self._load(keys):
+                        api = choose_api(BY_NAME[provider], model, tracked.probe.model_settings).api
+                        building[api] = self._add_request(transport, wave, building.get(api), tracked)
+                        self._keep(tracked)
+            finally:
+                for open_batch in building.values():
+                    if open_batch is not None:
+                        self._close_batch(open_batch)
         self._save()  # the intents, before any of them is submitted
 
-    @staticmethod
-    def _relabel(tag: str, index: int, request: WaveRequest) -> Any:
-        entry = request.entry
-        entry["custom_id"] = f"{tag}-{index}"  # both documented entry shapes carry it at the top
-        return entry
+    def _add_request(
+        self, transport: BatchTransport, wave: int, building: Building | None, tracked: Tracked
+    ) -> Building:
+        if building is None:
+            building = self._open_batch(transport, tracked.route.model, wave)
+        request = self._request(transport, tracked, building.entry.custom_id(building.entry.count))
+        if request is None:
+            return building
+        line = entry_bytes(request.entry)
+        if len(line) > transport.max_bytes:
+            self._finish_job(
+                tracked,
+                WorkerError(
+                    ErrorCode.BAD_REQUEST,
+                    f"turn {request.turn} is {len(line):,} bytes as a batch request: more than the"
+                    f" {transport.max_bytes:,} bytes one {transport.name} batch may hold",
+                    details={"turn": request.turn, "bytes": len(line), "limitBytes": transport.max_bytes},
+                ),
+            )
+            return building
+        if not building.fits(len(line), transport.max_requests):
+            self._close_batch(building)
+            building = self._open_batch(transport, tracked.route.model, wave)
+            request.entry["custom_id"] = building.entry.custom_id(0)  # both documented shapes carry it on top
+            line = entry_bytes(request.entry)
+        index = building.entry.count
+        building.handle.write(line)
+        building.size += len(line)
+        building.entry.count += 1
+        self.db.add_requests(building.entry.tag, [BatchRequest(index, tracked.key, request.turn)])
+        tracked.state.pending = building.entry.tag
+        tracked.state.attempts += 1
+        return building
 
-    def _chunks(self, transport: BatchTransport, keys: list[str]) -> Iterator[Chunk]:
-        chunk = Chunk()
-        for key in keys:
-            request = self._request(transport, key)
-            if request is None:
-                continue
-            if request.size > transport.max_bytes:
-                tracked, state = self.tracked[key], self.state.jobs[key]
-                self._finish_job(
-                    tracked,
-                    state,
-                    WorkerError(
-                        ErrorCode.BAD_REQUEST,
-                        f"turn {request.turn} is {request.size:,} bytes as a batch request: more than the"
-                        f" {transport.max_bytes:,} bytes one {transport.name} batch may hold",
-                        details={"turn": request.turn, "bytes": request.size, "limitBytes": transport.max_bytes},
-                    ),
-                )
-                continue
-            if chunk.entries and (
-                len(chunk.entries) >= transport.max_requests or chunk.size + request.size > transport.max_bytes
-            ):
-                yield chunk
-                chunk = Chunk()
-            chunk.entries.append(request)
-            chunk.size += request.size
-        if chunk.entries:
-            yield chunk
+    def _open_batch(self, transport: BatchTransport, model: str, wave: int) -> Building:
+        assert self.scratch is not None
+        tag = "pb" + uuid.uuid4().hex[:20]
+        entry = BatchEntry(tag=tag, provider=transport.name, model=model, wave=wave, count=0, intent_at=time.time())
+        path = self.scratch / f"{tag}.jsonl"
+        limit = min(transport.max_bytes, INLINE_BATCH_BYTES) if transport.inline else transport.max_bytes
+        return Building(entry, path, path.open("wb"), limit)
 
-    def _request(self, transport: BatchTransport, key: str, custom_id: str = "pb0-0") -> WaveRequest | None:
+    def _close_batch(self, building: Building) -> None:
+        building.handle.close()
+        if building.entry.count == 0:  # every job it was opened for finished instead
+            building.path.unlink(missing_ok=True)
+            return
+        self.batches.append(building.entry)
+        self.inputs[building.entry.tag] = BatchInput(building.path, building.entry.count)
+
+    def _request(self, transport: BatchTransport, tracked: Tracked, custom_id: str) -> WaveRequest | None:
         """The job's next turn as a batch entry (built by the online steps); None if it just finished."""
-        tracked, state = self.tracked[key], self.state.jobs[key]
         try:
-            runner = self._runner(tracked, state)
+            runner = self._runner(tracked)
             planned = runner.next_turn()
             if planned is None:
-                self._finish_job(tracked, state, None)
+                self._finish_job(tracked, None)
                 return None
-            entry = transport.entry(custom_id, runner.request_for(planned))
+            entry = transport.entry(custom_id, runner.request_for(planned), runner.api.api)
         except WorkerError as error:
-            self._finish_job(tracked, state, error)
+            self._finish_job(tracked, error)
             return None
-        state.warnings = list(runner.state.warnings)
-        # Measured with a custom_id of the longest form ours take, so a relabelled entry never grows.
-        size = len(entry_bytes(entry)) + 32
-        return WaveRequest(key, planned.number, entry, size)
+        tracked.state.warnings = list(runner.state.warnings)
+        return WaveRequest(planned.number, entry)
 
-    def _payload(self, entry: BatchEntry) -> list[Any]:
-        """The entries of an intent: built this process, or rebuilt from the state after a restart."""
-        built = self.payloads.pop(entry.tag, None)
-        if built is not None:
+    def _payload(self, entry: BatchEntry) -> BatchInput:
+        """The input file of an intent: written this process, or rebuilt from the state after a restart."""
+        built = self.inputs.get(entry.tag)
+        if built is not None and built.path.exists():
             return built
+        assert self.scratch is not None
         transport = self.transports[entry.provider]
-        rebuilt: list[Any] = []
-        for index, key in enumerate(entry.jobs):
-            request = self._request(transport, key, entry.custom_id(index))
-            if request is None:  # cannot happen for an unchanged job: it was requestable at the intent
-                raise RuntimeError(f"job {key} of batch intent {entry.tag} can no longer be requested")
-            rebuilt.append(request.entry)
-        return rebuilt
+        path = self.scratch / f"{entry.tag}.jsonl"
+        with path.open("wb") as handle:
+            for page in self.db.requests(entry.tag):
+                loaded = {tracked.key: tracked for tracked in self._load([request.key for request in page])}
+                for request in page:
+                    tracked = loaded.get(request.key)
+                    rebuilt = self._request(transport, tracked, entry.custom_id(request.index)) if tracked else None
+                    if rebuilt is None:  # cannot happen for an unchanged job: it was requestable at the intent
+                        raise RuntimeError(f"job {request.key} of batch intent {entry.tag} can no longer be requested")
+                    handle.write(entry_bytes(rebuilt.entry))
+        built = self.inputs[entry.tag] = BatchInput(path, entry.count)
+        return built
+
+    def _drop_input(self, tag: str) -> None:
+        built = self.inputs.pop(tag, None)
+        if built is not None:
+            built.path.unlink(missing_ok=True)
+
+    def _batch_jobs(self, entry: BatchEntry) -> Iterator[Tracked]:
+        """The jobs whose current request is in this batch, a page at a time (their changes kept by the caller)."""
+        for page in self.db.requests(entry.tag):
+            for tracked in self._load([request.key for request in page]):
+                if tracked.state.pending == entry.tag:
+                    yield tracked
 
     # -- submitting ---------------------------------------------------------------------------
 
     async def _reattach(self) -> None:
         """Intents from before a crash: the batch may exist already (created, but its id not saved)."""
-        known = {entry.batch_id for entry in self.state.batches if entry.batch_id}
-        for entry in self.state.batches:
+        known = {entry.batch_id for entry in self.batches if entry.batch_id}
+        for entry in self.batches:
             if entry.phase == "submitted":
                 self.stats_for(entry.provider).reattached += 1
             if not entry.resumed_from_crash or entry.provider not in self.transports:
@@ -618,7 +720,7 @@ class ProviderBatchRunner:
         transport = self.transports[entry.provider]
         self.calls["list"] += 1
         try:
-            found = await transport.find(entry.tag, len(entry.jobs), entry.intent_at, known)
+            found = await transport.find(entry.tag, entry.count, entry.intent_at, known)
         except Exception as exc:
             error = self.providers[entry.provider].classify(exc)
             self.log.warning("listing batches failed", provider=entry.provider, code=error.code.value)
@@ -631,8 +733,10 @@ class ProviderBatchRunner:
             entry.batch_id, entry.phase = found.batch_id, "submitted"
             entry.input_file_id = entry.input_file_id or found.input_file_id
             entry.submitted_at = found.created_at
+            entry.sent = self._mark()  # no earlier reading of ours: the waits end when we found it
             known.add(found.batch_id)
             self.stats_for(entry.provider).reattached += 1
+            self._drop_input(entry.tag)
         return True
 
     def stats_for(self, provider: str) -> ProviderTotals:
@@ -640,13 +744,13 @@ class ProviderBatchRunner:
         return self.totals.setdefault(provider, ProviderTotals(price_factor=factor))
 
     async def _submit_pending(self) -> None:
-        for entry in [e for e in self.state.batches if e.phase in ("intent", "uploaded")]:
+        for entry in [e for e in self.batches if e.phase in ("intent", "uploaded")]:
             if self.stopping:
                 return
             if entry.provider not in self.transports:
                 continue
             if entry.resumed_from_crash:  # an earlier try may have created it: look first
-                looked = await self._look_for(entry, {e.batch_id for e in self.state.batches if e.batch_id})
+                looked = await self._look_for(entry, {e.batch_id for e in self.batches if e.batch_id})
                 if not looked or entry.phase not in ("intent", "uploaded"):
                     self._save()
                     continue
@@ -659,7 +763,7 @@ class ProviderBatchRunner:
         async def uploaded(file_id: str) -> None:
             self.calls["upload"] += 1
             entry.input_file_id, entry.phase = file_id, "uploaded"
-            save_state(self.state_file, self.state)
+            self._commit()
 
         try:
             submitted = await transport.submit(entry.tag, entry.model, payload, uploaded)
@@ -669,17 +773,19 @@ class ProviderBatchRunner:
             return
         self.calls["create"] += 1
         entry.batch_id, entry.phase, entry.submitted_at = submitted.batch_id, "submitted", submitted.created_at
+        entry.sent = self._mark()
         self._save()
+        self._drop_input(entry.tag)
         totals = self.stats_for(entry.provider)
         totals.batches += 1
-        totals.requests += len(entry.jobs)
+        totals.requests += entry.count
         self.log.info(
             "batch submitted",
             provider=entry.provider,
             model=entry.model,
             wave=entry.wave,
             batchId=submitted.batch_id,
-            requests=len(entry.jobs),
+            requests=entry.count,
         )
 
     def _submit_failed(self, entry: BatchEntry, error: WorkerError) -> None:
@@ -690,21 +796,34 @@ class ProviderBatchRunner:
         if not error.retryable:
             self._fail_entry(entry, error)
             return
-        over = [k for k in entry.jobs if self.state.jobs[k].attempts >= self.options.max_attempts]
-        if over:
+        if any(tracked.state.attempts >= self.options.max_attempts for tracked in self._batch_jobs(entry)):
             self._fail_entry(entry, error)
             return
-        for key in entry.jobs:
-            self.state.jobs[key].attempts += 1
-        save_state(self.state_file, self.state)
+        for tracked in self._batch_jobs(entry):
+            tracked.state.attempts += 1
+            self._keep(tracked)
+        self._commit()
 
     def _fail_entry(self, entry: BatchEntry, error: WorkerError) -> None:
-        for key in entry.jobs:
-            tracked, state = self.tracked.get(key), self.state.jobs.get(key)
-            if tracked is not None and state is not None and state.pending == entry.tag:
-                self._finish_job(tracked, state, WorkerError(error.code, error.message, details=dict(error.details)))
+        for tracked in self._batch_jobs(entry):
+            self._settle_wait(tracked.state, entry)
+            self._finish_job(tracked, WorkerError(error.code, error.message, details=dict(error.details)))
+            self._keep(tracked)
         entry.phase = "applied"
         self._save()
+
+    def _settle_wait(self, state: JobState, entry: BatchEntry) -> None:
+        """A retried request's wait, from its failed wave's end to this batch's submission, into its retry record."""
+        mark = state.waiting
+        if mark is None:
+            return
+        state.waiting = None
+        if not state.retries:
+            return
+        sent = entry.sent or self._mark()
+        same_clock = sent.process == mark.process
+        waited = sent.clock_s - mark.clock_s if same_clock else sent.unix_s - mark.unix_s
+        state.retries[-1].waited_ms = max(0, round(waited * 1000))
 
     # -- polling and results -----------------------------------------------------------------
 
@@ -738,62 +857,109 @@ class ProviderBatchRunner:
                     continue
                 ended = True
         if self.bar is not None:
-            self.bar.update_batches(self.state.batches, self.clock.monotonic())
+            self.bar.update_batches(self.batches, self.clock.monotonic())
         return ended
 
     async def _apply(self, entry: BatchEntry, status: BatchStatus) -> None:
-        """Reads every outcome of an ended batch, then records them in one save (then the lines)."""
+        """Reads every outcome of an ended batch as it streams in, applied a chunk at a time in one
+        transaction: saved once all are in (then the lines), rolled back if the download breaks."""
         assert entry.batch_id is not None
+        self._commit()  # a broken download rolls back to here, and nothing else
         transport = self.transports[entry.provider]
-        outcomes: dict[int, Outcome] = {}
         self.calls["download"] += 1
         prefix = entry.tag + "-"
-        async for read in transport.results(entry.batch_id, status):
-            number = read.custom_id.removeprefix(prefix)
-            if read.custom_id.startswith(prefix) and number.isdigit():  # ours: tag and index
-                outcomes[int(number)] = read
         request_ms = 0
         if status.ended_at is not None and entry.submitted_at is not None:
             request_ms = max(0, int((status.ended_at - entry.submitted_at) * 1000))
-        totals = self.stats_for(entry.provider)
-        for index, key in enumerate(entry.jobs):
-            tracked, state = self.tracked.get(key), self.state.jobs.get(key)
-            if tracked is None or state is None or state.pending != entry.tag:
-                continue
-            state.pending = None
-            outcome = outcomes.get(index)
-            if status.batch_error is not None:
-                error: WorkerError | None = WorkerError(
-                    status.batch_error.code, status.batch_error.message, details=dict(status.batch_error.details)
-                )
-            elif outcome is not None:
-                error = outcome.error
-            elif status.cancelled:
-                error = cancelled_error(entry.provider, entry.batch_id)
-            elif status.expired:
-                error = expired_error(entry.provider, entry.batch_id)
-            else:
-                error = missing_error(entry.provider, entry.batch_id)
-            if error is None and outcome is not None and outcome.response is not None:
-                custom_id = entry.custom_id(index)
-                error = self._record(tracked, state, entry, outcome, custom_id, request_ms)
-                if error is None:
-                    totals.succeeded += 1
-                    continue
-            assert error is not None
-            totals.failed += 1
-            error.details.setdefault("batchId", entry.batch_id)
-            self._failed(tracked, state, error)
+        tally = Tally()
+        seen = bytearray(entry.count)
+        chunk: dict[int, Outcome | None] = {}
+        try:
+            async for read in transport.results(entry.batch_id, status):
+                number = read.custom_id.removeprefix(prefix)
+                if read.custom_id.startswith(prefix) and number.isdigit() and int(number) < entry.count:
+                    chunk[int(number)] = read  # ours: tag and index
+                    if len(chunk) >= CHUNK:
+                        self._apply_chunk(entry, status, chunk, seen, request_ms, tally)
+                        chunk = {}
+            self._apply_chunk(entry, status, chunk, seen, request_ms, tally)
+            for page in self.db.requests(entry.tag):  # the requests it returned nothing for
+                missing = {request.index: None for request in page if not seen[request.index]}
+                if missing:
+                    self._apply_chunk(entry, status, missing, seen, request_ms, tally)
+        except BaseException:
+            self.db.rollback()
+            raise
         entry.phase = "applied"
         entry.ended_at = status.ended_at
+        self._count(entry.provider, tally)
         self._save()
 
+    def _apply_chunk(
+        self,
+        entry: BatchEntry,
+        status: BatchStatus,
+        outcomes: Mapping[int, Outcome | None],
+        seen: bytearray,
+        request_ms: int,
+        tally: Tally,
+    ) -> None:
+        if not outcomes:
+            return
+        for page in self.db.requests(entry.tag, sorted(outcomes)):
+            loaded = {tracked.key: tracked for tracked in self._load([request.key for request in page])}
+            for request in page:
+                seen[request.index] = 1
+                tracked = loaded.get(request.key)
+                if tracked is None or tracked.state.pending != entry.tag:
+                    continue
+                self._resolve(tracked, entry, status, request.index, outcomes[request.index], request_ms, tally)
+                self._keep(tracked)
+
+    def _resolve(
+        self,
+        tracked: Tracked,
+        entry: BatchEntry,
+        status: BatchStatus,
+        index: int,
+        outcome: Outcome | None,
+        request_ms: int,
+        tally: Tally,
+    ) -> None:
+        """One request's outcome into its job: the turn recorded, a retry planned, or the job ended."""
+        assert entry.batch_id is not None
+        state = tracked.state
+        state.pending = None
+        self._settle_wait(state, entry)
+        if outcome is not None:  # what the batch said of this request, even in a batch that failed later
+            error: WorkerError | None = outcome.error
+        elif status.batch_error is not None:  # a failed batch's error, for each request it gave no result
+            error = WorkerError(
+                status.batch_error.code, status.batch_error.message, details=dict(status.batch_error.details)
+            )
+        elif status.cancelled:
+            error = cancelled_error(entry.provider, entry.batch_id)
+        elif status.expired:
+            error = expired_error(entry.provider, entry.batch_id)
+        else:
+            error = missing_error(entry.provider, entry.batch_id)
+        if error is None and outcome is not None and outcome.response is not None:
+            error = self._record(tracked, entry, outcome, entry.custom_id(index), request_ms, tally)
+            if error is None:
+                tally.succeeded += 1
+                return
+        assert error is not None
+        tally.failed += 1
+        error.details.setdefault("batchId", entry.batch_id)
+        self._failed(tracked, error)
+
     def _record(
-        self, tracked: Tracked, state: JobState, entry: BatchEntry, outcome: Outcome, custom_id: str, request_ms: int
+        self, tracked: Tracked, entry: BatchEntry, outcome: Outcome, custom_id: str, request_ms: int, tally: Tally
     ) -> WorkerError | None:
         assert outcome.response is not None
+        state = tracked.state
         try:
-            runner = self._runner(tracked, state)
+            runner = self._runner(tracked)
             planned = runner.next_turn()
             if planned is None:
                 raise WorkerError(ErrorCode.UNKNOWN, "a batch answered a turn the conversation does not have")
@@ -814,43 +980,54 @@ class ProviderBatchRunner:
         meta.batch_request_id = outcome.request_id or custom_id
         meta.batch_custom_id = custom_id
         state.turns.append(turn)
+        if not self.cancelling:  # (a --cancel run leaves every job it touches CANCELLED, as it always has)
+            runner.state.turns.append(turn)  # as the online path does: so the last turn ends the job here
         state.warnings = list(runner.state.warnings)
         state.attempts, state.retries, state.last_error = 0, [], None
-        self._spend(tracked, turn.input_tokens, turn.output_tokens)
+        tally.requests += 1
+        tally.input_tokens += turn.input_tokens
+        tally.output_tokens += turn.output_tokens
+        cost = tracked.probe.model_cost
+        if cost is not None:
+            tally.online_cost += (
+                turn.input_tokens * cost.cost_input_per_million / 1e6
+                + turn.output_tokens * cost.cost_output_per_million / 1e6
+            )
         if runner.next_turn() is None:
-            self._finish_job(tracked, state, None)
+            self._finish_job(tracked, None)
         return None
 
-    def _spend(self, tracked: Tracked, input_tokens: int, output_tokens: int) -> None:
-        self.stats.input_tokens += input_tokens
-        self.stats.output_tokens += output_tokens
-        self.stats.requests += 1
-        cost = tracked.probe.model_cost
-        if cost is None:
-            return
-        online = input_tokens * cost.cost_input_per_million / 1e6 + output_tokens * cost.cost_output_per_million / 1e6
-        totals = self.stats_for(tracked.route.provider)
-        totals.online_cost += online
-        totals.cost += online * totals.price_factor
-        self.stats.cost += online * totals.price_factor
+    def _count(self, provider: str, tally: Tally) -> None:
+        """An applied batch's figures, into the run's and the provider's totals."""
+        totals = self.stats_for(provider)
+        totals.succeeded += tally.succeeded
+        totals.failed += tally.failed
+        totals.online_cost += tally.online_cost
+        totals.cost += tally.online_cost * totals.price_factor
+        self.stats.input_tokens += tally.input_tokens
+        self.stats.output_tokens += tally.output_tokens
+        self.stats.requests += tally.requests
+        self.stats.cost += tally.online_cost * totals.price_factor
 
-    def _failed(self, tracked: Tracked, state: JobState, error: WorkerError) -> None:
+    def _failed(self, tracked: Tracked, error: WorkerError) -> None:
         """A request's failure: into the next wave if retryable and attempts are left, else the job ends."""
+        state = tracked.state
         state.retries.append(
             RetryRecord(attempt=max(1, state.attempts), code=error.code, status_code=error.status_code, waited_ms=0)
         )
         if error.retryable and state.attempts < self.options.max_attempts and not self.cancelling:
             state.last_error = ErrorInfo.from_error(error)
+            state.waiting = self._mark()  # its wait for the next wave starts now (waitedMs when it is sent)
             self.log.info("request failed in its batch: it goes in the next wave", code=error.code.value)
             return
-        self._finish_job(tracked, state, error)
+        self._finish_job(tracked, error)
 
     # -- cancelling ---------------------------------------------------------------------------
 
     async def _cancel_all(self) -> None:
         """`--cancel`: every batch in flight is cancelled; what they answered first is kept."""
-        known = {entry.batch_id for entry in self.state.batches if entry.batch_id}
-        for entry in list(self.state.batches):
+        known = {entry.batch_id for entry in self.batches if entry.batch_id}
+        for entry in list(self.batches):
             if entry.provider not in self.transports:
                 continue
             if (
@@ -860,10 +1037,9 @@ class ProviderBatchRunner:
             ):
                 continue
             if entry.phase in ("intent", "uploaded"):  # never submitted: nothing to cancel
-                for key in entry.jobs:
-                    state = self.state.jobs.get(key)
-                    if state is not None and state.pending == entry.tag:
-                        state.pending = None
+                for tracked in self._batch_jobs(entry):
+                    tracked.state.pending = None
+                    self._keep(tracked)
                 entry.phase = "applied"
                 continue
             if entry.phase == "submitted" and entry.batch_id is not None and not entry.cancel_requested:
@@ -880,9 +1056,14 @@ class ProviderBatchRunner:
         self._save()
 
     def _cancel_unfinished(self) -> None:
-        for key, tracked in list(self.tracked.items()):
-            state = self.state.jobs.get(key)
-            if state is None or state.finished is not None or not (state.turns or state.attempts or state.retries):
-                continue
-            self._finish_job(tracked, state, WorkerError(ErrorCode.CANCELLED, CANCELLED_BY_USER))
+        leased = tuple(self.providers)
+        if leased:
+            where = f"finished = 0 AND provider IN ({','.join('?' * len(leased))})"
+            for keys in self.db.pages(where, leased):
+                for tracked in self._load(keys):
+                    state = tracked.state
+                    if not (state.turns or state.attempts or state.retries):
+                        continue
+                    self._finish_job(tracked, WorkerError(ErrorCode.CANCELLED, CANCELLED_BY_USER))
+                    self._keep(tracked)
         self._save()

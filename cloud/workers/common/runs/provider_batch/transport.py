@@ -1,7 +1,7 @@
 """What the runner needs from one provider's batch API, whatever its shape.
 
 A transport turns a turn's `ModelRequest` into one entry of a batch (the provider's
-documented request line), submits a list of entries under a tag of ours, finds a batch by
+documented request line), submits a file of entries under a tag of ours, finds a batch by
 that tag after a crash, polls, cancels, and reads each request's outcome back: an answer
 read by the provider's own adapter (`ModelResponse`), or a failure classified by the one
 table (`common.errors.classify`) from the provider's error body, exactly as online.
@@ -11,13 +11,46 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from common.contract.probe import ParamNote
 from common.errors.codes import ErrorCode, WorkerError
 from common.errors.facts import ErrorFacts
+from common.providers.apis import ApiChoice
 from common.providers.base import ModelRequest, ModelResponse, Provider
+from common.providers.records import ApiName
+
+if TYPE_CHECKING:
+    from common.probe.conversation import ProbeRunner
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    """A batch's entries as a JSONL file, one `entry_bytes` line each, written by streaming as the
+    runner builds them: a file-input API uploads the file as it is, an inline one reads it back
+    (so no more than one batch's entries are ever held, and only by an inline API)."""
+
+    path: Path
+    count: int
+
+    def entries(self) -> Iterator[Any]:
+        with self.path.open("rb") as handle:
+            for line in handle:
+                yield json.loads(line)
+
+    def json_array(self, before: bytes = b"", after: bytes = b"") -> bytes:
+        """`before`, the entries as one JSON array, `after`: an inline API's body as bytes, without
+        parsing every entry back into objects (and with one copy of the file's bytes, not several)."""
+        with self.path.open("rb") as handle:
+            lines = [line.rstrip(b"\n") for line in handle]
+        if not lines:
+            return before + b"[]" + after
+        lines[0] = before + b"[" + lines[0]
+        lines[-1] = lines[-1] + b"]" + after
+        return b",".join(lines)
 
 
 @dataclass(frozen=True)
@@ -36,7 +69,8 @@ class BatchStatus:
     ended_at: float | None = None
     output_file_id: str | None = None
     error_file_id: str | None = None
-    # A failure of the whole batch (OpenAI `failed`: the input file did not validate).
+    # A failure of the whole batch (OpenAI `failed`: the input file did not validate; Gemini
+    # JOB_STATE_FAILED; Mistral FAILED): the error of every request it gave no result for.
     batch_error: WorkerError | None = None
     expired: bool = False  # the completion window ended: requests it did not run expired
     cancelled: bool = False
@@ -48,6 +82,38 @@ class Outcome:
     response: ModelResponse | None = None
     error: WorkerError | None = None
     request_id: str | None = None  # the provider's id of this request in the batch
+
+
+BACKGROUND_IN_BATCH = ParamNote(
+    param="background",
+    action="dropped",
+    reason=(
+        "a batch request is already asynchronous: Responses API background mode (and the store: true it"
+        " needs) is not used in a batch, the request is sent with store: false"
+    ),
+)
+
+
+def batch_api_choice(choice: ApiChoice) -> ApiChoice:
+    """The API choice of a job's batched turns: a Responses API job in background mode runs without it.
+
+    Background mode exists to poll, cancel and re-attach to one long answer; a batch's answers
+    are collected by polling the batch (its 24 h window bounds them), so a background request
+    in a batch would only store the response at OpenAI for nothing. Each such turn says so.
+    """
+    if choice.api != "responses" or not choice.background:
+        return choice
+    notes = (*choice.notes, BACKGROUND_IN_BATCH)
+    return ApiChoice("responses", background=False, transport_params={"store": False}, notes=notes)
+
+
+def for_batch(runner: ProbeRunner) -> ProbeRunner:
+    """A conversation's runner as its batched turns use it (see `batch_api_choice`), in place."""
+    choice = batch_api_choice(runner.api)
+    if choice is not runner.api:
+        runner.api = choice
+        runner.input_notes = (*runner.input_notes, BACKGROUND_IN_BATCH)
+    return runner
 
 
 def entry_bytes(entry: Any) -> bytes:
@@ -95,6 +161,9 @@ class BatchTransport(ABC):
     # The provider's documented limits of one batch.
     max_requests: ClassVar[int]
     max_bytes: ClassVar[int]
+    # Requests sent inline (in the create call's body) are all held at once: the runner cuts
+    # such batches at `INLINE_BATCH_BYTES` (runner) so that memory stays bounded.
+    inline: ClassVar[bool] = False
 
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
@@ -103,13 +172,16 @@ class BatchTransport(ABC):
     def name(self) -> str:
         return self.provider.name
 
+    # The APIs of the provider whose requests this transport batches (one API per batch).
+    apis: ClassVar[frozenset[ApiName]] = frozenset({"chat"})
+
     @abstractmethod
-    def entry(self, custom_id: str, request: ModelRequest) -> Any:
-        """The batch's entry for one request (a JSON value, the provider's documented line)."""
+    def entry(self, custom_id: str, request: ModelRequest, api: ApiName = "chat") -> Any:
+        """The batch's entry for one request on `api` (a JSON value, the provider's documented line)."""
 
     @abstractmethod
     async def submit(
-        self, tag: str, model: str, entries: list[Any], on_uploaded: Callable[[str], Awaitable[None]]
+        self, tag: str, model: str, entries: BatchInput, on_uploaded: Callable[[str], Awaitable[None]]
     ) -> Submitted:
         """Creates the batch, tagged so `find` can tell it apart; `on_uploaded` records an input file first."""
 

@@ -30,7 +30,9 @@ from common.contract.analysis import (
     PairwiseAgreement,
 )
 
-_CHUNK_CELLS = 2_000_000  # pairs x scenarios per vectorised block, about 16 MB per array
+# pairs x scenarios per vectorised block: ~400 KB per array, so a block's temporaries come from
+# memory the allocator reuses (16 MB blocks were mapped and faulted in afresh: 3x slower)
+_CHUNK_CELLS = 50_000
 
 
 @dataclass(frozen=True)
@@ -97,16 +99,19 @@ def _pair_block(
         warnings.simplefilter("ignore", RuntimeWarning)
         rx = _shared_ranks(x, rank_a, whole)
         ry = _shared_ranks(y, rank_b, whole)
-        dx = rx - np.nanmean(rx, axis=1, keepdims=True)
-        dy = ry - np.nanmean(ry, axis=1, keepdims=True)
-        sxx = np.nansum(dx * dx, axis=1)
-        syy = np.nansum(dy * dy, axis=1)
-        rho = np.nansum(dx * dy, axis=1) / np.sqrt(sxx * syy)
+        # without a NaN in the block, numpy's plain reductions are its NaN-skipping ones (the
+        # same sums of the same numbers in the same order) without their masked copies
+        mean, total, var = (np.mean, np.sum, np.var) if whole.all() else (np.nanmean, np.nansum, np.nanvar)
+        dx = rx - mean(rx, axis=1, keepdims=True)
+        dy = ry - mean(ry, axis=1, keepdims=True)
+        sxx = total(dx * dx, axis=1)
+        syy = total(dy * dy, axis=1)
+        rho = total(dx * dy, axis=1) / np.sqrt(sxx * syy)
         # rank sums of squares are exact multiples of 1/4, so zero means constant scores
         constant = (sxx < 1e-9) | (syy < 1e-9)
-        var_x = np.nanvar(x, axis=1, ddof=1)
-        var_y = np.nanvar(y, axis=1, ddof=1)
-        difference = np.nanmean(x, axis=1) - np.nanmean(y, axis=1)
+        var_x = var(x, axis=1, ddof=1)
+        var_y = var(y, axis=1, ddof=1)
+        difference = mean(x, axis=1) - mean(y, axis=1)
         pooled = np.sqrt((var_x + var_y) / 2)
         d = difference / pooled
     d = np.where((pooled == 0) & (difference == 0), 0.0, d)

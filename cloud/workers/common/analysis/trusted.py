@@ -12,7 +12,7 @@ What keeps it exact: only models whose fields are all required are accepted (no 
 to fill in), every field comes as a column in the model's field order (checked once per
 call: the serializer prints `__dict__` in its order), and all instances of a class share
 one fields-set (validation would give each its own copy of the same names: ~700 bytes).
-`tests/test_analysis_trusted.py` holds the printed document byte for byte to the one
+`tests/test_analysis_golden.py` holds the printed document byte for byte to the one
 the validating constructors print, and `VALIDATE` switches them back for it.
 """
 

@@ -125,8 +125,13 @@ async def test_every_sdk_sends_the_same_request_on_either_transport(provider: st
     assert answer_aiohttp == answer_httpx2
 
 
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
 async def test_the_warm_pool_sends_on_aiohttp_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-transport-not-real-0000")
+    for var in PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
     for chosen, expected in (("", AiohttpTransport), ("httpx2", httpx2.AsyncHTTPTransport)):
         monkeypatch.setenv("PROBE_HTTP_TRANSPORT", chosen)
         pool = ProviderPool.warm()
@@ -137,6 +142,22 @@ async def test_the_warm_pool_sends_on_aiohttp_unless_told_otherwise(monkeypatch:
     async with one_shot.lease("openai") as provider:
         assert isinstance(provider.client._client._transport, httpx2.AsyncHTTPTransport)  # type: ignore[attr-defined]
     await one_shot.aclose()
+
+
+async def test_a_proxy_in_the_environment_keeps_httpx2s_transport_which_honours_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """httpx2 mounts the environment's proxies only when it builds its own transport."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-transport-not-real-0000")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    monkeypatch.delenv("PROBE_HTTP_TRANSPORT", raising=False)
+    pool = ProviderPool.warm()
+    async with pool.lease("openai") as provider:
+        http = provider.client._client  # type: ignore[attr-defined]
+        assert not isinstance(http._transport, AiohttpTransport)
+        proxied = http._transport_for_url(httpx2.URL("https://api.openai.com/v1/chat/completions"))
+        assert proxied is not http._transport  # the proxy's transport, as before aiohttp
+    await pool.aclose()
 
 
 # ------------------------------------------------------------ failures as httpx2 names them

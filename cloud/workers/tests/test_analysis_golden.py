@@ -153,5 +153,7 @@ def test_a_model_with_a_default_or_fields_out_of_order_cannot_be_trusted() -> No
         Trusted(ConfidenceInterval)
     with pytest.raises(TypeError, match="in order: matches, trials"):
         Trusted(BernoulliAgreement).many(trials=[1], matches=[0])
+    with pytest.raises(ValueError, match="different lengths"):
+        Trusted(BernoulliAgreement).many(matches=[0, 1], trials=[1])
     built = Trusted(BernoulliAgreement).many(matches=[0, 1], trials=[1, 3])
     assert built == [BernoulliAgreement(matches=0, trials=1), BernoulliAgreement(matches=1, trials=3)]

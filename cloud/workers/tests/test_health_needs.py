@@ -31,6 +31,9 @@ try:
     if target.endswith(".py"):
         sys.argv = [target, *args]
         runpy.run_path(target, run_name="__main__")
+    elif target.startswith("common.providers.adapters."):  # as the registry imports an adapter
+        from common.providers.adapter_import import import_adapter
+        import_adapter(target)
     else:
         __import__(target)
 except SystemExit:

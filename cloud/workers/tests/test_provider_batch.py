@@ -460,6 +460,25 @@ async def test_a_state_file_of_an_earlier_version_stops_the_run_and_is_kept(tmp_
     assert not opts.output.exists()
 
 
+def test_the_command_refuses_an_earlier_versions_state_file_with_exit_2(tmp_path: Path, fake: FakeBatches) -> None:
+    """Said in one line, exit 2 (nothing was started), as for a bad jobs file."""
+    import subprocess
+    import sys
+
+    from common.runs.provider_batch.state import old_state_path
+    from testkit.workers import BATCH_PY, worker_env
+
+    opts = options(tmp_path, {"o": job("openai:gpt-4o-mini", "o")})
+    old = old_state_path(opts.output)
+    old.write_text('{"version": 1, "jobs": {}, "batches": [{"tag": "pbold", "batchId": "batch_1"}]}')
+    env = worker_env(OPENAI_API_KEY="sk-test-not-a-real-key-0000", OPENAI_BASE_URL=fake.url + "/v1")
+    command = [sys.executable, str(BATCH_PY), str(opts.jobs), "-o", str(opts.output), "--via", "provider-batch"]
+    done = subprocess.run(command, env=env, capture_output=True, timeout=120, check=False)
+    assert done.returncode == 2
+    assert f"batch.py: {old} is the state of a provider-batch run" in done.stderr.decode()
+    assert "batch_1" in old.read_text() and fake.submissions == 0 and not state_path(opts.output).exists()
+
+
 async def test_waves_larger_than_a_chunk_and_inline_batches_cut_at_their_cap_give_the_same_results(
     tmp_path: Path, fake: FakeBatches, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -76,7 +76,8 @@ def record():
     names = dir(contract) if contract is not None else []
     built = {name: getattr(getattr(contract, name), "__pydantic_complete__", None) for name in names}
     built = {name: complete for name, complete in built.items() if isinstance(complete, bool)}
-    facts = {"modules": sorted(sys.modules), "built": built, "startupCollections": len(startup_collections)}
+    facts = {"modules": sorted(sys.modules), "built": built, "startupCollections": len(startup_collections),
+             "collecting": gc.isenabled()}
     open(out, "w").write(json.dumps(facts))
 atexit.register(record)
 sys.argv = [script, *args]
@@ -178,6 +179,7 @@ def test_a_successful_job_builds_no_failure_only_model_and_collects_no_garbage_d
     document, facts = recorded_run(tmp_path, json.dumps(probe_job("mock:echo", followups=1)))
     assert document["success"] is True
     assert facts["startupCollections"] == 0
+    assert facts["collecting"] is True  # the job's own garbage is collected again
     built = facts["built"]
     assert built["ProbeJob"] is True and built["ProbeSuccess"] is True and built["Transcript"] is True
     assert {name: built[name] for name in FAILURE_ONLY_MODELS} == dict.fromkeys(FAILURE_ONLY_MODELS, False)
@@ -187,3 +189,10 @@ def test_a_failed_job_builds_its_failure_document_on_demand(tmp_path: Path) -> N
     document, facts = recorded_run(tmp_path, json.dumps(probe_job("mock:fail:AUTH_ERROR")))
     assert document["success"] is False and document["error"]["code"] == "AUTH_ERROR"
     assert all(facts["built"][name] for name in FAILURE_ONLY_MODELS)
+
+
+def test_serve_mode_collects_garbage_as_usual(tmp_path: Path) -> None:
+    line = json.dumps({"id": 1, **probe_job("mock:echo", followups=0)})
+    first, facts = recorded_run(tmp_path, line + "\n", "--serve")
+    assert first["result"]["success"] is True
+    assert facts["collecting"] is True

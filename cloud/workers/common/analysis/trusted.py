@@ -18,7 +18,9 @@ the validating constructors print, and `VALIDATE` switches them back for it.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -48,20 +50,24 @@ class Trusted(Generic[ModelT]):
         """One instance per row of the columns (all of one length), given as field=column in field order."""
         if list(columns) != self.names:
             raise TypeError(f"{self.model.__name__} needs its fields in order: {', '.join(self.names)}")
+        lengths = {len(column) for column in columns.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"{self.model.__name__}: columns of different lengths {sorted(lengths)}")
+        count = lengths.pop() if lengths else 0
         names, model = self.names, self.model
-        rows = zip(*columns.values(), strict=True)
+        rows = zip(*columns.values(), strict=False)  # one length: checked above
         if Trusted.VALIDATE:
             return [model(**dict(zip(names, row, strict=True))) for row in rows]
-        fields_set = self.fields_set
-        built: list[ModelT] = []
-        append = built.append
-        for row in rows:
-            instance = _new(model)
-            _set(instance, "__dict__", dict(zip(names, row, strict=True)))
-            _set(instance, "__pydantic_fields_set__", fields_set)
-            _set(instance, "__pydantic_extra__", None)
-            _set(instance, "__pydantic_private__", None)
-            append(instance)
+        # each step a `map` over all the instances (C loops, no Python frame per instance)
+        built: list[ModelT] = list(map(_new, repeat(model, count)))
+        states = map(dict, map(zip, repeat(names), rows))
+        for consumed in (
+            map(_set, built, repeat("__dict__"), states),
+            map(_set, built, repeat("__pydantic_fields_set__"), repeat(self.fields_set)),
+            map(_set, built, repeat("__pydantic_extra__"), repeat(None)),
+            map(_set, built, repeat("__pydantic_private__"), repeat(None)),
+        ):
+            deque(consumed, maxlen=0)
         return built
 
 

@@ -68,6 +68,12 @@ BASE_NEEDS: tuple[Need, ...] = (
         optional_for=frozenset({"serve", "batch"}),
         without_it="the event loop is plain asyncio (more CPU per request)",
     ),
+    Need(  # the warm modes' HTTP transport (common/providers/aiohttp_transport.py)
+        Package("aiohttp", "aiohttp"),
+        "aiohttp",
+        optional_for=frozenset({"serve", "batch"}),
+        without_it="the SDKs send on httpx2's own transport (about twice the CPU per request)",
+    ),
 )
 
 

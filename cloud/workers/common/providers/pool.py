@@ -9,8 +9,9 @@ jobs that ran before it in the same process.
 
 The warm runners' pools (`ProviderPool.warm()`: serve, batch, the distributed worker) build
 the SDK clients on our aiohttp transport (common.providers.aiohttp_transport), which costs
-less CPU per request than httpx2's own; `PROBE_HTTP_TRANSPORT=httpx2` keeps httpx2's. A
-one-shot job's pool keeps httpx2's transport: it makes one request and never imports aiohttp.
+less CPU per request than httpx2's own; `PROBE_HTTP_TRANSPORT=httpx2`, or a proxy set in the
+environment, keeps httpx2's. A one-shot job's pool keeps httpx2's transport: it makes one
+request and never imports aiohttp.
 
 A warm pool also freezes the heap (`gc.freeze()`) when the process builds its first shared
 provider of an adapter class: the SDK just imported is most of a warm worker's objects,
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import importlib.util
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -45,8 +47,17 @@ HTTP_TRANSPORT_VAR = "PROBE_HTTP_TRANSPORT"
 
 
 def warm_http_transport() -> HttpTransport:
-    """The warm modes' transport: aiohttp, unless PROBE_HTTP_TRANSPORT=httpx2 asks for httpx2's own."""
-    return "httpx2" if os.environ.get(HTTP_TRANSPORT_VAR, "").strip().lower() == "httpx2" else "aiohttp"
+    """The warm modes' transport: aiohttp, unless PROBE_HTTP_TRANSPORT=httpx2 asks for httpx2's own,
+    the environment sets a proxy (HTTPS_PROXY, ALL_PROXY, ...: httpx2 honours those, with
+    NO_PROXY, only on its own transports, so such a process keeps them), or aiohttp is not
+    installed."""
+    if os.environ.get(HTTP_TRANSPORT_VAR, "").strip().lower() == "httpx2":
+        return "httpx2"
+    from urllib.request import getproxies  # what httpx2 reads the proxy variables with
+
+    if any(key != "no" for key in getproxies()):
+        return "httpx2"
+    return "aiohttp" if importlib.util.find_spec("aiohttp") is not None else "httpx2"  # optional (health needs)
 
 
 class ProviderPool:

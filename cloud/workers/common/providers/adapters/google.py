@@ -63,9 +63,10 @@ def _http_clients(http_transport: HttpTransport) -> tuple[httpx2.Client, httpx2.
 
     Left to itself, google-genai sends async requests through aiohttp whenever aiohttp is
     importable, on its own aiohttp code path, which respx cannot see and which maps errors
-    and timeouts differently; an explicit `httpx_async_client` turns that off (and a one-shot
-    job hides aiohttp from its import: common.providers.adapter_import). In the warm modes the async client sends
-    on our aiohttp transport, under httpx2 like every other SDK's. These have
+    and timeouts differently; an explicit `httpx_async_client` turns that off (and aiohttp
+    is hidden from its import unless loaded: common.providers.adapter_import). In the warm
+    modes the async client sends on our aiohttp transport, under httpx2 like every other
+    SDK's. These have
     the settings the SDK gives its own: `follow_redirects=True`, no client-wide timeout
     (every request carries one), the TLS context of `httpx2.create_ssl_context()` (which
     honours SSL_CERT_FILE / SSL_CERT_DIR like the SDK). Passing both also spares the SDK

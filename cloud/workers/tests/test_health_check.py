@@ -203,22 +203,22 @@ def shadow_packages(root: Path, **modules: str) -> dict[str, str]:
     return {"PYTHONPATH": str(root)}
 
 
-def test_deep_check_finds_a_broken_scipy_and_probes_still_run(tmp_path: Path) -> None:
-    env = shadow_packages(tmp_path, scipy="raise ImportError('scipy build is broken')\n")
+def test_deep_check_finds_a_broken_msgspec_and_probes_still_run(tmp_path: Path) -> None:
+    env = shadow_packages(tmp_path, msgspec="raise ImportError('msgspec build is broken')\n")
     _code, plain, _ = run_health(b"{}", **env, OPENAI_API_KEY=GOOD_KEY)
     # installed files are there, so the metadata check cannot tell
     assert plain["health"]["workers"]["analyze_basic"]["ready"] is True
-    assert plain["health"]["packageChecks"]["scipy"]["checkedBy"] == "metadata"
+    assert plain["health"]["packageChecks"]["msgspec"]["checkedBy"] == "metadata"
 
     _code, deep, _ = run_health(b"{}", "--deep", **env, OPENAI_API_KEY=GOOD_KEY)
     health = deep["health"]
     assert deep["success"] is True and health["checkedBy"] == "import"
-    assert health["packageChecks"]["scipy"]["checkedBy"] == "missing"
-    assert "scipy build is broken" in health["packageChecks"]["scipy"]["error"]
+    assert health["packageChecks"]["msgspec"]["checkedBy"] == "missing"
+    assert "msgspec build is broken" in health["packageChecks"]["msgspec"]["error"]
     assert health["packageChecks"]["openai"]["checkedBy"] == "import"
     assert health["workers"]["probe"]["ready"] is True and health["workers"]["serve"]["ready"] is True
     assert (
-        health["workers"]["analyze_basic"] | {"ready": False, "missing": ["scipy"]}
+        health["workers"]["analyze_basic"] | {"ready": False, "missing": ["msgspec"]}
         == health["workers"]["analyze_basic"]
     )
     assert [d["code"] for d in health["warningDetails"]] == ["WORKER_NOT_READY"]

@@ -35,7 +35,7 @@ WorkerName = Literal["probe", "analyze_basic", "batch", "serve"]
 HealthWarningCode = Literal[
     "NO_API_KEY",  # no provider key is set: only mock: models can run
     "PROVIDER_SDK_UNUSABLE",  # a configured provider's SDK is missing or broken: its models fail
-    "WORKER_NOT_READY",  # a worker other than probe cannot run (analyze_basic without scipy)
+    "WORKER_NOT_READY",  # a worker other than probe cannot run (analyze_basic without numpy)
     "FEATURE_DEGRADED",  # an optional package is unusable: a worker runs with less
     "LIVE_CHECK_NO_PROVIDER",  # live check asked for, no provider configured
     "PROVIDER_UNHEALTHY",  # a provider's live check did not answer ok

@@ -1,10 +1,10 @@
 """What each worker needs from the installed packages, and what it does without the optional ones.
 
-One table, so readiness is decided per worker: a broken scipy stops `analyze_basic` and
-nothing else, a missing tiktoken only makes probes estimate tokens by characters. Each
+One table, so readiness is decided per worker: a broken numpy or msgspec stops
+`analyze_basic` and nothing else, a missing tiktoken only makes probes estimate tokens by characters. Each
 provider SDK comes from its provider record and is needed only for that provider's models.
-`import_name` is the module the worker really imports (scipy's top-level package loads
-none of its compiled parts, `scipy.special` does), so a deep check imports what a job would.
+`import_name` is the module the worker really imports (a package's top level may load none
+of its compiled parts), so a deep check imports what a job would.
 `tests/test_health_needs.py` runs each worker and checks the table names every package
 the worker imported.
 """
@@ -47,7 +47,6 @@ BASE_NEEDS: tuple[Need, ...] = (
     # The SDKs' HTTP client (and the Mistral adapter's own import).
     Need(Package("httpx2", "httpx2"), "httpx2", required_by=PROVIDER_WORKERS),
     Need(Package("numpy", "numpy"), "numpy", required_by=frozenset({"analyze_basic"})),
-    Need(Package("scipy", "scipy"), "scipy.special", required_by=frozenset({"analyze_basic"})),
     Need(Package("msgspec", "msgspec"), "msgspec", required_by=frozenset({"analyze_basic"})),  # its typed decoder
     Need(
         Package("tiktoken", "tiktoken"),

@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from common.errors.codes import ErrorCode, WorkerError
 from common.providers.records import ProviderRecord
+
+if TYPE_CHECKING:
+    import ssl
+
+    import httpx2
 
 # What the SDK clients send on: httpx2's own transport, or ours on aiohttp
 # (common.providers.aiohttp_transport; the warm modes' pool chooses it, see ProviderPool.warm).
@@ -30,6 +35,17 @@ class ProviderSettings:
     api_key: str | None
     base_url: str | None
     http_transport: HttpTransport = "httpx2"
+
+    def async_transport(
+        self, *, limits: httpx2.Limits | None = None, verify: ssl.SSLContext | None = None
+    ) -> httpx2.AsyncBaseTransport | None:
+        """What the SDK's async client sends on: our aiohttp transport in the warm modes, None
+        (httpx2's own) otherwise. Imported only when chosen, so a one-shot job never loads aiohttp."""
+        if self.http_transport != "aiohttp":
+            return None
+        from common.providers.aiohttp_transport import AiohttpTransport
+
+        return AiohttpTransport(verify=verify) if limits is None else AiohttpTransport(limits=limits, verify=verify)
 
     def __repr__(self) -> str:  # never show the key, even in a debugger or a traceback
         return (

@@ -80,11 +80,8 @@ class AnthropicProvider(Provider):
     def _warm_http_client(settings: ProviderSettings) -> anthropic.DefaultAsyncHttpxClient | None:
         """The SDK's own client (its timeout, limits and redirects) on our aiohttp transport in
         the warm modes; None (the SDK builds its default) otherwise."""
-        if settings.http_transport != "aiohttp":
-            return None
-        from common.providers.aiohttp_transport import AiohttpTransport
-
-        return anthropic.DefaultAsyncHttpxClient(transport=AiohttpTransport(limits=anthropic.DEFAULT_CONNECTION_LIMITS))
+        transport = settings.async_transport(limits=anthropic.DEFAULT_CONNECTION_LIMITS)
+        return None if transport is None else anthropic.DefaultAsyncHttpxClient(transport=transport)
 
     @staticmethod
     def message_body(request: ModelRequest) -> dict[str, Any]:

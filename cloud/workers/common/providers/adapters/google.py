@@ -14,7 +14,7 @@ from google.genai import types
 from common.errors.codes import ErrorCode, WorkerError
 from common.errors.facts import ErrorFacts
 from common.providers.base import Message, ModelRequest, ModelResponse, Provider, ResponseReasoning
-from common.providers.settings import HttpTransport, ProviderSettings
+from common.providers.settings import ProviderSettings
 from common.providers.usage import Usage
 
 # Gemini's canonical status strings (INVALID_ARGUMENT, RESOURCE_EXHAUSTED, ...). For a
@@ -58,7 +58,7 @@ def _error_info_reason(body: Any) -> str | None:
     return None
 
 
-def _http_clients(http_transport: HttpTransport) -> tuple[httpx2.Client, httpx2.AsyncClient]:
+def _http_clients(settings: ProviderSettings) -> tuple[httpx2.Client, httpx2.AsyncClient]:
     """httpx2 clients for the SDK, sharing one TLS context: they pin its transport.
 
     Left to itself, google-genai sends async requests through aiohttp whenever aiohttp is
@@ -73,11 +73,7 @@ def _http_clients(http_transport: HttpTransport) -> tuple[httpx2.Client, httpx2.
     loading the CA store for a sync client of its own.
     """
     tls = httpx2.create_ssl_context()
-    transport: httpx2.AsyncBaseTransport | None = None
-    if http_transport == "aiohttp":
-        from common.providers.aiohttp_transport import AiohttpTransport
-
-        transport = AiohttpTransport(verify=tls)
+    transport = settings.async_transport(verify=tls)
     return (
         httpx2.Client(follow_redirects=True, verify=tls, timeout=None),
         httpx2.AsyncClient(follow_redirects=True, verify=tls, timeout=None, transport=transport),
@@ -90,7 +86,7 @@ class GoogleProvider(Provider):
     def __init__(self, settings: ProviderSettings) -> None:
         super().__init__(settings)
         # Ours to close (the SDK leaves clients it was given open); see _http_clients.
-        self.http_client, self.async_http_client = _http_clients(settings.http_transport)
+        self.http_client, self.async_http_client = _http_clients(settings)
         # Kept on the instance: a garbage-collected Client closes its HTTP client.
         self.client = genai.Client(
             api_key=settings.api_key,

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from common.errors.codes import ErrorCode, WorkerError
 from common.errors.facts import ErrorFacts
 from common.providers.base import ModelRequest, ModelResponse, Provider, ResponseReasoning
-from common.providers.settings import HttpTransport, ProviderSettings
+from common.providers.settings import ProviderSettings
 from common.providers.usage import Usage, as_count
 
 # The SDK appends /v1/... to its server URL; people often write the base URL with /v1.
@@ -46,7 +46,7 @@ def server_url(base_url: str | None) -> str | None:
     return url[: -len(_API_SUFFIX)] if url.endswith(_API_SUFFIX) else url
 
 
-def _http_clients(http_transport: HttpTransport) -> tuple[httpx2.Client, httpx2.AsyncClient]:
+def _http_clients(settings: ProviderSettings) -> tuple[httpx2.Client, httpx2.AsyncClient]:
     """The sync and async HTTP clients the SDK would build for itself, sharing one TLS context.
 
     Left to itself the SDK builds both, each loading the CA store into its own SSL context
@@ -55,11 +55,7 @@ def _http_clients(http_transport: HttpTransport) -> tuple[httpx2.Client, httpx2.
     in the warm modes the async one sends on our aiohttp transport.
     """
     tls = httpx2.create_ssl_context()
-    transport: httpx2.AsyncBaseTransport | None = None
-    if http_transport == "aiohttp":
-        from common.providers.aiohttp_transport import AiohttpTransport
-
-        transport = AiohttpTransport(verify=tls)
+    transport = settings.async_transport(verify=tls)
     return (
         httpx2.Client(follow_redirects=True, verify=tls),
         httpx2.AsyncClient(follow_redirects=True, verify=tls, transport=transport),
@@ -181,7 +177,7 @@ class MistralProvider(Provider):
 
     def __init__(self, settings: ProviderSettings) -> None:
         super().__init__(settings)
-        sync_http, async_http = _http_clients(settings.http_transport)
+        sync_http, async_http = _http_clients(settings)
         self.client = Mistral(
             api_key=settings.api_key,
             server_url=server_url(settings.base_url),

@@ -53,11 +53,8 @@ class OpenAIProvider(Provider):
     def _warm_http_client(settings: ProviderSettings) -> openai.DefaultAsyncHttpxClient | None:
         """The SDK's own client (its timeout, limits and redirects) on our aiohttp transport in
         the warm modes; None (the SDK builds its default) otherwise."""
-        if settings.http_transport != "aiohttp":
-            return None
-        from common.providers.aiohttp_transport import AiohttpTransport
-
-        return openai.DefaultAsyncHttpxClient(transport=AiohttpTransport(limits=openai.DEFAULT_CONNECTION_LIMITS))
+        transport = settings.async_transport(limits=openai.DEFAULT_CONNECTION_LIMITS)
+        return None if transport is None else openai.DefaultAsyncHttpxClient(transport=transport)
 
     @property
     def record(self) -> ProviderRecord:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `common` from any working directory
 
@@ -22,9 +22,11 @@ from common.analysis.extract import Columns, extract
 from common.analysis.report import analyze_columns
 from common.analysis.wire import render_document
 from common.contract.analysis import AnalyzeBasicSuccess
-from common.providers.pool import ProviderPool
 from common.runs.oneshot import exit_process, run_worker
 from common.runs.run_path import Worker, bind_job_ids
+
+if TYPE_CHECKING:
+    from common.providers.pool import ProviderPool
 
 # A run of 100,000 transcripts is about 40 MB of JSON; probe jobs keep the 16 MB default.
 MAX_INPUT_BYTES = 512 * 1024 * 1024
@@ -51,6 +53,7 @@ ANALYZE_BASIC = Worker(
     max_input_bytes=MAX_INPUT_BYTES,
     parse_bytes=parse_bytes,
     render=render_document,
+    synchronous=True,  # no provider, no I/O: one-shot runs it without asyncio (`Worker.synchronous`)
 )
 
 

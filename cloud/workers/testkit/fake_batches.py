@@ -37,7 +37,9 @@ A batch ends after `polls_to_end` retrieves (no clock: a test decides when by po
 Answers are deterministic functions of the request (the same conversation gets the same
 answer and ids in every run), so a run interrupted anywhere can be compared with one that
 was not. What a test can arrange: `failures` (chosen requests answer an HTTP error in the
-provider's error shape, a number of times), `expire_next` (the next batch to end expires,
+provider's error shape, a number of times), `rejections` (a `ParamRejection`: OpenAI and
+Anthropic requests that carry a parameter the model refuses get that provider's documented
+error body), `expire_next` (the next batch to end expires,
 running only its first half), `fail_next` (a `WholeBatchFailure`: a coming batch fails as a
 whole, running nothing), `hold(route, mode)` (catch a client mid-call: before the
 fake acts, after it acted but before it answers, or halfway through a download). `calls`
@@ -61,7 +63,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
 from testkit.fake_provider import (
@@ -72,7 +74,8 @@ from testkit.fake_provider import (
     _openai_completion,
     error_body,
 )
-from testkit.servers import announce_and_wait, server_process, serving_on_thread
+from testkit.http_server import HttpRequest, LoopbackHttpServer, response_head
+from testkit.servers import announce_and_wait, server_process
 
 HoldMode = Literal["before", "after", "partial"]
 Api = Literal["openai", "anthropic", "mistral", "gemini"]
@@ -102,6 +105,43 @@ class BatchFailure:
 
 
 @dataclass
+class ParamRejection:
+    """Requests whose body (as the provider receives it) carries `param` (with `above`: a number
+    over it) are refused with `body`, the provider's documented error body, as the model refuses
+    that parameter online: a request sent without it (or within the limit) runs."""
+
+    param: str
+    body: dict[str, Any]
+    status: int = 400
+    above: int | None = None
+
+    def matches(self, request: dict[str, Any]) -> bool:
+        if self.param not in request:
+            return False
+        value = request[self.param]
+        return self.above is None or (isinstance(value, int) and value > self.above)
+
+
+def chat_completion_answer(body: dict[str, Any]) -> dict[str, Any]:
+    """The chat completion a batch line gets (and an online fake of the same job may serve)."""
+    messages = body.get("messages") or []
+    text = f"Batch answer to: {_last_user(messages)[:60]}"
+    completion = _openai_completion(str(body.get("model")), text, max(1, len(json.dumps(messages)) // 4), 0)
+    completion["id"] = "chatcmpl-" + _digest(body)
+    completion["created"] = 1_700_000_000
+    return completion
+
+
+def anthropic_message_answer(params: dict[str, Any]) -> dict[str, Any]:
+    """The message a Message Batches request gets (and an online fake of the same job may serve)."""
+    messages = params.get("messages") or []
+    text = f"Batch answer to: {_last_user(messages)[:60]}"
+    message = _anthropic_message(str(params.get("model")), text, max(1, len(json.dumps(messages)) // 4), 0)
+    message["id"] = "msg_" + _digest(params)
+    return message
+
+
+@dataclass
 class WholeBatchFailure:
     """The next batch to end fails as a whole and runs none of its requests, in its API's shape:
     OpenAI `failed` with the validation `errors` (`code`, `message`, `line`), Gemini
@@ -117,11 +157,13 @@ class WholeBatchFailure:
 
 @dataclass
 class Hold:
-    """Holds the next call of `route` (`mode`: before acting, after acting, or halfway through its body)."""
+    """Holds a call of `route` (`mode`: before acting, after acting, or halfway through its body):
+    the next one, or the one after `skip` more have passed."""
 
     route: str
     mode: HoldMode
     fake: FakeBatches
+    skip: int = 0
     arrived: threading.Event = field(default_factory=threading.Event)
     _release: asyncio.Event | None = None
 
@@ -263,11 +305,15 @@ def _multipart(content_type: str, raw: bytes) -> dict[str, tuple[str | None, byt
     return parts
 
 
-class FakeBatches:
+class FakeBatches(LoopbackHttpServer):
+    thread_name = "fake-batches"
+
     def __init__(self, *, polls_to_end: int = 2, record: bool = True) -> None:
+        super().__init__()
         self.polls_to_end = polls_to_end
         self.record = record
         self.failures: list[BatchFailure] = []
+        self.rejections: list[ParamRejection] = []  # parameters the models refuse, per request
         self.expire_next = False
         self.fail_next: WholeBatchFailure | None = None
         self.holds: list[Hold] = []
@@ -275,17 +321,9 @@ class FakeBatches:
         self.files: dict[str, tuple[str, bytes]] = {}
         self.batches: dict[str, FakeBatch] = {}
         self.created = 0  # batches created (a create call held before it acted creates none)
-        self.port = 0
         self._numbers = 0
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.Server | None = None
         self._uploads: dict[str, tuple[str, bytearray]] = {}  # Gemini resumable uploads in progress
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def gemini_url(self) -> str:
@@ -298,8 +336,8 @@ class FakeBatches:
         with self._lock:
             return self.created
 
-    def hold(self, route: str, mode: HoldMode = "before") -> Hold:
-        rule = Hold(route, mode, self)
+    def hold(self, route: str, mode: HoldMode = "before", *, skip: int = 0) -> Hold:
+        rule = Hold(route, mode, self, skip)
         with self._lock:
             self.holds.append(rule)
         return rule
@@ -310,12 +348,6 @@ class FakeBatches:
         for rule in held:
             rule.release()
 
-    def call_soon(self, callback: Any) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(callback)
-
     def _next(self, prefix: str) -> str:
         with self._lock:
             self._numbers += 1
@@ -325,6 +357,9 @@ class FakeBatches:
         with self._lock:
             for rule in self.holds:
                 if rule.route == route:
+                    if rule.skip:
+                        rule.skip -= 1
+                        return None
                     self.holds.remove(rule)
                     return rule
         return None
@@ -338,6 +373,11 @@ class FakeBatches:
                     rule.times -= 1
                     return rule
         return None
+
+    def rejection(self, request: dict[str, Any]) -> ParamRejection | None:
+        """The first of `rejections` this request's body meets."""
+        with self._lock:
+            return next((rule for rule in self.rejections if rule.matches(request)), None)
 
     def _run_openai(self, batch: FakeBatch, index: int, entry: dict[str, Any]) -> None:
         body = entry.get("body") or {}
@@ -355,6 +395,10 @@ class FakeBatches:
             }
             batch.errors.append({"id": line_id, "custom_id": custom_id, "response": response, "error": None})
             return
+        if (rejected := self.rejection(body)) is not None:
+            response = {"status_code": rejected.status, "request_id": request_id, "body": rejected.body}
+            batch.errors.append({"id": line_id, "custom_id": custom_id, "response": response, "error": None})
+            return
         text = f"Batch answer to: {_last_user(messages)[:60]}"
         prompt_tokens = max(1, len(json.dumps(messages)) // 4)
         if responses:
@@ -362,10 +406,7 @@ class FakeBatches:
             response = {"status_code": 200, "request_id": request_id, "body": answer}
             batch.outputs.append({"id": line_id, "custom_id": custom_id, "response": response, "error": None})
             return
-        completion = _openai_completion(str(body.get("model")), text, prompt_tokens, 0)
-        completion["id"] = "chatcmpl-" + _digest(body)
-        completion["created"] = 1_700_000_000
-        response = {"status_code": 200, "request_id": request_id, "body": completion}
+        response = {"status_code": 200, "request_id": request_id, "body": chat_completion_answer(body)}
         batch.outputs.append({"id": line_id, "custom_id": custom_id, "response": response, "error": None})
 
     def _run_anthropic(self, batch: FakeBatch, index: int, entry: dict[str, Any]) -> None:
@@ -377,9 +418,10 @@ class FakeBatches:
             result: dict[str, Any] = {"type": "errored", "error": error_body("anthropic", failure.status)}
             batch.errors.append({"custom_id": custom_id, "result": result})
             return
-        text = f"Batch answer to: {_last_user(messages)[:60]}"
-        message = _anthropic_message(str(params.get("model")), text, max(1, len(json.dumps(messages)) // 4), 0)
-        message["id"] = "msg_" + _digest(params)
+        if (rejected := self.rejection(params)) is not None:
+            batch.errors.append({"custom_id": custom_id, "result": {"type": "errored", "error": rejected.body}})
+            return
+        message = anthropic_message_answer(params)
         batch.outputs.append({"custom_id": custom_id, "result": {"type": "succeeded", "message": message}})
 
     def _run_mistral(self, batch: FakeBatch, index: int, entry: dict[str, Any]) -> None:
@@ -924,71 +966,35 @@ class FakeBatches:
 
     # -- HTTP -------------------------------------------------------------------------------
 
-    async def start(self, port: int = 0) -> int:
-        self._loop = asyncio.get_running_loop()
-        self._server = await asyncio.start_server(self._connection, "127.0.0.1", port, backlog=1024)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self.port
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-                    return
-                request_line, *header_lines = head.decode("latin-1").split("\r\n")
-                method, target, _ = request_line.split(" ", 2)
-                headers: dict[str, str] = {}
-                for line in header_lines:
-                    name, sep, value = line.partition(":")
-                    if sep:
-                        headers[name.strip().lower()] = value.strip()
-                raw = await reader.readexactly(int(headers.get("content-length", "0") or 0))
-                split = urlsplit(target)
-                route = self._route(method, split.path)
-                with self._lock:
-                    self.calls[route] += 1
-                hold = self._take_hold(route)
-                if hold is not None and hold.mode == "before":
-                    await hold.wait_here()
-                status, content_type, data, extra = self._handle(
-                    method, split.path, parse_qs(split.query), headers, raw
-                )
-                if hold is not None and hold.mode == "after":
-                    await hold.wait_here()
-                head_out = f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\ncontent-type: {content_type}\r\n"
-                head_out += "".join(f"{name}: {value}\r\n" for name, value in extra.items())
-                head_out += f"content-length: {len(data)}\r\n\r\n"
-                if hold is not None and hold.mode == "partial":
-                    writer.write(head_out.encode() + data[: len(data) // 2])
-                    await writer.drain()
-                    await hold.wait_here()
-                    writer.write(data[len(data) // 2 :])
-                else:
-                    writer.write(head_out.encode() + data)
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
-            return
-        finally:
-            if task is not None:
-                self._tasks.discard(task)
-            writer.close()
+    async def answer(self, request: HttpRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        split = urlsplit(request.target)
+        route = self._route(request.method, split.path)
+        with self._lock:
+            self.calls[route] += 1
+        hold = self._take_hold(route)
+        if hold is not None and hold.mode == "before":
+            await hold.wait_here()
+        status, content_type, data, extra = self._handle(
+            request.method, split.path, parse_qs(split.query), request.headers, request.body
+        )
+        if hold is not None and hold.mode == "after":
+            await hold.wait_here()
+        head = [("content-type", content_type), *extra.items(), ("content-length", str(len(data)))]
+        head_out = response_head(status, "OK" if status == 200 else "Error", head)
+        if hold is not None and hold.mode == "partial":
+            writer.write(head_out + data[: len(data) // 2])
+            await writer.drain()
+            await hold.wait_here()
+            writer.write(data[len(data) // 2 :])
+        else:
+            writer.write(head_out + data)
+        await writer.drain()
+        return True
 
     @contextlib.contextmanager
-    def running(self) -> Iterator[FakeBatches]:
+    def running(self) -> Iterator[Self]:
         """Serves on its own thread and event loop for the duration of the block."""
-        with serving_on_thread(self.start, self.close, "fake-batches"):
+        with super().running():
             try:
                 yield self
             finally:

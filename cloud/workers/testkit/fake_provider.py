@@ -38,7 +38,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from testkit.servers import announce_and_wait, server_process, serving_on_thread
+from testkit.http_server import HttpRequest, LoopbackHttpServer, response_head
+from testkit.servers import announce_and_wait, server_process
 
 WAIT_S = 60.0  # the longest a test waits for something the fake should see
 
@@ -381,8 +382,10 @@ def error_body(api: str, status: int) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": None, "code": None}}
 
 
-class FakeProvider:
+class FakeProvider(LoopbackHttpServer):
     """One fake provider server on 127.0.0.1 (a free port unless one is given)."""
+
+    thread_name = "fake-provider"
 
     def __init__(
         self,
@@ -393,6 +396,7 @@ class FakeProvider:
         api_keys: Sequence[str] | None = None,
         respond: Callable[[Received], Reply | None] | None = None,
     ) -> None:
+        super().__init__()
         self.latency_s = latency_s
         self.record = record
         self.models = tuple(models)
@@ -401,16 +405,8 @@ class FakeProvider:
         self.failures: list[Failure] = []
         self.holds: list[Hold] = []
         self.stats = Stats()
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._numbers = 0
         self._lock = threading.Lock()  # tests read the stats from another thread
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     # -- what a test arranges and reads -------------------------------------------------
 
@@ -435,66 +431,22 @@ class FakeProvider:
     def user_texts(self) -> list[str]:
         return [request.user_text for request in self.received()]
 
-    def call_soon(self, callback: Callable[[], None]) -> None:
-        """Runs `callback` on the fake's event loop (from any thread); a no-op once it stopped."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(callback)
-
     # -- HTTP -------------------------------------------------------------------------
 
-    async def start(self, port: int = 0) -> int:
-        self._loop = asyncio.get_running_loop()
-        self._server = await asyncio.start_server(self._connection, "127.0.0.1", port, backlog=1024)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self.port
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):  # keep-alive connections the clients still hold open, held requests
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2)
-
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _accepted(self) -> int:
         with self._lock:
             self.stats.connections += 1
-            connection = self.stats.connections
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-                    return
-                request_line, *header_lines = head.decode("latin-1").split("\r\n")
-                method, path, _ = request_line.split(" ", 2)
-                headers = {}
-                for line in header_lines:
-                    name, sep, value = line.partition(":")
-                    if sep:
-                        headers[name.strip().lower()] = value.strip()
-                raw = await reader.readexactly(int(headers.get("content-length", "0") or 0))
-                body = json.loads(raw) if raw else None
-                status, extra_headers, payload = await self._answer(Received(method, path, headers, body, connection))
-                data = json.dumps(payload).encode()
-                head_out = [f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}"]
-                head_out += ["content-type: application/json", f"content-length: {len(data)}"]
-                head_out += [f"{k}: {v}" for k, v in extra_headers.items()]
-                writer.write(("\r\n".join(head_out) + "\r\n\r\n").encode() + data)
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
-            return
-        finally:
-            if task is not None:
-                self._tasks.discard(task)
-            writer.close()
+            return self.stats.connections
+
+    async def answer(self, request: HttpRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        body = json.loads(request.body) if request.body else None
+        received = Received(request.method, request.target, request.headers, body, request.connection)
+        status, extra_headers, payload = await self._answer(received)
+        data = json.dumps(payload).encode()
+        head = [("content-type", "application/json"), ("content-length", str(len(data))), *extra_headers.items()]
+        writer.write(response_head(status, "OK" if status == 200 else "Error", head) + data)
+        await writer.drain()
+        return True
 
     async def _answer(self, request: Received) -> Reply:
         with self._lock:
@@ -552,14 +504,6 @@ class FakeProvider:
             "gemini": _gemini_response,
         }[request.api]
         return 200, {}, build(model, answer, prompt_tokens, number)
-
-    # -- running ----------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[FakeProvider]:
-        """Serves on its own thread and event loop for the duration of the block."""
-        with serving_on_thread(self.start, self.close, "fake-provider"):
-            yield self
 
 
 # -- as a process (benchmarks: the fake's CPU must not compete with the measuring process) --

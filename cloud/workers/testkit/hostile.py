@@ -1,8 +1,9 @@
 """A hostile provider: a local HTTP server that misbehaves the way networks, proxies and broken gateways do.
 
 `testkit.fake_provider` answers like the providers' documentation; this one answers like
-the failures a campaign against the workers found. It writes raw bytes on a plain
-asyncio server (127.0.0.1 only), so it can break HTTP itself: a Content-Length that
+the failures a campaign against the workers found. It writes raw bytes on the
+loopback server core (`testkit.http_server`: it reads the request, the rest is this
+server's own writes), so it can break HTTP itself: a Content-Length that
 promises more than is sent, a reset in the middle of a body, a body trickled a byte at a
 time. One server serves every provider and behaviour at once: the first path segment
 chooses the behaviour (point a provider's base-URL variable at `base_url(behaviour, "/v1")`),
@@ -26,17 +27,15 @@ In a test: `with HostileProvider().running() as hostile: ... hostile.base_url("t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
-from testkit.servers import serving_on_thread
+from testkit.http_server import HttpRequest, LoopbackHttpServer
 
 WAIT_S = 30.0
 TRICKLE_S = 0.25  # one byte this often: every read is quick, the whole body never is
@@ -120,19 +119,15 @@ def _reset(writer: asyncio.StreamWriter) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
-class HostileProvider:
+class HostileProvider(LoopbackHttpServer):
     """One hostile server on 127.0.0.1 (a free port); counts the requests each behaviour got."""
 
+    thread_name = "hostile-provider"
+
     def __init__(self) -> None:
-        self.port = 0
+        super().__init__()
         self.requests: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def base_url(self, behaviour: str | None, suffix: str = "") -> str:
         """The base URL that gets `behaviour` (None: the prompt's marker decides); `suffix` e.g. `/v1`."""
@@ -184,62 +179,20 @@ class HostileProvider:
 
     # -- HTTP -------------------------------------------------------------------------
 
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
+    async def answer(self, request: HttpRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        raw, path = request.body, request.target
         try:
-            keep_open = True
-            while keep_open:
-                head = await reader.readuntil(b"\r\n\r\n")
-                request_line, *header_lines = head.decode("latin-1").split("\r\n")
-                _, path, _ = request_line.split(" ", 2)
-                headers: dict[str, str] = {}
-                for line in header_lines:
-                    name, sep, value = line.partition(":")
-                    if sep:
-                        headers[name.strip().lower()] = value.strip()
-                raw = await reader.readexactly(int(headers.get("content-length", "0") or 0))
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = None
-                behaviour = path.lstrip("/").split("/", 1)[0]
-                marked = _MARKER.search(raw)
-                if behaviour not in BEHAVIOURS and marked is not None:
-                    behaviour = marked.group(1).decode()
-                with self._lock:
-                    self.requests[behaviour] = self.requests.get(behaviour, 0) + 1
-                if behaviour not in BEHAVIOURS:
-                    writer.write(_head(404, "Not Found", "application/json", 2) + b"{}")
-                    await writer.drain()
-                    continue
-                keep_open = await self._answer(writer, behaviour, path, _api(path, headers), body)
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, asyncio.CancelledError):
-            return
-        finally:
-            if task is not None:
-                self._tasks.discard(task)
-            with contextlib.suppress(Exception):
-                writer.close()
-
-    async def start(self) -> int:
-        self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0, backlog=1024)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self.port
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):  # trickles still writing, keep-alive connections
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2)
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[HostileProvider]:
-        """Serves on its own thread and event loop for the duration of the block."""
-        with serving_on_thread(self.start, self.close, "hostile-provider"):
-            yield self
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        behaviour = path.lstrip("/").split("/", 1)[0]
+        marked = _MARKER.search(raw)
+        if behaviour not in BEHAVIOURS and marked is not None:
+            behaviour = marked.group(1).decode()
+        with self._lock:
+            self.requests[behaviour] = self.requests.get(behaviour, 0) + 1
+        if behaviour not in BEHAVIOURS:
+            writer.write(_head(404, "Not Found", "application/json", 2) + b"{}")
+            await writer.drain()
+            return True
+        return await self._answer(writer, behaviour, path, _api(path, request.headers), body)

@@ -20,14 +20,12 @@ In a test: `with RespxServer().running() as server: server.router = respx_mock; 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterator
 from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
 
-from testkit.servers import serving_on_thread
+from testkit.http_server import HttpRequest, LoopbackHttpServer, response_head
 
 
 class Router(Protocol):
@@ -36,17 +34,13 @@ class Router(Protocol):
     def handler(self, request: httpx.Request) -> httpx.Response: ...
 
 
-class RespxServer:
-    def __init__(self) -> None:
-        self.router: Router | None = None  # the test's respx_mock
-        self.port = 0
-        self._origins: dict[str, str] = {}  # first path segment here -> the real origin
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+class RespxServer(LoopbackHttpServer):
+    thread_name = "respx server"
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def __init__(self) -> None:
+        super().__init__()
+        self.router: Router | None = None  # the test's respx_mock
+        self._origins: dict[str, str] = {}  # first path segment here -> the real origin
 
     def base_url_for(self, real_base_url: str) -> str:
         """Where to point an adapter that would send to `real_base_url`."""
@@ -64,66 +58,29 @@ class RespxServer:
         origin = self._origins[alias]
         return f"{origin}/{rest}", origin, f"{self.url}/{alias}"
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        try:
-            while await self._one_exchange(reader, writer):
-                pass
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.CancelledError):
-            pass
-        finally:
-            if task is not None:
-                self._tasks.discard(task)
-            writer.close()
-
-    async def _one_exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-        """One request and its answer; False when the connection is to be closed."""
-        head = await reader.readuntil(b"\r\n\r\n")
-        request_line, *lines = head.decode("latin-1").split("\r\n")
-        method, target, _ = request_line.split(" ", 2)
-        headers = [(name.strip(), value.strip()) for name, sep, value in (ln.partition(":") for ln in lines) if sep]
-        length = next((int(v) for n, v in headers if n.lower() == "content-length"), 0)
-        body = await reader.readexactly(length)
-        real_url, origin, local_prefix = self._real_url(target)
+    async def answer(self, request: HttpRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        real_url, origin, local_prefix = self._real_url(request.target)
         real_host = urlsplit(real_url).netloc
-        sent = [(n, real_host if n.lower() == "host" else v) for n, v in headers]
-        request = httpx.Request(method, real_url, headers=sent, content=body)
+        sent = [(n, real_host if n.lower() == "host" else v) for n, v in request.header_items]
+        rebuilt = httpx.Request(request.method, real_url, headers=sent, content=request.body)
         if self.router is None:
             raise RuntimeError("RespxServer.router is not set: the test must hand it its respx_mock")
         try:
-            response = self.router.handler(request)
+            response = self.router.handler(rebuilt)
         except httpx.TimeoutException:
             await reader.read()  # unanswered until the client gives up and closes
             return False
         except httpx.TransportError:
             return False  # closed before any answer
         content = response.read()
-        out = [f"HTTP/1.1 {response.status_code} {response.reason_phrase or 'Status'}"]
+        out: list[tuple[str, str]] = []
         for name, value in response.headers.multi_items():
             if name.lower() in ("content-length", "transfer-encoding", "connection"):
                 continue
             if name.lower() == "location" and value.startswith(origin):
                 value = local_prefix + value[len(origin) :]
-            out.append(f"{name}: {value}")
-        out.append(f"content-length: {len(content)}")
-        writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + content)
+            out.append((name, value))
+        out.append(("content-length", str(len(content))))
+        writer.write(response_head(response.status_code, response.reason_phrase or "Status", out) + content)
         await writer.drain()
         return True
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[RespxServer]:
-        with serving_on_thread(self.start, self.close, "respx server"):
-            yield self

@@ -133,11 +133,40 @@ def test_kill_9_then_the_same_command_gives_the_uninterrupted_results(
     route: str,
     mode: HoldMode,
 ) -> None:
-    _write_jobs(tmp_path, provider)
+    _kill_and_run_again(
+        tmp_path, uninterrupted[provider], provider, route, mode, lost_create=phase.startswith("after submit")
+    )
+
+
+@pytest.mark.parametrize("mode", ["before", "after"])
+@pytest.mark.parametrize("provider", list(MODELS))
+def test_kill_9_at_a_later_waves_create_does_not_take_an_earlier_batch_for_it(
+    tmp_path: Path, uninterrupted: dict[str, dict[str, Any]], provider: str, mode: HoldMode
+) -> None:
+    """Wave 2 has wave 1's request count and comes minutes after it: a restart that looks for
+    the batch of an intent whose id was never saved (its create killed before or after it
+    acted) must not re-attach to wave 1's applied batch (Anthropic batches carry no tag: only
+    the count and the creation time tell them apart)."""
+    _kill_and_run_again(
+        tmp_path, uninterrupted[provider], provider, "create", mode, lost_create=mode == "after", skip=1
+    )
+
+
+def _kill_and_run_again(
+    folder: Path,
+    expected: dict[str, Any],
+    provider: str,
+    route: str,
+    mode: HoldMode,
+    *,
+    lost_create: bool,
+    skip: int = 0,
+) -> None:
+    _write_jobs(folder, provider)
     with FakeBatches(polls_to_end=2).running() as fake:
-        hold = fake.hold(route, mode)
+        hold = fake.hold(route, mode, skip=skip)
         process = subprocess.Popen(
-            _command(tmp_path), env=_env(fake), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            _command(folder), env=_env(fake), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
             hold.wait_arrived(WAIT_S)
@@ -145,12 +174,12 @@ def test_kill_9_then_the_same_command_gives_the_uninterrupted_results(
             process.kill()  # SIGKILL: no handler runs, nothing is flushed
             process.wait(WAIT_S)
         fake.clear_holds()
-        saved = load_state(state_path(tmp_path / "results.jsonl"))
+        saved = load_state(state_path(folder / "results.jsonl"))
         assert saved is not None and saved.batches, "the intent is saved before any call"
-        if phase == "after submit, before the state write":
-            assert fake.submissions == 1
+        if lost_create:
+            assert fake.submissions == 1 + skip
             assert all(entry.batch_id is None for entry in saved.batches)  # the id never reached the state
-        _run_to_end(tmp_path, fake)
+        _run_to_end(folder, fake)
         assert fake.submissions == 3, "a batch was submitted twice"
-    assert _results(tmp_path) == uninterrupted[provider]
-    assert not state_path(tmp_path / "results.jsonl").exists()
+    assert _results(folder) == expected
+    assert not state_path(folder / "results.jsonl").exists()

@@ -31,11 +31,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-from common.providers.registry import load_provider_class, record_for
-from common.providers.settings import HttpTransport, settings_for
-
 if TYPE_CHECKING:
     from common.providers.base import Provider
+    from common.providers.settings import HttpTransport
 
 _PoolKey = tuple[str, str | None, str | None]
 # Adapter classes after whose first instance this process froze its heap (once each, whatever the pool).
@@ -82,6 +80,11 @@ class ProviderPool:
     @asynccontextmanager
     async def lease(self, name: str) -> AsyncIterator[Provider]:
         """The provider for one job (raises MISSING_API_KEY and the like before the job starts)."""
+        # Imported at the first lease: a job without providers (one-shot analysis) never
+        # imports the records, the registry or asyncio (`Worker.synchronous`).
+        from common.providers.registry import load_provider_class, record_for
+        from common.providers.settings import settings_for
+
         record = record_for(name)
         settings = settings_for(record)
         if self.http_transport != settings.http_transport:

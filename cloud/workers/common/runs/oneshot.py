@@ -10,33 +10,67 @@ A SIGTERM or SIGINT at any moment after the entry script's first statement
 recorded during the imports, it stops the job before it reads stdin; while waiting for
 stdin, it ends the wait; while the job runs, it cancels it (the conversation answers with
 its partial transcript); afterwards, it is ignored (the job's own document is printed).
+A synchronous worker's job (`Worker.synchronous`: analysis) runs without an event loop or
+asyncio: a signal while it runs is recorded and the job's document printed, as the loop,
+which only acts between steps of a job that never yields, would do too.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import os
 import signal
 import sys
 from collections.abc import Coroutine
-from typing import Any, BinaryIO, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO, TypeVar
 
 from pydantic import BaseModel
 
 from common.io.json_input import STDIN, decode_object, max_input_bytes, read_limited
 from common.io.log import bind_job, clear_job, configure_logging, get_logger
 from common.io.render import render
-from common.providers.registry import imports_in_progress
 from common.runs import process_start
-from common.runs.run_path import Worker, bind_job_ids, failure_for, run_once, run_parsed_once
+from common.runs.run_path import Worker, bind_job_ids, failure_for, is_cancellation, run_once, run_parsed_once
+
+if TYPE_CHECKING:
+    import asyncio
 
 J = TypeVar("J")
 
 
+def _run(worker: Worker[Any], coro: Coroutine[Any, Any, BaseModel]) -> BaseModel:
+    """The job's document: on an event loop, or for a synchronous worker without one."""
+    if not worker.synchronous:
+        import asyncio
+
+        return asyncio.run(_run_cancellable(coro))
+    return _run_to_end(coro)
+
+
+def _run_to_end(coro: Coroutine[Any, Any, BaseModel]) -> BaseModel:
+    """A job that never waits, stepped to its end (`Worker.synchronous`).
+
+    What the loop would do for it: a signal that came before it starts cancels it
+    (CANCELLED); one during it is recorded and ignored, as the loop could only act on it
+    once the job, which never yields, had already finished.
+    """
+    if process_start.received() is not None:
+        coro.close()
+        return failure_for(KeyboardInterrupt())
+    try:
+        coro.send(None)
+    except StopIteration as finished:
+        document: BaseModel = finished.value
+        return document
+    coro.close()
+    raise RuntimeError("a synchronous worker's job waited for something: it needs an event loop")
+
+
 async def _run_cancellable(coro: Coroutine[Any, Any, BaseModel]) -> BaseModel:
     """Runs the job; SIGTERM or SIGINT cancels it, and the job answers CANCELLED with what it has."""
+    import asyncio
+
     task = asyncio.ensure_future(coro)
     loop = asyncio.get_running_loop()
     installed = []
@@ -97,18 +131,22 @@ def run_worker(
         if worker.parse_bytes is not None:
             parsed = worker.parse_bytes(raw)
             del raw  # a large job's bytes are not kept alive while it runs
-            document = asyncio.run(_run_cancellable(run_parsed_once(worker, parsed, started=started)))
+            document = _run(worker, run_parsed_once(worker, parsed, started=started))
         else:
             job = decode_object(raw, STDIN, allow_empty=worker.allow_empty_input)
             bind_job_ids(job)
-            document = asyncio.run(_run_cancellable(run_once(worker, job, started=started)))
-    except (Exception, asyncio.CancelledError, KeyboardInterrupt) as exc:
+            document = _run(worker, run_once(worker, job, started=started))
+    except BaseException as exc:
+        if not isinstance(exc, Exception | KeyboardInterrupt) and not is_cancellation(exc):
+            raise
         if isinstance(exc, process_start.Stopped):
             get_logger().info("stopped by a signal before the job ran", signal=exc.args[0])
         document = failure_for(exc)
     finally:
         sys.stdout = original_stdout
-    out.write((worker.render or render)(document) + "\n")
+    text = (worker.render or render)(document)
+    out.write(text)  # not `text + "\n"`: a 17 MB analysis document would be copied once more
+    out.write("\n")
     out.flush()
     return 0
 
@@ -135,7 +173,8 @@ def exit_process(status: int) -> NoReturn:
     wait seconds for an import nobody needs or tear modules down under it.
     """
     freeze_heap()
-    if imports_in_progress():
+    registry = sys.modules.get("common.providers.registry")  # never imported: no imports under way
+    if registry is not None and registry.imports_in_progress():
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()

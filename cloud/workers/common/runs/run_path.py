@@ -9,10 +9,10 @@ and the same job gives the same document whichever mode ran it (`tests/test_run_
 
 from __future__ import annotations
 
-import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -21,7 +21,9 @@ from common.errors.codes import WorkerError, cancelled_error, unexpected_error
 from common.io.job_clock import JOB_STARTED
 from common.io.json_input import DEFAULT_MAX_INPUT_BYTES
 from common.io.log import bind_job, get_logger
-from common.providers.pool import ProviderPool
+
+if TYPE_CHECKING:
+    from common.providers.pool import ProviderPool
 
 J = TypeVar("J")
 
@@ -45,6 +47,22 @@ class Worker(Generic[J]):
     # Serve and batch decode their lines and use `parse` and `render` as always.
     parse_bytes: Callable[[bytes], J] | None = None
     render: Callable[[BaseModel], str] | None = None
+    # One-shot only: True for a job that never waits (no provider, no I/O: analysis). Its
+    # coroutine is then stepped to its end without an event loop, and asyncio and the
+    # providers are never imported (~30 ms of a one-shot analysis). Awaiting anything that
+    # suspends is a bug it answers with an UNKNOWN error document. Other modes run it on
+    # their loop as any job.
+    synchronous: bool = False
+
+
+def is_cancellation(exc: BaseException) -> bool:
+    """Whether `exc` is asyncio's CancelledError, without importing asyncio to ask.
+
+    A process that never imported asyncio (a synchronous one-shot job) has no event loop
+    and so no cancellation to tell apart.
+    """
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
 
 
 def failure_for(exc: BaseException) -> WorkerFailure:
@@ -53,7 +71,7 @@ def failure_for(exc: BaseException) -> WorkerFailure:
     if isinstance(exc, WorkerError):
         log.warning("job failed", code=exc.code.value, message=exc.message)
         return WorkerFailure.from_error(exc)
-    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+    if isinstance(exc, KeyboardInterrupt) or is_cancellation(exc):
         # Stopped before the conversation started (or while closing): nothing was paid for.
         return WorkerFailure.from_error(cancelled_error())
     log.error("unexpected error", exc_info=exc)
@@ -83,8 +101,10 @@ async def run_parsed(worker: Worker[J], job: J, pool: ProviderPool, *, started: 
     token = JOB_STARTED.set(started)
     try:
         return await worker.run(job, pool)
-    except (Exception, asyncio.CancelledError) as exc:
-        return failure_for(exc)
+    except BaseException as exc:
+        if isinstance(exc, Exception) or is_cancellation(exc):
+            return failure_for(exc)
+        raise
     finally:
         JOB_STARTED.reset(token)
 
@@ -109,6 +129,8 @@ async def run_once(worker: Worker[J], document: dict[str, Any], *, started: floa
 
 async def run_parsed_once(worker: Worker[J], job: J, *, started: float | None = None) -> BaseModel:
     """`run_once` for a job already parsed (by `Worker.parse_bytes`)."""
+    from common.providers.pool import ProviderPool  # only now: see `Worker.synchronous`
+
     pool = ProviderPool()
     try:
         return await run_parsed(worker, job, pool, started=started)

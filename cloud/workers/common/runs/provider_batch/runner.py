@@ -4,8 +4,10 @@ Wave n of a provider+model holds the next turn of every conversation of that mod
 ready (turn 1 of all of them at first; then turn 2, built by the same `ProbeRunner` steps
 as online from the turn-1 answers; and so on), split at the provider's documented limits.
 A retryable per-request failure goes out again in the model's next wave (up to
-`--max-attempts` waves per turn); anything else ends the job with its code and partial
-transcript. Jobs of providers without a batch transport run online in the same command,
+`--max-attempts` waves per turn), and so does one refused for a parameter the model does not
+take, adjusted as online (`param_fallback`; the rejection is kept in the job's state and
+replayed whenever its conversation is rebuilt); anything else ends the job with its code and
+partial transcript. Jobs of providers without a batch transport run online in the same command,
 through the online `BatchRunner`.
 
 Durability (see `state`): the intent of a batch is saved before any call, its ids as soon
@@ -47,6 +49,7 @@ import structlog
 from common.contract.probe import (
     CostSnapshot,
     ErrorInfo,
+    ParamNote,
     ProbeJob,
     ProbeSuccess,
     RetryRecord,
@@ -56,9 +59,9 @@ from common.contract.probe import (
 from common.errors.codes import ErrorCode, WorkerError
 from common.errors.retry import CallStats, Clock, Retry, SystemClock
 from common.io.log import get_logger
-from common.probe.conversation import ProbeRunner
+from common.probe.conversation import MAX_PARAM_RETRIES_PER_TURN, ProbeRunner
 from common.providers.apis import choose_api
-from common.providers.base import Provider
+from common.providers.base import GenerationParams, Provider
 from common.providers.pool import ProviderPool
 from common.providers.records import BY_NAME
 from common.providers.registry import ModelRoute, resolve_model
@@ -193,6 +196,7 @@ class Tracked:
     probe: ProbeJob
     route: ModelRoute
     state: JobState
+    adjustments: tuple[ParamNote, ...] = ()  # the current turn's, set by `_runner` from the state
 
 
 @dataclass
@@ -472,7 +476,32 @@ class ProviderBatchRunner:
         if state.warnings:
             runner.state.warnings = list(state.warnings)
         runner.state.started_at = state.started_at
+        if state.param_rejections:
+            tracked.adjustments = self._replay_rejections(runner, state.param_rejections)
         return runner
+
+    def _replay_rejections(self, runner: ProbeRunner, rejections: list[ErrorInfo]) -> tuple[ParamNote, ...]:
+        """The current turn's rejections applied again, in order, as online applied them when they came."""
+        notes: list[ParamNote] = []
+        for rejection in rejections:
+            adjusted = self._adjustment(runner, rejection.to_error())
+            if adjusted is not None:  # (always: the same error on the same parameters)
+                runner.params, note = adjusted
+                notes.append(note)
+        return tuple(notes)
+
+    @staticmethod
+    def _adjustment(runner: ProbeRunner, error: WorkerError) -> tuple[GenerationParams, ParamNote] | None:
+        """Online's answer to a parameter rejection of the turn's request as the runner builds it now."""
+        from common.probe.param_fallback import adjust_after_rejection  # failure-only, as online
+
+        planned = runner.next_turn()
+        if planned is None:
+            return None
+        mapping = runner.request_for(planned).params
+        return adjust_after_rejection(
+            error, runner.params, runner.provider, runner.route.model, mapping.sent, reasoning_sent=mapping.reasoning
+        )
 
     def _document(self, tracked: Tracked) -> ProbeResult:
         state = tracked.state
@@ -568,7 +597,7 @@ class ProviderBatchRunner:
         applied = [entry for entry in self.batches if entry.phase == "applied"]
         if applied:
             for entry in applied:
-                self.db.delete_batch(entry.tag)
+                self.db.delete_batch(entry.tag, entry.batch_id)
                 self._drop_input(entry.tag)
             self.batches = [entry for entry in self.batches if entry.phase != "applied"]
             self.db.commit()
@@ -706,7 +735,7 @@ class ProviderBatchRunner:
 
     async def _reattach(self) -> None:
         """Intents from before a crash: the batch may exist already (created, but its id not saved)."""
-        known = {entry.batch_id for entry in self.batches if entry.batch_id}
+        known = {entry.batch_id for entry in self.batches if entry.batch_id} | self.db.applied_batch_ids()
         for entry in self.batches:
             if entry.phase == "submitted":
                 self.stats_for(entry.provider).reattached += 1
@@ -970,7 +999,12 @@ class ProviderBatchRunner:
                 request_ms=request_ms,
             )
             turn = runner.accept_turn(
-                planned, request, outcome.response, stats, self.clock.monotonic() - request_ms / 1000
+                planned,
+                request,
+                outcome.response,
+                stats,
+                self.clock.monotonic() - request_ms / 1000,
+                tracked.adjustments,
             )
         except WorkerError as error:
             return error
@@ -983,7 +1017,7 @@ class ProviderBatchRunner:
         if not self.cancelling:  # (a --cancel run leaves every job it touches CANCELLED, as it always has)
             runner.state.turns.append(turn)  # as the online path does: so the last turn ends the job here
         state.warnings = list(runner.state.warnings)
-        state.attempts, state.retries, state.last_error = 0, [], None
+        state.attempts, state.retries, state.last_error, state.param_rejections = 0, [], None, []
         tally.requests += 1
         tally.input_tokens += turn.input_tokens
         tally.output_tokens += turn.output_tokens
@@ -1012,6 +1046,8 @@ class ProviderBatchRunner:
     def _failed(self, tracked: Tracked, error: WorkerError) -> None:
         """A request's failure: into the next wave if retryable and attempts are left, else the job ends."""
         state = tracked.state
+        if self._adjusted_for_next_wave(tracked, error):
+            return
         state.retries.append(
             RetryRecord(attempt=max(1, state.attempts), code=error.code, status_code=error.status_code, waited_ms=0)
         )
@@ -1022,11 +1058,45 @@ class ProviderBatchRunner:
             return
         self._finish_job(tracked, error)
 
+    def _adjusted_for_next_wave(self, tracked: Tracked, error: WorkerError) -> bool:
+        """A parameter the model refused: as online, the request goes again with it adjusted (an
+        attempt, not a retry record), in the next wave; the state keeps the rejection, so a restart
+        and the later turns send the adjusted parameters. False: the error is not such a refusal,
+        or the turn is out of attempts or of adjustments."""
+        state = tracked.state
+        if (
+            error.code is not ErrorCode.BAD_REQUEST
+            or self.cancelling
+            or state.attempts >= self.options.max_attempts
+            or len(state.param_rejections) >= MAX_PARAM_RETRIES_PER_TURN
+        ):
+            return False
+        try:
+            runner = self._runner(tracked)
+        except WorkerError:
+            return False
+        adjusted = self._adjustment(runner, error)
+        if adjusted is None:
+            return False
+        from common.probe.param_fallback import reasoning_rejected_warning
+
+        _, note = adjusted
+        state.param_rejections.append(ErrorInfo.from_error(error))
+        if (warning := reasoning_rejected_warning(note)) is not None:
+            runner.state.warn(warning)
+        state.warnings = list(runner.state.warnings)
+        self.log.warning(
+            "parameter rejected in its batch: the request goes in the next wave adjusted",
+            param=note.param,
+            action=note.action,
+        )
+        return True
+
     # -- cancelling ---------------------------------------------------------------------------
 
     async def _cancel_all(self) -> None:
         """`--cancel`: every batch in flight is cancelled; what they answered first is kept."""
-        known = {entry.batch_id for entry in self.batches if entry.batch_id}
+        known = {entry.batch_id for entry in self.batches if entry.batch_id} | self.db.applied_batch_ids()
         for entry in list(self.batches):
             if entry.provider not in self.transports:
                 continue

@@ -66,6 +66,11 @@ class JobState(WireModel):
     attempts: int = 0  # waves the current turn's request went out in
     retries: list[RetryRecord] = Field(default_factory=list)  # the current turn's failed waves
     last_error: ErrorInfo | None = None  # the current turn's last retryable failure
+    # The current turn's parameter rejections (a sampling parameter, token limit or reasoning
+    # setting the model refused), in order: replayed onto the job's parameters by
+    # `param_fallback.adjust_after_rejection` whenever the conversation is rebuilt, so the next
+    # wave (after a restart too) sends the adjusted request and the turn records the notes.
+    param_rejections: list[ErrorInfo] = Field(default_factory=list)
     waiting: WaitMark | None = None  # since when its last retry has waited for a wave
     pending: str | None = None  # the tag of the batch holding its current request
     finished: Finished | None = None
@@ -160,6 +165,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (finished, pending, provider, model, seq);
 CREATE INDEX IF NOT EXISTS jobs_seq ON jobs (seq);
 CREATE TABLE IF NOT EXISTS batches (tag TEXT PRIMARY KEY, entry TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS applied_batches (batch_id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS requests (
     tag TEXT NOT NULL, idx INTEGER NOT NULL, key TEXT NOT NULL, turn INTEGER NOT NULL, PRIMARY KEY (tag, idx)
 ) WITHOUT ROWID;
@@ -352,9 +358,21 @@ class StateStore:
             after = rows[-1][0]
             yield [BatchRequest(index, key, turn) for index, key, turn in rows]
 
-    def delete_batch(self, tag: str) -> None:
+    def delete_batch(self, tag: str, batch_id: str | None) -> None:
+        """An applied batch leaves the state; its id stays, so no later intent takes it for its own."""
+        if batch_id is not None:
+            self.db.execute("INSERT OR IGNORE INTO applied_batches (batch_id) VALUES (?)", (batch_id,))
         self.db.execute("DELETE FROM requests WHERE tag = ?", (tag,))
         self.db.execute("DELETE FROM batches WHERE tag = ?", (tag,))
+
+    def applied_batch_ids(self) -> set[str]:
+        """The ids of the run's batches already applied and gone from `batches`.
+
+        A restart that looks for a batch whose id was never saved (a crash during its create)
+        must not take one of these for it: Anthropic batches carry no tag, only a request
+        count and a creation time, and a wave usually has the count of the wave before it.
+        """
+        return {batch_id for (batch_id,) in self.db.execute("SELECT batch_id FROM applied_batches")}
 
 
 def load_state(output_state: Path) -> RunState | None:

@@ -109,9 +109,10 @@ def test_anthropic_through_a_local_fake_server(fake_provider: FakeProvider) -> N
 
 
 def test_anthropic_overloaded_from_a_real_server(fake_provider: FakeProvider) -> None:
-    # Anthropic's documented 529 body, with a 20 ms retry hint so the retries never wait for real
+    # Anthropic's documented 529 body, with a 20 ms retry hint so the retries never wait for real.
+    # The deadline counts from the process start, so it holds the SDK import (~2 s, 4+ s on a busy machine).
     fake_provider.failures.append(Failure(status=529, contains="trigger-529"))
-    job = probe_job("claude-sonnet-4-5", followups=0, config={"deadlineMs": 4000})
+    job = probe_job("claude-sonnet-4-5", followups=0, config={"deadlineMs": 15000})
     job["scenario"]["prompt"] = "trigger-529"
     code, out, _ = run_probe(job, ANTHROPIC_API_KEY="sk-ant-test-not-real-0000", ANTHROPIC_BASE_URL=fake_provider.url)
     assert code == 0 and out["error"]["code"] == "OVERLOADED" and out["error"]["retryable"] is True

@@ -44,8 +44,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import structlog
-
 from common.contract.probe import (
     CostSnapshot,
     ErrorInfo,
@@ -58,7 +56,7 @@ from common.contract.probe import (
 )
 from common.errors.codes import ErrorCode, WorkerError
 from common.errors.retry import CallStats, Clock, Retry, SystemClock
-from common.io.log import get_logger
+from common.io.log import clear_job, get_logger
 from common.probe.conversation import MAX_PARAM_RETRIES_PER_TURN, ProbeRunner
 from common.providers.apis import choose_api
 from common.providers.base import GenerationParams, Provider
@@ -368,7 +366,7 @@ class ProviderBatchRunner:
                 continue
             _, document = parse_job_line(job.raw, job.line)
             parsed = parse_job(PROBE, document)
-            structlog.contextvars.clear_contextvars()  # parse_job binds the job's ids: this run has many
+            clear_job()  # parse_job binds the job's ids: this run has many
             if isinstance(parsed, WorkerFailure):
                 self._write(job.id, parsed, cost_known=True)
                 continue
@@ -457,7 +455,7 @@ class ProviderBatchRunner:
         for stored in self.db.load_jobs(keys):
             job_id, document = parse_job_line(stored.raw, stored.line)
             parsed = parse_job(PROBE, document)
-            structlog.contextvars.clear_contextvars()
+            clear_job()
             if isinstance(parsed, WorkerFailure):  # it parsed when it was placed: the state is not ours
                 raise RuntimeError(f"job {stored.key} of the provider-batch state no longer parses")
             loaded.append(Tracked(stored.key, job_id, parsed, ModelRoute(stored.provider, stored.model), stored.state))

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from common.runs.provider_batch.state import load_state, state_path
+from common.runs.provider_batch.state import RunState, load_state, state_path
 from testkit.fake_batches import FakeBatches, HoldMode
 from testkit.workers import BATCH_PY, worker_env
 from tests.helpers import probe_job
@@ -133,9 +134,9 @@ def test_kill_9_then_the_same_command_gives_the_uninterrupted_results(
     route: str,
     mode: HoldMode,
 ) -> None:
-    _kill_and_run_again(
-        tmp_path, uninterrupted[provider], provider, route, mode, lost_create=phase.startswith("after submit")
-    )
+    _write_jobs(tmp_path, provider)
+    check = _create_lost(1) if phase.startswith("after submit") else None
+    kill_and_run_again(tmp_path, uninterrupted[provider], route, mode, batches=3, check=check)
 
 
 @pytest.mark.parametrize("mode", ["before", "after"])
@@ -147,22 +148,37 @@ def test_kill_9_at_a_later_waves_create_does_not_take_an_earlier_batch_for_it(
     the batch of an intent whose id was never saved (its create killed before or after it
     acted) must not re-attach to wave 1's applied batch (Anthropic batches carry no tag: only
     the count and the creation time tell them apart)."""
-    _kill_and_run_again(
-        tmp_path, uninterrupted[provider], provider, "create", mode, lost_create=mode == "after", skip=1
-    )
+    _write_jobs(tmp_path, provider)
+    check = _create_lost(2) if mode == "after" else None
+    kill_and_run_again(tmp_path, uninterrupted[provider], "create", mode, batches=3, skip=1, check=check)
 
 
-def _kill_and_run_again(
+StateCheck = Callable[[RunState, FakeBatches], None]
+
+
+def _create_lost(submitted: int) -> StateCheck:
+    """The check after a kill between a create and its state write: the batch exists, its id is nowhere."""
+
+    def check(saved: RunState, fake: FakeBatches) -> None:
+        assert fake.submissions == submitted
+        assert all(entry.batch_id is None for entry in saved.batches)  # the id never reached the state
+
+    return check
+
+
+def kill_and_run_again(
     folder: Path,
     expected: dict[str, Any],
-    provider: str,
     route: str,
     mode: HoldMode,
     *,
-    lost_create: bool,
+    batches: int,
     skip: int = 0,
+    check: StateCheck | None = None,
 ) -> None:
-    _write_jobs(folder, provider)
+    """Runs the jobs in `folder`, kills the run with -9 at the held call (`skip` such calls let
+    through first), checks the saved state (`check`), runs the same command to its end: exactly
+    `expected`, exactly `batches` batches created in all, and no state left."""
     with FakeBatches(polls_to_end=2).running() as fake:
         hold = fake.hold(route, mode, skip=skip)
         process = subprocess.Popen(
@@ -176,10 +192,9 @@ def _kill_and_run_again(
         fake.clear_holds()
         saved = load_state(state_path(folder / "results.jsonl"))
         assert saved is not None and saved.batches, "the intent is saved before any call"
-        if lost_create:
-            assert fake.submissions == 1 + skip
-            assert all(entry.batch_id is None for entry in saved.batches)  # the id never reached the state
+        if check is not None:
+            check(saved, fake)
         _run_to_end(folder, fake)
-        assert fake.submissions == 3, "a batch was submitted twice"
+        assert fake.submissions == batches, "a batch was submitted twice"
     assert _results(folder) == expected
     assert not state_path(folder / "results.jsonl").exists()

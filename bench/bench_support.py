@@ -10,6 +10,7 @@ real key), and the wall time, CPU time and peak RSS of each process.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -80,6 +81,11 @@ def measure(*argv: str | Path, env: dict[str, str] | None = None, stdin: bytes =
     if run.code not in (0, 3):
         raise SystemExit(f"{[str(a) for a in argv]} exited {run.code}: {run.err[-2000:]}")
     return run
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, printed beside figures the machine's load moves."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def emit(line: str = "") -> None:

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench_support import BATCH_PY, FAKE_KEYS, emit, measure, median, save
+from bench_support import BATCH_PY, FAKE_KEYS, emit, load_average, measure, median, save
 
 from testkit.fake_batches import fake_batches_process, fake_stats
 
@@ -55,10 +54,6 @@ def _child(form: str, argv: list[str]) -> int:
     if form == "file":
         gemini_batches.GeminiBatches.inline_max_bytes = 0
     return main(argv)
-
-
-def _load() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def _round(form: str, jobs: int, url: str) -> dict[str, Any]:
@@ -101,7 +96,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    emit(f"\nGemini provider-batch, {args.jobs} jobs x {TURNS} turns: inline vs file form, load {_load()}")
+    emit(f"\nGemini provider-batch, {args.jobs} jobs x {TURNS} turns: inline vs file form, load {load_average()}")
     rounds: dict[str, list[dict[str, Any]]] = {form: [] for form in FORMS}
     with fake_batches_process(POLLS_TO_END) as url:
         for number in range(args.rounds):
@@ -110,7 +105,7 @@ def main() -> None:
                 if row["succeeded"] != args.jobs:
                     raise SystemExit(f"{form}: {row['succeeded']} of {args.jobs} jobs succeeded")
                 rounds[form].append(row)
-    report: dict[str, Any] = {"jobs": args.jobs, "turns": TURNS, "rounds": args.rounds, "load": _load()}
+    report: dict[str, Any] = {"jobs": args.jobs, "turns": TURNS, "rounds": args.rounds, "load": load_average()}
     emit(f"{'form':>6} {'CPU ms/job':>10} {'wall s':>7}  calls (per run)")
     for form in FORMS:
         cpu = round(median([r["cpuMsPerJob"] for r in rounds[form]]), 3)

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench_support import BATCH_PY, FAKE_KEYS, emit, fake_provider_process, measure, provider_env, save
+from bench_support import BATCH_PY, FAKE_KEYS, emit, fake_provider_process, load_average, measure, provider_env, save
 
 from testkit.fake_batches import fake_batches_process, fake_stats
 
@@ -55,10 +54,6 @@ def _job(n: int) -> dict[str, Any]:
 def _minimum(batches_per_provider: int) -> dict[str, int]:
     per_batch = {"openai": 1 + 1 + POLLS_TO_END + 1, "anthropic": 1 + POLLS_TO_END + 1 + 1}
     return {name: batches_per_provider * calls for name, calls in per_batch.items()}
-
-
-def _load() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def _provider_batch(size: int) -> dict[str, Any]:
@@ -93,7 +88,7 @@ def _provider_batch(size: int) -> dict[str, Any]:
         "callsTotal": calls,
         "callsMinimum": sum(_minimum(TURNS).values()),
         "succeeded": succeeded,
-        "load": _load(),
+        "load": load_average(),
     }
 
 
@@ -118,7 +113,7 @@ def _online(size: int) -> dict[str, Any]:
         "cpuMsPerJob": round(run.cpu_s * 1000 / size, 3),
         "peakRssMiB": round(run.peak_rss_mib, 1),
         "succeeded": succeeded,
-        "load": _load(),
+        "load": load_average(),
     }
 
 

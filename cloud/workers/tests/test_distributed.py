@@ -188,6 +188,49 @@ async def test_the_shared_limit_slows_every_worker_on_a_429(redis_server: RedisS
         await redis.aclose()
 
 
+
+async def test_a_slot_given_back_never_books_another_slot_twice(redis_server: RedisServer) -> None:
+    """A reservation that is not used (a message not run, a job that ended early) is given back
+    only while nothing was reserved after it: moving the schedule's end back under a later
+    slot gave the next job that slot's time too, two requests at once per slot given back
+    (a run with ten stale messages went at twice the shared rpm for a stretch)."""
+    from redis.asyncio import Redis
+
+    from common.runs.batch.rate_limit import Limits
+    from common.runs.distributed.shared_limit import SharedLimiter
+
+    redis = Redis.from_url(redis_server.url)
+    one, two = SharedLimiter(redis), SharedLimiter(redis)
+    provider, limits = "openai", Limits(rpm=60)  # one request a second, a burst of one
+
+    async def reserve(limiter: SharedLimiter, key: str) -> Any:
+        call = limiter.reserve_call(provider, key, limits, 1, 10)
+        return await call.script(keys=list(call.keys), args=list(call.args))
+
+    def wait_s(answer: Any) -> float:
+        return float(answer[0])
+
+    def ends(answer: Any) -> tuple[str, str]:
+        return answer[3].decode(), answer[4].decode()
+
+    try:
+        busy = f"busy-{time.time_ns()}"
+        await reserve(one, busy)  # the burst's slot, now
+        first = await reserve(one, busy)  # about 1 s ahead
+        second = await reserve(two, busy)  # about 2 s ahead: reserved after the first
+        await one.settle(provider, busy, limits, -1, -10, ends(first))  # the first is not used
+        third = await reserve(two, busy)
+        assert wait_s(third) == pytest.approx(wait_s(second) + 1, abs=0.05)  # after the second, not on it
+
+        alone = f"alone-{time.time_ns()}"
+        await reserve(one, alone)
+        last = await reserve(one, alone)  # about 1 s ahead, and the schedule's end
+        await one.settle(provider, alone, limits, -1, -10, ends(last))  # nothing after it: given back
+        again = await reserve(two, alone)
+        assert wait_s(again) == pytest.approx(wait_s(last), abs=0.05)  # the slot given back is used
+    finally:
+        await redis.aclose()
+
 # -- end to end ---------------------------------------------------------------------------
 
 
@@ -383,11 +426,12 @@ def test_an_undecodable_job_is_a_validation_error_and_a_bad_message_is_dropped(
 def test_a_message_is_acknowledged_when_its_job_ends_and_a_warm_shutdown_finishes_the_jobs_in_flight(
     fake_provider: FakeProvider,
 ) -> None:
-    """The worker's pool runs jobs on its event loop without a thread each, yet a message is
-    still acknowledged only after its job ended (`acks_late`): while the jobs run, the Redis
-    broker keeps their messages among the unacknowledged (a killed worker's come back); a warm
+    """The worker's pool runs jobs on its event loop without a thread each, and a message is
+    acknowledged only after its job ended (`acks_late`). On the Redis broker the messages a
+    worker holds are in its memory, not in kombu's unacknowledged hash (its emulation is off:
+    two round trips per message; a killed worker's jobs come back by their leases); a warm
     shutdown (SIGTERM) lets the jobs in flight finish, publishes their results and acknowledges
-    their messages before the worker exits."""
+    their messages before the worker exits, putting nothing back in the queue."""
     import asyncio
 
     import redis as redis_sync
@@ -408,7 +452,7 @@ def test_a_message_is_acknowledged_when_its_job_ends_and_a_warm_shutdown_finishe
         finally:
             await redis.aclose()
 
-    with private_redis() as server:  # its own: kombu's unacked hash is per Redis database, not per queue
+    with private_redis() as server:  # its own: kombu's unacked keys would be per Redis database, not per queue
         env = env_for(server.url, server, new_queue(), fake_provider)
         client = redis_sync.Redis.from_url(server.url)
         celery = make_app(server.url)
@@ -421,7 +465,9 @@ def test_a_message_is_acknowledged_when_its_job_ends_and_a_warm_shutdown_finishe
                     message = {"run": keys.run, "id": job_id, "gen": gen, "job": job}
                     celery.send_task(TASK_NAME, args=[message], queue=env["PROBE_QUEUE"])
                 hold.wait_held(3)  # every job is waiting for the provider
-                assert client.hlen("unacked") == 3 and client.llen(keys.results) == 0
+                # taken from the queue, held by the worker, recorded nowhere else
+                assert client.llen(env["PROBE_QUEUE"]) == 0 and client.llen(keys.results) == 0
+                assert client.exists("unacked", "unacked_index") == 0
                 worker.signal(signal.SIGTERM)
                 worker.wait_for_log(lambda entry: entry.get("msg") == "waiting for the jobs in flight")
                 hold.release()
@@ -430,7 +476,7 @@ def test_a_message_is_acknowledged_when_its_job_ends_and_a_warm_shutdown_finishe
             assert sorted(entry["id"] for entry in published) == ids
             assert all(entry["result"]["success"] for entry in published)
             # acknowledged: nothing left for the broker to give back, nothing put back in the queue
-            assert client.hlen("unacked") == 0 and client.llen(env["PROBE_QUEUE"]) == 0
+            assert client.exists("unacked", "unacked_index") == 0 and client.llen(env["PROBE_QUEUE"]) == 0
         finally:
             celery.close()
             client.close()

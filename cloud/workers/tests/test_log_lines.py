@@ -25,6 +25,7 @@ from common.io.log import (
     configure_logging,
     get_logger,
     get_progress_logger,
+    job_progress_logger,
     unbind_job,
     write_logs_to,
 )
@@ -81,6 +82,27 @@ def test_progress_lines_pass_any_level(stream: io.StringIO, monkeypatch: pytest.
     get_progress_logger(worker="probe").info("progress", type="progress", turn=1)
     (line,) = lines(stream)
     assert line["type"] == "progress" and line["worker"] == "probe" and line["level"] == "info"
+
+
+def test_a_jobs_progress_lines_are_the_hosts_except_where_the_process_says_they_are_logs(
+    stream: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One-shot, serve and batch: a job's progress lines pass any level (hosts read them). A
+    Celery worker (`configure_logging(progress_is_contract=False)`: its host is the driver,
+    which reads Redis) filters them like info lines; its own `ready` line still passes."""
+    monkeypatch.setenv("PROBE_LOG_LEVEL", "warning")
+    configure_logging(stream=stream)
+    job_progress_logger(provider="mock").info("progress", type="progress", turn=1)
+    configure_logging(stream=stream, progress_is_contract=False)
+    job_progress_logger(provider="mock").info("progress", type="progress", turn=2)
+    get_progress_logger(worker="distributed").info("distributed worker ready", type="ready")
+    configure_logging("info", stream=stream, progress_is_contract=False)
+    job_progress_logger(provider="mock").info("progress", type="progress", turn=3)
+    assert [(line["type"], line.get("turn")) for line in lines(stream)] == [
+        ("progress", 1),
+        ("ready", None),
+        ("progress", 3),
+    ]
 
 
 def test_the_calls_own_keys_win_and_level_time_msg_are_always_strings(stream: io.StringIO) -> None:

@@ -45,6 +45,10 @@ class _Output:
         self.threshold = _LEVELS["info"]
         self.stream: TextIO | None = None  # None: the current `sys.stderr` at each line
         self.lock = threading.Lock()  # one line at a time, whole, from any thread
+        # Whether a job's progress lines are the host's (one-shot, serve, batch: no level filters
+        # them out) or only logs (a Celery worker: its host is the driver, which reads results
+        # from Redis; there they are info lines like any other).
+        self.progress_is_contract = True
 
 
 _OUTPUT = _Output()
@@ -186,15 +190,19 @@ def _loggable(value: Any, seen: set[int]) -> Any:
     return without_lone_surrogates(_as_text(value))
 
 
-def configure_logging(level: str | None = None, *, stream: TextIO | None = None) -> None:
+def configure_logging(
+    level: str | None = None, *, stream: TextIO | None = None, progress_is_contract: bool = True
+) -> None:
     """Lines from `level` (default `PROBE_LOG_LEVEL`, else info) on `stream`.
 
     Without a stream, each line goes to `sys.stderr` as it is at that moment (a test's
-    captured stderr, too).
+    captured stderr, too). `progress_is_contract=False`: a job's progress lines are filtered
+    by the level like any info line (`job_progress_logger`).
     """
     chosen = (level or environment.log_level()).lower()
     _OUTPUT.threshold = _LEVELS.get(chosen, _LEVELS["info"])
     _OUTPUT.stream = stream
+    _OUTPUT.progress_is_contract = progress_is_contract
 
 
 def write_logs_to(stream: TextIO) -> None:
@@ -209,6 +217,14 @@ def get_logger(**bindings: Any) -> Logger:
 def get_progress_logger(**bindings: Any) -> Logger:
     """A logger for `type: "progress"` lines: hosts rely on them, so no level filters them out."""
     return Logger(bindings, unfiltered=True)
+
+
+def job_progress_logger(**bindings: Any) -> Logger:
+    """The logger of a job's per-turn progress lines: unfiltered where they are the host's
+    (`get_progress_logger`), an info logger where the process said they are not
+    (`configure_logging(progress_is_contract=False)`: the Celery worker, where they were about
+    a tenth of a job's CPU and nobody read them)."""
+    return Logger(bindings, unfiltered=_OUTPUT.progress_is_contract)
 
 
 def bind_job(**ids: Any) -> None:

@@ -37,7 +37,7 @@ from common.contract.probe import (
 from common.errors.codes import ErrorCode, WorkerError, cancelled_error
 from common.errors.retry import DEFAULT_POLICY, CallStats, Clock, Deadline, RetryPolicy, SystemClock, call_with_retry
 from common.io import environment
-from common.io.log import get_logger, get_progress_logger
+from common.io.log import get_logger, job_progress_logger
 from common.probe.job_params import resolve_job_params
 from common.probe.turn_hook import turn_finished
 from common.providers.apis import choose_api
@@ -165,7 +165,7 @@ class ProbeRunner:
         self.state = ConversationState(started_at=_now())
         self.state.warn(*self.plan.warnings, *resolved.warnings)
         self.log = get_logger(provider=route.provider, model=route.model)
-        self.progress_log = get_progress_logger(provider=route.provider, model=route.model)
+        self.progress_log = job_progress_logger(provider=route.provider, model=route.model)
 
     async def run(self) -> ProbeSuccess | WorkerFailure:
         try:

@@ -24,7 +24,7 @@ from common.runs.batch.rate_limit import Limits
 from common.runs.batch.spend import DEFAULT_EXPECTED_OUTPUT_TOKENS, Estimate, Spend, estimate_job
 from common.runs.distributed.keys import hash_api_key
 from common.runs.distributed.script_calls import ScriptCall
-from common.runs.distributed.shared_limit import SharedLimiter
+from common.runs.distributed.shared_limit import Reservation, SharedLimiter
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class Admitted:
     route: Route
     estimate: Estimate
     waited_s: float
+    ends: tuple[str, str]  # where its reservation left the shared schedule (`SharedLimiter.settle`)
 
 
 def route_for(job: ProbeJob, limits: Mapping[str, Limits]) -> Route | None:
@@ -94,12 +95,16 @@ class SharedAdmission:
         admission = await self.limiter.acquire(
             route.provider, route.key_hash, route.limits, estimate.requests, estimate.tokens, reserved=reserved
         )
-        return Admitted(route, estimate, admission.waited_s)
+        return Admitted(route, estimate, admission.waited_s, admission.ends)
 
-    async def give_back(self, pending: Pending) -> None:
-        """A slot reserved for a job that will not run (its message was not claimed)."""
+    async def give_back(self, pending: Pending, reserved: Any) -> None:
+        """A slot reserved (`reserved`: the reservation's answer) for a job that will not run (its
+        message was not claimed): given back if no slot was reserved after it, else left empty."""
         route, estimate = pending.route, pending.estimate
-        await self.limiter.settle(route.provider, route.key_hash, route.limits, -estimate.requests, -estimate.tokens)
+        ends = Reservation.of(reserved).ends
+        await self.limiter.settle(
+            route.provider, route.key_hash, route.limits, -estimate.requests, -estimate.tokens, ends
+        )
 
     async def settle(self, admitted: Admitted, spend: Spend) -> float | None:
         """Accounts what the job really sent; returns the new shared rpm when its 429 slowed everyone."""
@@ -113,6 +118,7 @@ class SharedAdmission:
             route.limits,
             spend.requests - estimate.requests,
             spend.tokens - estimate.tokens,
+            admitted.ends,
         )
         if not spend.rate_limited or is_wall_s(spend.retry_after_s):
             return None

@@ -8,11 +8,13 @@ Start one such process per core. The broker is `PROBE_BROKER_URL`, its queue `PR
 the run state's Redis `PROBE_REDIS_URL` (`io/environment.py`).
 
 Delivery settings and why: a message is acknowledged after its job ran (`acks_late`) and
-given back if the worker process dies (`reject_on_worker_lost`); one message is prefetched
-per job slot (`-c`), so a dying worker strands few jobs; the Redis transport's visibility
-timeout exceeds the longest job deadline. None of this is relied on for correctness: the
-driver resubmits any job whose lease ran out, and the claim and the done-set make a second
-delivery a no-op (`scripts.py`).
+given back if the worker process dies (`reject_on_worker_lost`; on RabbitMQ the broker does
+it); one message is prefetched per job slot (`-c`), so a dying worker strands few jobs. On a
+`redis://` broker kombu's acknowledgement emulation is off (`redis_broker.py`: it cost two
+round trips per message to give a dead worker's messages back after a visibility timeout of
+hours); where it stays on (`rediss://`) the visibility timeout exceeds the longest job
+deadline. None of this is relied on for correctness: the driver resubmits any job whose
+lease ran out, and the claim and the done-set make a second delivery a no-op (`scripts.py`).
 
 Task events (what Flower shows) are off by default: three event messages per job cost a
 worker about a tenth of its CPU per job. Flower turns them on in the workers it watches
@@ -113,8 +115,9 @@ def _start_loop() -> LoopThread:
 
 @worker_init.connect
 def _on_worker_init(**_: Any) -> None:
-    # the real stderr, taken now: Celery later swaps sys.stderr for a proxy that would wrap each line
-    configure_logging(stream=sys.stderr)
+    # the real stderr, taken now: Celery later swaps sys.stderr for a proxy that would wrap each line;
+    # a job's progress lines are logs here (the driver reads results from Redis): info lines
+    configure_logging(stream=sys.stderr, progress_is_contract=False)
     log = get_logger(worker="distributed")
     broker = str(app.conf.broker_url)
     try:

@@ -1,4 +1,4 @@
-"""kombu's Redis transport with one Redis client per channel, not one per broker command.
+"""kombu's Redis transport with one Redis client per channel and no acknowledgement emulation.
 
 kombu's Redis channel wraps its connection pool in a new `redis.Redis` for every command it
 sends outside the consumer's poller: each message a worker receives (recorded among the
@@ -6,8 +6,16 @@ unacknowledged), each acknowledgement, each task the driver submits. Building th
 (its table of response callbacks) cost 0.1-0.2 ms each here, about a tenth of a worker's
 CPU per job. A `redis.Redis` over a pool is safe to share between threads (each command
 takes a connection from the pool; a pipeline is its own object), so the channel keeps one,
-made again when the channel's pool is replaced (after a reconnect). Nothing else changes:
-the keys, the unacknowledged bookkeeping and the visibility timeout are kombu's.
+made again when the channel's pool is replaced (after a reconnect).
+
+And no emulated acknowledgements (kombu's `ack_emulation`, off): kombu records every message
+it hands out in a hash and a sorted set and removes it again on the acknowledgement, two
+more round trips per message (a seventh of a worker's profile samples here), so that a
+message a dead worker held comes back after the visibility timeout: two hours, long after
+the driver's lease (60 s) has given the job to another worker, and that lease, not the
+broker, is what this design relies on (`app.py`). The messages a worker holds live in its
+memory: a warm shutdown puts back those it did not run (kombu's `restore_unacked_once`);
+a killed worker's jobs come back by their leases, their turns from the checkpoints.
 
 Used for `redis://` brokers (`app.py`); `rediss://`, sentinel and RabbitMQ keep kombu's own.
 """
@@ -25,6 +33,7 @@ TRANSPORT = "common.runs.distributed.redis_broker:Transport"
 
 class Channel(kombu_redis.Channel):
     _shared_client: Any = None
+    ack_emulation = False  # a transport option can still turn it on: `broker_transport_options`
 
     @contextlib.contextmanager
     def conn_or_acquire(self, client: Any = None) -> Iterator[Any]:

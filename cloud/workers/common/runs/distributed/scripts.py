@@ -120,7 +120,7 @@ end
 """
 
 # ARGV: rpm (0: none), tpm (0: none), requests, tokens, burst s, recover after s, recover factor
-# -> {wait seconds, effective rpm, effective tpm} as strings
+# -> {wait seconds, effective rpm, effective tpm, the schedule's ends tat_r and tat_t} as strings
 ADMIT = (
     _LIMITER_PRELUDE
     + """
@@ -147,18 +147,33 @@ if tpm > 0 then tat_t = math.max(tat_t, start) + ntok * interval(tpm) end
 roll_window()
 win_count = win_count + nreq
 save()
-return {tostring(start - now), tostring(rpm * factor), tostring(tpm * factor)}
+return {tostring(start - now), tostring(rpm * factor), tostring(tpm * factor), tostring(tat_r), tostring(tat_t)}
 """
 )
 
-# What a job spent beyond its estimate (negative: gave back). ARGV: rpm, tpm, extra requests, extra tokens
+# What a job spent beyond its estimate. ARGV: rpm, tpm, extra requests, extra tokens, and the
+# schedule's ends (tat_r, tat_t) as its admission left them. More than estimated pushes the
+# schedule on. Less (negative: a job that ended early, a message that was not run) is given
+# back only while the schedule still ends where this job's reservation left it, or when no
+# slot lies ahead any more (the end is not in the future: a refund, which the burst caps).
+# Once another slot was reserved after it, moving the end back would book that slot's time
+# twice (two requests at once for every slot given back), so the unused slot stays empty:
+# the limit is never exceeded; an unused slot in the middle of a busy schedule is lost.
 SETTLE = (
     _LIMITER_PRELUDE
     + """
 local rpm, tpm = tonumber(ARGV[1]), tonumber(ARGV[2])
+local extra_r, extra_t = tonumber(ARGV[3]), tonumber(ARGV[4])
 if rpm <= 0 and learned > 0 then rpm = learned end
-if rpm > 0 then tat_r = tat_r + tonumber(ARGV[3]) * interval(rpm) end
-if tpm > 0 then tat_t = tat_t + tonumber(ARGV[4]) * interval(tpm) end
+local function may_give_back(tat, stored, mark)
+  return tat <= now or (mark ~= nil and stored == mark)
+end
+if rpm > 0 and (extra_r > 0 or (extra_r < 0 and may_give_back(tat_r, s[1], ARGV[5]))) then
+  tat_r = tat_r + extra_r * interval(rpm)
+end
+if tpm > 0 and (extra_t > 0 or (extra_t < 0 and may_give_back(tat_t, s[2], ARGV[6]))) then
+  tat_t = tat_t + extra_t * interval(tpm)
+end
 roll_window()
 if tonumber(ARGV[3]) > 0 then win_count = win_count + tonumber(ARGV[3]) end
 save()

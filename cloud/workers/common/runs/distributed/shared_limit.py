@@ -24,20 +24,35 @@ from common.runs.distributed.script_calls import ScriptCall
 
 
 @dataclass(frozen=True)
+class Reservation:
+    """The admission script's answer: how long to wait, the rates in force, and where the
+    shared schedule ended after this reservation (what a give-back is checked against)."""
+
+    wait_s: float
+    rpm: float | None
+    tpm: float | None
+    ends: tuple[str, str]  # tat_r, tat_t as the script stored them
+
+    @classmethod
+    def of(cls, answer: Any) -> Reservation:
+        wait, rpm, tpm, end_r, end_t = (_text(item) for item in answer)
+        return cls(max(0.0, float(wait)), float(rpm) or None, float(tpm) or None, (end_r, end_t))
+
+
+@dataclass(frozen=True)
 class Admission:
     waited_s: float
     rpm: float | None  # the rate in force for every worker when this job was admitted
     tpm: float | None
+    ends: tuple[str, str]  # the schedule's ends after the reservation the job went with
 
 
 MAX_RESERVATIONS = 8  # a process late this often goes anyway (it is starved, not bursting)
 _LATE_FLOOR_S = 0.02  # below this, lateness is scheduling noise
 
 
-def _reservation(answer: Any) -> tuple[float, float | None, float | None]:
-    """The admission script's answer: seconds to wait, and the rpm and tpm in force."""
-    wait, rpm, tpm = answer
-    return max(0.0, float(wait)), float(rpm) or None, float(tpm) or None
+def _text(item: Any) -> str:
+    return item.decode() if isinstance(item, bytes) else str(item)
 
 
 def _rate(value: float | None) -> float:
@@ -72,17 +87,17 @@ class SharedLimiter:
         waited = 0.0
         for attempt in range(MAX_RESERVATIONS):
             if attempt == 0 and reserved is not None:
-                wait, rpm, tpm = _reservation(reserved)
+                slot = Reservation.of(reserved)
             else:
-                wait, rpm, tpm = await self._reserve(provider, key_hash, limits, requests, tokens)
-            due = loop.time() + wait
-            if wait > 0:
-                await asyncio.sleep(wait)  # the reserved slot's time: nothing to await but the clock
-            waited += wait
+                slot = await self._reserve(provider, key_hash, limits, requests, tokens)
+            due = loop.time() + slot.wait_s
+            if slot.wait_s > 0:
+                await asyncio.sleep(slot.wait_s)  # the reserved slot's time: nothing to await but the clock
+            waited += slot.wait_s
             late = loop.time() - due
-            if late <= _tolerance_s(rpm):
+            if late <= _tolerance_s(slot.rpm):
                 break
-        return Admission(waited, rpm, tpm)
+        return Admission(waited, slot.rpm, slot.tpm, slot.ends)
 
     def reserve_call(self, provider: str, key_hash: str, limits: Limits, requests: int, tokens: int) -> ScriptCall:
         """The admission script call that reserves a slot, to be sent with others (`acquire(reserved=...)`)."""
@@ -97,20 +112,27 @@ class SharedLimiter:
         ]
         return ScriptCall(self._admit, [limiter_key(provider, key_hash)], args)
 
-    async def _reserve(
-        self, provider: str, key_hash: str, limits: Limits, requests: int, tokens: int
-    ) -> tuple[float, float | None, float | None]:
+    async def _reserve(self, provider: str, key_hash: str, limits: Limits, requests: int, tokens: int) -> Reservation:
         call = self.reserve_call(provider, key_hash, limits, requests, tokens)
-        return _reservation(await self._admit(keys=list(call.keys), args=list(call.args)))
+        return Reservation.of(await self._admit(keys=list(call.keys), args=list(call.args)))
 
     async def settle(
-        self, provider: str, key_hash: str, limits: Limits, extra_requests: int, extra_tokens: int
+        self,
+        provider: str,
+        key_hash: str,
+        limits: Limits,
+        extra_requests: int,
+        extra_tokens: int,
+        ends: tuple[str, str],
     ) -> None:
+        """Accounts a job's difference from its reservation; `ends` is where that reservation
+        left the schedule: less than reserved is given back only while nothing was reserved
+        after it (`scripts.SETTLE`: giving back a slot in the middle would book one twice)."""
         if not extra_requests and not (limits.tpm and extra_tokens):
             return  # nothing the schedule counts changed (tokens count only under a tpm): no round trip
         await self._settle(
             keys=[limiter_key(provider, key_hash)],
-            args=[_rate(limits.rpm), _rate(limits.tpm), extra_requests, extra_tokens],
+            args=[_rate(limits.rpm), _rate(limits.tpm), extra_requests, extra_tokens, *ends],
         )
 
     async def rate_limited(

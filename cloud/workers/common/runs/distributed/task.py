@@ -92,7 +92,7 @@ class JobRunner:
         answer = claim_answer(answers[0])
         if answer.status is not Claim.OK:
             if pending is not None:
-                await self.admission.give_back(pending)
+                await self.admission.give_back(pending, answers[1])
             metrics.SKIPPED.labels(answer.status.value).inc()
             self.log.info("message not run", reason=answer.status.value)
             return

@@ -188,7 +188,6 @@ async def test_the_shared_limit_slows_every_worker_on_a_429(redis_server: RedisS
         await redis.aclose()
 
 
-
 async def test_a_slot_given_back_never_books_another_slot_twice(redis_server: RedisServer) -> None:
     """A reservation that is not used (a message not run, a job that ended early) is given back
     only while nothing was reserved after it: moving the schedule's end back under a later
@@ -230,6 +229,7 @@ async def test_a_slot_given_back_never_books_another_slot_twice(redis_server: Re
         assert wait_s(again) == pytest.approx(wait_s(last), abs=0.05)  # the slot given back is used
     finally:
         await redis.aclose()
+
 
 # -- end to end ---------------------------------------------------------------------------
 

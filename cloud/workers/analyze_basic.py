@@ -13,17 +13,49 @@ from __future__ import annotations
 import gc
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `common` from any working directory
 
-from common.analysis.decode import decode_columns
-from common.analysis.extract import Columns, extract
-from common.analysis.report import analyze_columns
-from common.analysis.wire import render_document
 from common.contract.analysis import AnalyzeBasicSuccess
 from common.runs.oneshot import exit_process, run_worker
 from common.runs.run_path import Worker, bind_job_ids
+
+
+def answer_unusable(exc: ImportError) -> NoReturn:
+    """numpy or msgspec is missing or broken: the host still gets one document, not a traceback.
+
+    An ENVIRONMENT_ERROR (not retryable: the same install fails the same way), exit code 0,
+    as health_check reports it (`workers.analyze_basic.ready` false, probes unaffected).
+    """
+    from common.errors.codes import ErrorCode, WorkerError
+
+    package = exc.name or "a package it needs"
+    error = WorkerError(
+        ErrorCode.ENVIRONMENT_ERROR,
+        f"analyze_basic cannot run here: {package} cannot be imported ({type(exc).__name__}: {exc});"
+        " reinstall the workers' packages: pip install -r cloud/workers/requirements.txt",
+        details={"package": exc.name, "error": f"{type(exc).__name__}: {exc}"},
+    )
+
+    def refuse(_: dict[str, Any]) -> Any:
+        raise error
+
+    async def never(_: Any, __: ProviderPool) -> AnalyzeBasicSuccess:
+        raise error
+
+    exit_process(run_worker(Worker(name="analyze_basic", parse=refuse, run=never, synchronous=True)))
+
+
+try:
+    from common.analysis.decode import decode_columns
+    from common.analysis.extract import Columns, extract
+    from common.analysis.report import analyze_columns
+    from common.analysis.wire import render_document
+except ImportError as unusable:
+    if __name__ != "__main__":
+        raise
+    answer_unusable(unusable)
 
 if TYPE_CHECKING:
     from common.providers.pool import ProviderPool

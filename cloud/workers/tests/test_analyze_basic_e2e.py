@@ -67,3 +67,33 @@ def test_a_run_above_the_probe_input_limit_is_accepted() -> None:
     assert code == 0 and out["success"] is True and out["analysis"]["totals"]["transcripts"] == 1
     code, out, _ = run_analyze(json.dumps({"runId": "r", "transcripts": [item]}).encode(), PROBE_MAX_INPUT_BYTES="1000")
     assert out["success"] is False and out["error"]["details"]["limitBytes"] == 1000
+
+
+@pytest.mark.parametrize(
+    ("package", "code", "named", "error"),
+    [
+        # a module whose import fails names no module; a missing one does
+        ("numpy", "raise ImportError('numpy build is broken')", None, "ImportError: numpy build is broken"),
+        (
+            "msgspec",
+            "raise ModuleNotFoundError(\"No module named 'msgspec'\", name='msgspec')",
+            "msgspec",
+            "ModuleNotFoundError: No module named 'msgspec'",
+        ),
+    ],
+)
+def test_a_broken_analysis_package_is_an_environment_error_document(
+    tmp_path: Path, package: str, code: str, named: str | None, error: str
+) -> None:
+    """health_check says analyze_basic is not ready; the worker itself answers the host, exit 0, no traceback."""
+    (tmp_path / package).mkdir()
+    (tmp_path / package / "__init__.py").write_text(code + "\n")
+    exit_code, out, logs = run_analyze(b'{"runId": "run-7", "transcripts": []}', PYTHONPATH=str(tmp_path))
+    assert exit_code == 0 and out["success"] is False
+    assert out["error"]["code"] == "ENVIRONMENT_ERROR" and out["error"]["retryable"] is False
+    assert (
+        error in out["error"]["message"] and "pip install -r cloud/workers/requirements.txt" in out["error"]["message"]
+    )
+    assert out["error"]["details"] == {"package": named, "error": error}
+    (failed,) = [line for line in logs if line["msg"] == "job failed"]
+    assert failed["runId"] == "run-7" and failed["code"] == "ENVIRONMENT_ERROR"

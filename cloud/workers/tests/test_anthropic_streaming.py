@@ -163,3 +163,31 @@ async def test_a_stream_cut_by_the_network_keeps_each_attempts_text(respx_mock: 
     incomplete = out["error"]["details"]["incompleteTurn"]
     assert incomplete["partialResponse"] == "try 5"
     assert [a["partialResponse"] for a in incomplete["earlierAttempts"]] == ["try 1", "try 2", "try 3", "try 4"]
+
+
+async def test_a_stream_that_times_out_keeps_the_text_received_so_far(respx_mock: respx.MockRouter) -> None:
+    class Stalled(EventStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            async for chunk in super().__aiter__():
+                yield chunk
+            raise httpx.ReadTimeout("timed out")  # the per-request timeout, mid-stream
+
+    respx_mock.post(MESSAGES_URL).mock(
+        side_effect=[
+            httpx.Response(
+                200,
+                headers={"content-type": "text/event-stream"},
+                stream=Stalled(events(["slow", f" answer {n}"], finished=False)),
+            )
+            for n in range(1, 6)
+        ]
+    )
+    out = wire(await run(probe_job(MODEL, followups=0, modelConfig={"maxTokens": 32_000}), FakeClock()))
+    assert out["error"]["code"] == "TIMEOUT" and out["error"]["retryable"] is True
+    assert out["error"]["details"]["attempts"] == 5
+    incomplete = out["error"]["details"]["incompleteTurn"]
+    assert (incomplete["incomplete"], incomplete["transport"]) == (True, "messages_stream")
+    assert incomplete["partialResponse"] == f"slow answer {out['error']['details']['attempts']}"
+    assert [a["partialResponse"] for a in incomplete.get("earlierAttempts", [])] == [
+        f"slow answer {n}" for n in range(1, out["error"]["details"]["attempts"])
+    ]

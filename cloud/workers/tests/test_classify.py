@@ -36,7 +36,7 @@ from common.contract.probe import WorkerFailure
 from common.errors import retry_hints
 from common.errors.classify import RULES, classify_facts, to_worker_error
 from common.errors.codes import RETRYABLE, ErrorCode, WorkerError
-from common.errors.facts import ErrorFacts
+from common.errors.facts import SCANNED_TEXT_CHARS, ErrorFacts
 from common.io.render import render
 from common.providers.adapters.anthropic import AnthropicProvider
 from common.providers.adapters.deepseek import DeepSeekProvider
@@ -413,6 +413,19 @@ def test_transport_kinds_are_read_before_any_status(kind: Any, code: ErrorCode) 
 
 def test_a_timeout_is_a_timeout_even_if_a_stale_status_is_attached() -> None:
     assert classify_facts(ErrorFacts("google", kind="timeout", status=400)) is ErrorCode.TIMEOUT
+
+
+@pytest.mark.parametrize("padding", [100, SCANNED_TEXT_CHARS + 100])
+def test_only_the_head_of_a_megabyte_error_page_is_read(padding: int) -> None:
+    # A gateway's page can be megabytes; scanning all of it with every rule held a serve loop
+    # for seconds per attempt. Words past the scanned head are not read (they would not be
+    # shown either: the message keeps its first 4,000 characters).
+    page = "<html><pre>" + "x" * padding + " maximum context length. Please try again in 5s</pre></html>"
+    error = to_worker_error(ErrorFacts("openai", status=400, message=page, body=page))
+    if padding < SCANNED_TEXT_CHARS:
+        assert (error.code, error.retry_after_ms) == (ErrorCode.CONTEXT_LENGTH, 5000)
+    else:
+        assert (error.code, error.retry_after_ms) == (ErrorCode.BAD_REQUEST, None)
 
 
 # ------------------------------------------------------------ the codes themselves

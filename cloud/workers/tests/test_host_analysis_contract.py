@@ -21,6 +21,7 @@ from scipy import stats
 from common.analysis.report import analyze
 from common.contract.analysis import AnalysisWarningCode
 from common.errors.codes import ErrorCode, WorkerError
+from tests.test_analysis_golden import GOLDEN_RUNS, printed
 from tests.test_analyze_basic import DIMS, REFUSED, TABLE, run_from_table, transcript, wire
 
 HOST_SCHEMA = json.loads((Path(__file__).parent / "host_contract" / "analysis.schema.json").read_text())
@@ -67,6 +68,82 @@ def aggregate_job() -> dict[str, Any]:
         "targetCompanionRunId": None,
         "transcripts": transcripts,
     }
+
+
+def host_built_transcript(k: int, model: str, scenario: int, decision: tuple[str, str] | None) -> dict[str, Any]:
+    """One transcript exactly as the host's buildTranscriptDataForAnalysis (analyze-basic-data.ts) sends it."""
+    flipped = scenario % 3 == 2
+    canonical = None
+    values: dict[str, str] = {}
+    if decision is not None:
+        direction, strength = decision
+        favored = {"favor_first": "Freedom", "favor_second": "Harmony"}.get(direction)
+        canonical = {
+            "favoredValueKey": favored,
+            "opposedValueKey": {"Freedom": "Harmony", "Harmony": "Freedom"}.get(favored or ""),
+            "direction": direction,
+            "strength": strength,
+            "normalizationApplied": flipped,
+            "normalizationReason": "orientation_flipped" if flipped else None,
+            "source": "deterministic",
+        }
+        if favored is not None:
+            values = {favored: "prioritized", "Harmony" if favored == "Freedom" else "Freedom": "deprioritized"}
+        elif direction == "neutral":
+            values = {"Freedom": "neutral", "Harmony": "neutral"}
+    raw = {
+        "matchedText": "4",
+        "matchedLabel": None,
+        "parseClass": "exact",
+        "parsePath": "digit",
+        "parserVersion": "3",
+        "responseExcerpt": "I choose 4",
+        "refusal": decision is not None and decision[0] == "refusal",
+        "manualOverride": None,
+    }
+    return {
+        "id": f"cm{k:08d}",
+        "modelId": model,
+        "scenarioId": f"scn-{scenario}",
+        "sampleIndex": k % 2,
+        "orientationFlipped": flipped,
+        "decisionModelV2": None if canonical is None else {"raw": raw, "canonical": canonical},
+        "summary": {"values": values} if values else {},
+        "scenario": {
+            "name": f"Freedom vs Harmony {scenario}",
+            "dimensions": {"Freedom": 1 + scenario % 3, "Harmony": "low"},
+        },
+    }
+
+
+def test_a_job_built_as_the_host_builds_it_is_read_from_the_canonical_decision() -> None:
+    decisions = [("favor_first", "strong"), ("favor_first", "lean"), ("neutral", "neutral"),
+                 ("favor_second", "lean"), ("favor_second", "strong"), ("refusal", "unknown"), None]  # fmt: skip
+    items: list[dict[str, Any]] = []
+    for m, model in enumerate(["claude-sonnet-4-5", "gpt-4o", "gemini-2.5-pro"]):
+        for scenario in range(6):
+            for sample in range(2):
+                k = len(items)
+                items.append(host_built_transcript(k, model, scenario, decisions[(m + scenario * 2 + sample) % 7]))
+    analysis = wire({"runId": "cmrun1", "emitVignetteSemantics": True, "transcripts": items})
+    assert_host_reads(analysis)
+    refusals = sum(
+        1 for t in items if t["decisionModelV2"] and t["decisionModelV2"]["canonical"]["direction"] == "refusal"
+    )
+    missing = sum(1 for t in items if t["decisionModelV2"] is None)
+    assert refusals and missing
+    assert analysis["totals"]["unscored"] == {"refusal": refusals, "unknown": 0, "missing": missing}
+    assert analysis["totals"]["scored"] == len(items) - refusals - missing
+    # claude-sonnet-4-5 on scn-0: decisions 0 and 1, favor_first strong (+2) and lean (+1)
+    assert analysis["visualizationData"]["modelScenarioMatrix"]["claude-sonnet-4-5"]["scn-0"] == 1.5
+    assert set(analysis["perModel"]["gpt-4o"]["values"]) == {"Freedom", "Harmony"}
+    assert set(analysis["dimensionAnalysis"]["dimensions"]) == {"Freedom", "Harmony"}
+
+
+@pytest.mark.parametrize("name", GOLDEN_RUNS)
+def test_the_seeded_runs_of_every_shape_are_what_the_host_reads(name: str) -> None:
+    """Duplicate ids, unnamed scenarios, numeric and null levels, flips, pairs sharing few scenarios, aggregate."""
+    assert_host_reads(json.loads(printed(GOLDEN_RUNS[name]))["analysis"])
 
 
 @pytest.fixture(scope="module")

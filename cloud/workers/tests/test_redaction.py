@@ -353,6 +353,7 @@ def test_a_base_url_with_credentials_is_refused_before_any_request(
     error = json.loads(stdout.getvalue())["error"]
     assert error["code"] == "VALIDATION_ERROR" and error["retryable"] is False
     assert base_var in error["message"] and "http://gateway.test:8080/v1" in error["message"]
+    assert "[REDACTED]" not in error["message"]  # the explanation reads whole: redaction takes no word of it
     assert error["details"]["envVars"] == [base_var]
     assert PASSWORD not in stdout.getvalue() and PASSWORD not in err
 

@@ -233,3 +233,17 @@ async def test_the_pool_never_shares_a_provider_that_keeps_per_job_state() -> No
         assert first is not second
     assert pool.shared_count == 0
     await pool.aclose()
+
+
+def test_the_records_name_each_provider_batch_transport_and_the_class_its_apis() -> None:
+    """`batch.py --via provider-batch` knows a provider's batch API from its record alone."""
+    from common.runs.provider_batch.runner import TRANSPORTS, transport_class
+    from common.runs.provider_batch.transport import BatchTransport
+
+    assert set(TRANSPORTS) == {"openai", "anthropic", "google", "mistral"}
+    for name in TRANSPORTS:
+        assert BY_NAME[name].batch_api is not None, name  # a transport speaks a documented batch API
+        assert issubclass(transport_class(name), BatchTransport)
+    assert {record.name for record in PROVIDERS if record.batch_api and not record.batch_transport} == set()
+    assert transport_class("openai").apis == {"chat", "responses"}  # Responses lines too
+    assert transport_class("mistral").apis == {"chat"}

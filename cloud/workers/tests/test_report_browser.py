@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from testkit.synthetic_run import RunShape, write_run
+from testkit.synthetic_run import RunShape, generate, write_run
 from testkit.workers import BATCH_PY, WORKERS, run_python
 
 REPORT_PY = WORKERS / "report.py"
@@ -211,16 +211,33 @@ def test_failures_are_grouped_by_code_and_open_their_jobs(open_page: OpenPage, b
 
 
 def test_a_hostile_answer_shows_as_text_and_runs_nothing(open_page: OpenPage, tmp_path: Path) -> None:
-    shape = RunShape(models=2, scenarios=2, failure_share=0, answer=lambda m, s, k: HOSTILE if m == 0 else None)
+    shape = RunShape(models=2, scenarios=4, failure_share=0, answer=lambda m, s, k: HOSTILE if m == 0 else None)
     jobs_path, results_path = write_run(tmp_path, shape)
+    jobs = [json.loads(line) for line in jobs_path.read_text().splitlines()]
+    for job in jobs:  # the host's texts are as untrusted as the answers: a scenario's name, a model id
+        if job["scenarioId"] == "scenario-0001":
+            job["scenario"]["name"] = "scenario " + HOSTILE
+        if job["modelId"] == "mock:model-01":
+            job["modelId"] = "mock:model-01" + HOSTILE
+    jobs_path.write_text("".join(json.dumps(job) + "\n" for job in jobs))
     page = open_page(_report(results_path, tmp_path / "report.html", "--jobs", str(jobs_path)))
     page.tab("transcripts")
     page.page.click("#browse-rows tr >> nth=0")
     assert page.text("#conversation pre.response >> nth=0") == HOSTILE
+    assert HOSTILE in page.page.locator("#filter-model").inner_text()
     page.tab("compare")
     assert HOSTILE in page.text("#compare-grid")
+    page.page.select_option("#compare-scenario", index=1)
+    assert page.text("#compare-scenario option:checked").startswith("scenario " + HOSTILE)
+    page.tab("analysis")
+    page.page.wait_for_selector("html[data-charts=done]")
+    assert page.page.locator(".chart").evaluate_all("els => els.every(e => e.dataset.rendered === 'true')")
+    labels = page.page.locator(".chart[data-chart=decisions] svg [aria-label]").evaluate_all(
+        "els => els.map(e => e.getAttribute('aria-label'))"
+    )
+    assert any(HOSTILE in label for label in labels)  # the model's name reached the chart as text
     assert page.page.evaluate("window.__pwned") is None
-    assert page.count("main b, main img, main script") == 0  # the answer's markup made no element
+    assert page.count("main b, main img, main script") == 0  # the markup in the texts made no element
 
 
 def test_charts_render_one_mark_per_datum(open_page: OpenPage, tmp_path: Path) -> None:
@@ -256,6 +273,39 @@ def test_reasoning_text_opens_with_its_turn(open_page: OpenPage, tmp_path: Path)
     assert page.text("#conversation .turn >> nth=0 >> [data-meta='reasoning tokens']") == "14"
 
 
+def test_drift_retry_hints_attempts_retries_and_parameter_notes_are_on_the_page(
+    open_page: OpenPage, tmp_path: Path
+) -> None:
+    shape = RunShape(models=2, scenarios=20, failure_share=0.4)
+    jobs, results = generate(shape)
+    jobs_path, results_path = write_run(tmp_path, shape)
+    page = open_page(_report(results_path, tmp_path / "report.html", "--jobs", str(jobs_path)))
+    # the last model is served by a second version for odd scenarios: its row is marked
+    assert page.page.locator("#versions tr.drift td:nth-child(1)").all_inner_texts() == ["mock:model-01"]
+    assert "mock-1.1" in page.text("#versions tr.drift")
+    page.tab("failures")
+    hints = [r["result"]["error"].get("retryAfterMs") for r in results if not r["result"]["success"]]
+    hints = [hint for hint in hints if hint is not None]
+    assert hints
+    hint_line = page.text(".failure-group[data-code=RATE_LIMIT] .retry-hint")
+    assert hint_line.startswith(f"retry hints on {len(hints)} job(s)")
+    retried = next(
+        (r["id"], n)
+        for r in results
+        if r["result"]["success"]
+        for n, turn in enumerate(r["result"]["transcript"]["turns"])
+        if turn["providerMetadata"]["retries"]
+    )
+    page.tab("transcripts")
+    assert page.search(retried[0]) == f"1 of {len(jobs)} jobs"
+    page.page.click("#browse-rows tr")
+    turn = f"#conversation .turn >> nth={retried[1]}"
+    page.page.click(f"{turn} >> details.turn-meta summary")
+    assert page.text(f"{turn} >> [data-meta='attempts']") == "2"
+    assert '"code": "RATE_LIMIT"' in page.text(f"{turn} >> [data-meta='retries']")
+    assert "the mock ignores seeds" in page.text(f"{turn} >> [data-meta='parameter notes']")
+
+
 def test_side_by_side_shows_every_models_answer_to_one_scenario(open_page: OpenPage, tmp_path: Path) -> None:
     jobs_path, results_path = write_run(tmp_path, RunShape(models=4, scenarios=3, samples=2, failure_share=0))
     page = open_page(_report(results_path, tmp_path / "report.html", "--jobs", str(jobs_path)))
@@ -265,6 +315,25 @@ def test_side_by_side_shows_every_models_answer_to_one_scenario(open_page: OpenP
     assert columns == [f"mock:model-{m:02d}" for m in range(4)]
     assert page.count(".compare-answer") == 8
     assert page.text("#compare-prompt").startswith("Scenario 1:")
+
+
+def test_side_by_side_shows_a_few_answers_per_model_and_opens_the_rest_in_the_browser(
+    open_page: OpenPage, tmp_path: Path
+) -> None:
+    # 13 samples of one scenario per model: a long column (without --jobs every failure before
+    # its first turn lands in one "(unknown scenario)", thousands of jobs at 100,000) is cut
+    jobs_path, results_path = write_run(tmp_path, RunShape(models=2, scenarios=2, samples=13, failure_share=0))
+    page = open_page(_report(results_path, tmp_path / "report.html", "--jobs", str(jobs_path)))
+    page.tab("compare")
+    page.page.select_option("#compare-scenario", index=1)
+    assert page.count(".compare-column[data-model='mock:model-01'] .compare-answer") == 10
+    more = ".compare-column[data-model='mock:model-01'] .compare-more"
+    assert page.text(more) == "3 more: show all 13 in Transcripts"
+    page.page.click(more)
+    assert page.text("#browse-count") == "13 of 52 jobs"
+    assert set(page.page.locator("#browse-rows td:nth-child(2)").all_inner_texts()) == {"mock:model-01"}
+    assert set(page.page.locator("#browse-rows td:nth-child(3)").all_inner_texts()) == {"Scenario 1"}
+    assert page.page.locator("#filter-scenario option:checked").inner_text() == "Scenario 1"
 
 
 def test_an_empty_run_loads_and_says_so(open_page: OpenPage, tmp_path: Path) -> None:

@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 
 from common.analysis.report import analyze
+from common.contract.probe import ProbeSuccess
 from common.report.analysis_source import analysis_input
 from common.report.build import build_report
 from common.report.figures import write_figures
 from common.report.joined import join
 from common.report.page import embedded_json, render_page
-from common.report.sources import read_sources
+from common.report.sources import AnnotatedResultLine, read_results, read_sources
 from testkit.synthetic_run import RunShape, generate, write_run
 from testkit.workers import WORKERS, run_python
 
@@ -91,6 +92,23 @@ def test_torn_foreign_and_repeated_lines_become_notes_and_the_rest_is_shown(tmp_
     assert report.data.overview.totals.jobs == 6
 
 
+def test_parsed_results_share_their_fields_sets_and_read_exactly_as_parsed(tmp_path: Path) -> None:
+    _, results_path, _, _ = _run(tmp_path, models=3, scenarios=10, failure_share=0.3)
+    records, _ = read_results(results_path)
+    lines = results_path.read_bytes().splitlines()
+    for record in records:  # a shared set is an equal set: what was given stays what was given
+        fresh = AnnotatedResultLine.model_validate_json(lines[record.line - 1]).result
+        assert record.result.model_dump(exclude_unset=True) == fresh.model_dump(exclude_unset=True)
+    metadata = [
+        turn.provider_metadata
+        for record in records
+        if isinstance(record.result, ProbeSuccess)
+        for turn in record.result.transcript.turns
+    ]
+    assert len(metadata) > 40
+    assert len({id(meta.__pydantic_fields_set__) for meta in metadata}) == 1  # not one set per turn
+
+
 def test_an_empty_run_gives_a_page_that_says_so(tmp_path: Path) -> None:
     path = _write_lines(tmp_path / "results.jsonl", [])
     report = build_report(path)
@@ -111,9 +129,12 @@ def test_without_a_jobs_file_scenarios_are_recognised_by_their_first_prompt(tmp_
 def test_jobs_without_a_result_are_listed_as_no_result(tmp_path: Path) -> None:
     jobs_path, results_path, _, results = _run(tmp_path, models=2, scenarios=3, failure_share=0)
     _write_lines(results_path, results[:4])
+    with jobs_path.open("a") as handle:
+        handle.write('not a job\n{"scenarioId": "no id"}\n')
     report = build_report(results_path, jobs_path)
     assert report.data.overview.totals.no_result == 2
     assert "2 job(s) of the jobs file have no result yet" in _notes(report)
+    assert "2 line(s) of the jobs file cannot be read: line 7, 8" in _notes(report)
 
 
 def test_the_analysis_is_analyze_basic_on_the_results_decisions(tmp_path: Path) -> None:
@@ -221,14 +242,38 @@ def test_figures_are_written_as_svg_and_png_with_one_mark_per_datum(tmp_path: Pa
     agreement = next(c for c in report.charts if c.name == "agreement")
     cells = (tmp_path / "figures" / "agreement.svg").read_text().count('aria-roledescription="rect mark"')
     assert cells == len(agreement.spec["data"]["values"]) == 4 + 2 * 6  # the diagonal and both halves
+    contested = (tmp_path / "figures" / "contested.svg").read_text()
+    legend = re.search(r"aria-label=\"Symbol legend titled 'model' for fill color with (\d+) values", contested)
+    assert legend is not None and legend.group(1) == "4"  # a paper's figure names each point's model
+    points = next(c for c in report.charts if c.name == "contested").spec["data"]["values"]
+    assert contested.count('aria-roledescription="point"') == len(points)
+
+
+def test_the_contested_chart_names_models_by_colour_only_while_colours_do_not_repeat(tmp_path: Path) -> None:
+    def contested(models: int) -> dict[str, Any]:
+        (folder := tmp_path / str(models)).mkdir()
+        jobs_path, results_path, _, _ = _run(folder, models=models, scenarios=4, failure_share=0)
+        chart = next(c for c in build_report(results_path, jobs_path).charts if c.name == "contested")
+        color: dict[str, Any] = chart.spec["encoding"]["color"]
+        assert color["sort"] == sorted({v["model"] for v in chart.spec["data"]["values"]})
+        return color
+
+    assert contested(3)["scale"]["scheme"] == "category10"
+    assert contested(12)["scale"]["scheme"] == "category20"
+    many = contested(21)
+    assert many["legend"] is None and "scale" not in many
 
 
 def test_the_command_writes_the_page_and_refuses_a_missing_results_file(tmp_path: Path) -> None:
     jobs_path, results_path, _, _ = _run(tmp_path, models=2, scenarios=3)
     out = tmp_path / "out" / "report.html"
-    done = run_python(REPORT_PY, str(results_path), "--jobs", str(jobs_path), "-o", str(out))
+    figures = tmp_path / "figures"
+    done = run_python(REPORT_PY, str(results_path), "--jobs", str(jobs_path), "-o", str(out), "--figures", str(figures))
     assert done.code == 0, done.err
     assert out.read_text().startswith("<!doctype html>")
     assert done.out == ""  # nothing on stdout; the summary and log lines go to stderr
+    written = sorted(path.name for path in figures.iterdir())
+    assert {"decisions.svg", "decisions.png"} <= set(written)
+    assert f"figures: {len(written)} file(s) in {figures}" in done.err
     missing = run_python(REPORT_PY, str(tmp_path / "nope.jsonl"), "-o", str(out))
     assert missing.code == 2 and "cannot read" in missing.err

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from testkit.fake_provider import FakeProvider
+from testkit.fake_responses import BackgroundResponses
 from testkit.workers import run_python
 from tests.helpers import probe_job
 
@@ -76,8 +77,9 @@ def record():
     names = dir(contract) if contract is not None else []
     built = {name: getattr(getattr(contract, name), "__pydantic_complete__", None) for name in names}
     built = {name: complete for name, complete in built.items() if isinstance(complete, bool)}
+    sdk_response = getattr(sys.modules.get("openai.types.responses.response"), "Response", None)
     facts = {"modules": sorted(sys.modules), "built": built, "startupCollections": len(startup_collections),
-             "collecting": gc.isenabled()}
+             "collecting": gc.isenabled(), "sdkResponseBuilt": getattr(sdk_response, "__pydantic_complete__", None)}
     open(out, "w").write(json.dumps(facts))
 atexit.register(record)
 sys.argv = [script, *args]
@@ -196,3 +198,30 @@ def test_serve_mode_collects_garbage_as_usual(tmp_path: Path) -> None:
     first, facts = recorded_run(tmp_path, line + "\n", "--serve")
     assert first["result"]["success"] is True
     assert facts["collecting"] is True
+
+
+def test_a_one_shot_responses_job_starts_like_a_chat_job_plus_its_transport(tmp_path: Path) -> None:
+    """A Responses-only model costs no more start-up than a Chat Completions job of the same SDK:
+    the same modules but the Responses transport (the SDK's `Response` types come with the SDK),
+    nothing failure-only, no collection during the start-up imports, and no SDK model built
+    that a Chat job does not build."""
+    env = {"OPENAI_API_KEY": "sk-test-isolation-not-real-0000"}
+    api = BackgroundResponses()
+    with FakeProvider(respond=api.fake_provider_respond).running() as fake:
+        url = {"OPENAI_BASE_URL": f"{fake.url}/v1"}
+        document, facts = recorded_run(tmp_path, json.dumps(probe_job("openai:o1-pro", followups=1)), **url, **env)
+        chat_document, chat_modules = modules_loaded(
+            tmp_path, json.dumps(probe_job("openai:gpt-4o-mini", followups=1)), **url, **env
+        )
+    assert document["success"] is True and chat_document["success"] is True, (document, chat_document)
+    assert {t["providerMetadata"].get("api") for t in document["transcript"]["turns"]} == {"responses"}
+    assert len(api.created) == 2  # both turns went to /v1/responses
+    modules = set(facts["modules"])
+    assert sdks_in(modules) == {"openai"}
+    assert modules - chat_modules == {"common.providers.adapters.openai_responses"}
+    responses_transport = ("common.providers.adapters.openai_responses",)
+    assert loaded(tuple(set(NOT_FOR_ONE_SHOT) - set(responses_transport)) + FAILURE_ONLY, modules) == set()
+    assert facts["startupCollections"] == 0
+    # The SDK's `Response` model (every tool and output item type) is never built: its schema
+    # costs ~110 ms of CPU; the transport parses into its own few fields (ResponseBody).
+    assert facts["sdkResponseBuilt"] is False

@@ -18,7 +18,7 @@ from typing import Any
 
 from common.errors import retry_hints
 from common.errors.codes import ErrorCode, WorkerError
-from common.errors.facts import ErrorFacts, FailureKind
+from common.errors.facts import SCANNED_TEXT_CHARS, ErrorFacts, FailureKind
 from common.errors.retry_hints import daily_quota, retry_hint_ms
 
 OPENAI_FAMILY = frozenset({"openai", "xai", "deepseek", "openai-compatible"})
@@ -50,7 +50,7 @@ class Rule:
             said = {s.lower() for s in (facts.error_type, facts.error_code) if s}
             if not said & self.tokens:
                 return False
-        return not (self.message is not None and not self.message.search(facts.message))
+        return self.message is None or self.message.search(facts.message, 0, SCANNED_TEXT_CHARS) is not None
 
 
 def _s(*values: int) -> frozenset[int]:

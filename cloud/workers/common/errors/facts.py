@@ -13,6 +13,11 @@ from typing import Any, Literal
 
 FailureKind = Literal["http", "timeout", "connect", "invalid_response"]
 
+# How much of a provider's text the classifier and the retry-hint parser read. Real error
+# messages are a few hundred characters; a gateway's error page can be megabytes, and every
+# pattern scanned over all of it would hold a serve loop for seconds per attempt.
+SCANNED_TEXT_CHARS = 16 * 1024
+
 
 @dataclass(frozen=True)
 class ErrorFacts:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
+from common.errors.facts import SCANNED_TEXT_CHARS
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 # One "<number><unit>" piece of a duration: "2.114s", "20ms", or the "15m37.44s" of a Go duration.
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|h|m|s)(?![a-z])", re.IGNORECASE)
@@ -104,7 +106,7 @@ def _from_body(body: Any) -> int | None:
                 return int(float(match.group(1)) * 1000)
     for node in _walk(body):
         if isinstance(node, str):
-            match = _TRY_AGAIN.search(node)
+            match = _TRY_AGAIN.search(node, 0, SCANNED_TEXT_CHARS)
             if match:
                 parts = _DURATION_PART.findall(match.group(1))
                 return round(sum(float(amount) * _UNIT_MS[unit.lower()] for amount, unit in parts))

@@ -6,6 +6,7 @@
 | `PROBE_MAX_INPUT_BYTES` | the largest job (stdin document or serve/batch line) a worker reads | per worker |
 | `PROBE_MAX_ANSWER_CHARS` | the longest answer kept per turn (a longer one is cut, with a warning) | 4,000,000 |
 | `TIKTOKEN_CACHE_DIR` | where the offline tokenizer files are unpacked | a folder in the temp dir |
+| `PROBE_HTTP_TRANSPORT` | warm modes: `httpx2` keeps httpx2's own transport (not ours on aiohttp) | aiohttp |
 | `PROBE_BROKER_URL` | distributed worker: the Celery broker (`redis://` or `amqp://`) | `redis://127.0.0.1:6379/0` |
 | `PROBE_REDIS_URL` | distributed worker: run state, results, shared limits | the broker if Redis, else local |
 | `PROBE_QUEUE` | distributed worker and driver: the broker queue of probe jobs | `probe` |
@@ -56,6 +57,11 @@ def max_answer_chars() -> int:
 def tiktoken_cache_dir() -> Path:
     configured = os.environ.get("TIKTOKEN_CACHE_DIR")
     return Path(configured) if configured else Path(tempfile.gettempdir()) / "probe-workers-tiktoken"
+
+
+def wants_httpx2_transport() -> bool:
+    """PROBE_HTTP_TRANSPORT=httpx2: the warm modes keep httpx2's own transport (`providers.pool`)."""
+    return os.environ.get("PROBE_HTTP_TRANSPORT", "").strip().lower() == "httpx2"
 
 
 def point_tiktoken_at(cache: Path) -> None:

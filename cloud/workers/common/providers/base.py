@@ -84,6 +84,17 @@ class ModelRequest:
     context: TurnContext | None = field(default=None, compare=False)
 
 
+def chat_completions_body(request: ModelRequest) -> dict[str, Any]:
+    """The Chat Completions request body of one request (pure): the system preamble as the first
+    message, then the history, then the mapped parameters. OpenAI's family and Mistral send it,
+    and it is a batch line's `body` for both."""
+    messages: list[dict[str, str]] = []
+    if request.system:
+        messages.append({"role": "system", "content": request.system})
+    messages.extend({"role": message.role, "content": message.content} for message in request.messages)
+    return {"model": request.model, "messages": messages, **request.params.sent}
+
+
 @dataclass(frozen=True)
 class ResponseReasoning:
     """The reasoning a provider returned beside the answer, as it gave it.

@@ -26,10 +26,11 @@ from __future__ import annotations
 import dataclasses
 import gc
 import importlib.util
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
+
+from common.io import environment
 
 if TYPE_CHECKING:
     from common.providers.base import Provider
@@ -40,16 +41,12 @@ _PoolKey = tuple[str, str | None, str | None]
 _FROZEN_AFTER: set[type[Provider]] = set()
 
 
-# The environment variable that chooses the warm modes' HTTP transport (README, serve mode).
-HTTP_TRANSPORT_VAR = "PROBE_HTTP_TRANSPORT"
-
-
 def warm_http_transport() -> HttpTransport:
     """The warm modes' transport: aiohttp, unless PROBE_HTTP_TRANSPORT=httpx2 asks for httpx2's own,
     the environment sets a proxy (HTTPS_PROXY, ALL_PROXY, ...: httpx2 honours those, with
     NO_PROXY, only on its own transports, so such a process keeps them), or aiohttp is not
     installed."""
-    if os.environ.get(HTTP_TRANSPORT_VAR, "").strip().lower() == "httpx2":
+    if environment.wants_httpx2_transport():
         return "httpx2"
     from urllib.request import getproxies  # what httpx2 reads the proxy variables with
 

@@ -193,6 +193,10 @@ class ProviderRecord:
     reasoning_control: str | None = None  # the provider's own reasoning parameter, if any
     reasoning: ReasoningRules = field(default_factory=ReasoningRules)  # which models reason, and how
     batch_api: str | None = None  # the provider's asynchronous batch endpoint, if any
+    # The transport of `batch.py --via provider-batch` that speaks it ("module:Class" in
+    # common.runs.provider_batch, imported only by that mode; the class says which APIs it
+    # batches); None: such a run sends the provider's jobs online.
+    batch_transport: str | None = None
     # The share of the online price a batch request costs (the provider's documented batch
     # discount: 0.5 is half price); None: no batch API.
     batch_price_factor: float | None = None
@@ -514,6 +518,7 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
         reasoning_control="reasoning_effort",
         reasoning=OPENAI_REASONING,
         batch_api="/v1/batches",
+        batch_transport="common.runs.provider_batch.openai_batches:OpenAIBatches",
         batch_price_factor=0.5,  # OpenAI Batch API: 50% off
         responses=ResponsesApi(only=OPENAI_RESPONSES_ONLY, background=OPENAI_BACKGROUND),
     ),
@@ -543,6 +548,7 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
         reasoning_control="thinking",
         reasoning=ANTHROPIC_REASONING,
         batch_api="/v1/messages/batches",
+        batch_transport="common.runs.provider_batch.anthropic_batches:AnthropicBatches",
         batch_price_factor=0.5,  # Anthropic Message Batches: 50% of standard prices
     ),
     ProviderRecord(
@@ -573,6 +579,7 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
         reasoning_control="thinking_config",
         reasoning=GOOGLE_REASONING,
         batch_api="batchGenerateContent",
+        batch_transport="common.runs.provider_batch.gemini_batches:GeminiBatches",
         batch_price_factor=0.5,  # Gemini batch mode: 50% of the interactive price
     ),
     ProviderRecord(
@@ -642,6 +649,7 @@ PROVIDERS: tuple[ProviderRecord, ...] = (
         reasoning_control="prompt_mode",
         reasoning=MISTRAL_REASONING,
         batch_api="/v1/batch/jobs",
+        batch_transport="common.runs.provider_batch.mistral_batches:MistralBatches",
         batch_price_factor=0.5,  # Mistral batch API: 50% off
     ),
     ProviderRecord(

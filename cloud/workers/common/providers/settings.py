@@ -88,8 +88,8 @@ def _refuse_userinfo(record: ProviderRecord, base_url: str) -> None:
         return
     raise WorkerError(
         ErrorCode.VALIDATION_ERROR,
-        f"{record.base_url_var} carries credentials (user:password@); the {record.name} SDK would send them as"
-        f" Authorization: Basic instead of the API key. Remove them ({shown}) and set the key in"
+        f"{record.base_url_var} carries credentials (user:password@); the {record.name} SDK would send them in"
+        f" a Basic authorization header in place of the API key. Remove them ({shown}) and set the key in"
         f" {' or '.join(record.key_vars) or 'the key variable'}",
         details={"provider": record.name, "envVars": [record.base_url_var]},
     )

@@ -15,6 +15,10 @@ from common.report.data import Chart, MissingChart
 SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"  # an identifier only: nothing is fetched
 WIDTH = 560
 ROW = 18  # pixels per model or scenario row
+# The contested chart tells models apart by colour, and its legend names them (a figure in a
+# paper has no tooltip): Vega's category10, or category20 for 11-20 models; beyond 20 colours
+# would repeat, so there is no legend and each point's tooltip names its model.
+LEGEND_MODELS = 20
 
 BUCKETS = [  # analyze_basic's own bucket names, strongest first, then the unscored reasons
     ("strong_first", "favor first, strong", "#1f5fa8"),
@@ -200,6 +204,12 @@ def contested_scenarios(analysis: Analysis) -> Chart | MissingChart:
         for label, c in zip(labels, contested, strict=True)
         for model, score in sorted(c.model_scores.items())
     ]
+    models = sorted({model for c in contested for model in c.model_scores})
+    color: dict[str, Any] = {"field": "model", "type": "nominal", "title": "model", "sort": models}
+    if len(models) > LEGEND_MODELS:
+        color["legend"] = None
+    else:
+        color["scale"] = {"domain": models, "scheme": "category10" if len(models) <= 10 else "category20"}
     spec = _base(values) | {
         "width": WIDTH,
         "height": {"step": ROW * 2},
@@ -212,7 +222,7 @@ def contested_scenarios(analysis: Analysis) -> Chart | MissingChart:
                 "scale": {"domain": [-2, 2]},
                 "title": "mean score (-2 favor second .. +2 favor first)",
             },
-            "color": {"field": "model", "type": "nominal", "legend": None},
+            "color": color,
             "tooltip": [
                 {"field": "scenario"},
                 {"field": "model"},
@@ -223,7 +233,10 @@ def contested_scenarios(analysis: Analysis) -> Chart | MissingChart:
     return Chart(
         name="contested",
         title=title,
-        description="The scenarios whose mean scores vary most across models, one point per model.",
+        description=(
+            "The scenarios whose mean scores vary most across models, one point per model"
+            + (" (hover a point for its model)." if len(models) > LEGEND_MODELS else ".")
+        ),
         spec=spec,
     )
 

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from common.errors.codes import ErrorCode, WorkerError
 from common.errors.facts import ErrorFacts
-from common.providers.base import ModelRequest, ModelResponse, Provider, ResponseReasoning
+from common.providers.base import ModelRequest, ModelResponse, Provider, ResponseReasoning, chat_completions_body
 from common.providers.settings import ProviderSettings
 from common.providers.usage import Usage, as_count
 
@@ -187,14 +187,7 @@ class MistralProvider(Provider):
             timeout_ms=600_000,  # replaced per request by the time left before the deadline
         )
 
-    @staticmethod
-    def chat_body(request: ModelRequest) -> dict[str, Any]:
-        """The Chat Completions body of one request (pure): what `complete` sends, and a batch line's `body`."""
-        messages: list[dict[str, str]] = []
-        if request.system:
-            messages.append({"role": "system", "content": request.system})
-        messages.extend({"role": message.role, "content": message.content} for message in request.messages)
-        return {"model": request.model, "messages": messages, **request.params.sent}
+    chat_body = staticmethod(chat_completions_body)  # what `complete` sends, and a batch line's `body`
 
     async def complete(self, request: ModelRequest, timeout_s: float) -> ModelResponse:
         try:

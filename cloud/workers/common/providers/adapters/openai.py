@@ -16,7 +16,14 @@ from openai.types.chat import ChatCompletion
 from common.contract.probe import FinishReason
 from common.errors.codes import ErrorCode, WorkerError
 from common.errors.facts import ErrorFacts
-from common.providers.base import ModelRequest, ModelResponse, Provider, ResponseReasoning, redirect_facts
+from common.providers.base import (
+    ModelRequest,
+    ModelResponse,
+    Provider,
+    ResponseReasoning,
+    chat_completions_body,
+    redirect_facts,
+)
 from common.providers.records import ProviderRecord
 from common.providers.settings import ProviderSettings
 from common.providers.usage import Usage
@@ -91,14 +98,7 @@ class OpenAIProvider(Provider):
             )
         return self.read_completion(completion)
 
-    @staticmethod
-    def chat_body(request: ModelRequest) -> dict[str, Any]:
-        """The Chat Completions request body (also one line of a Batch API input file)."""
-        messages: list[dict[str, str]] = []
-        if request.system:
-            messages.append({"role": "system", "content": request.system})
-        messages.extend({"role": m.role, "content": m.content} for m in request.messages)
-        return {"model": request.model, "messages": messages, **request.params.sent}
+    chat_body = staticmethod(chat_completions_body)  # also one line of a Batch API input file
 
     def read_completion(self, completion: Any) -> ModelResponse:
         choices = completion.choices or []

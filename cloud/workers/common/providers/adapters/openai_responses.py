@@ -34,6 +34,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import openai
 from openai.types.responses import Response
 
 from common.contract.probe import FinishReason
@@ -77,6 +78,67 @@ class PollPolicy:
 POLL = PollPolicy()
 
 
+# What this transport reads of a response, parsed the SDK's way (`construct`: no validation)
+# into these few fields instead of the SDK's `Response`: building `Response`'s pydantic
+# schema (every tool and output item type) costs ~110 ms of CPU at a process's first
+# response, which every one-shot Responses job would pay on top of a Chat job
+# (bench/responses_start_bench.py). Unknown fields are kept (`extra="allow"`).
+class OutputPart(openai.BaseModel):
+    type: str | None = None
+    text: str | None = None
+    refusal: str | None = None
+
+
+class SummaryPart(openai.BaseModel):
+    text: str | None = None
+
+
+class OutputItem(openai.BaseModel):
+    type: str | None = None
+    content: list[OutputPart] | None = None
+    summary: list[SummaryPart] | None = None
+
+
+class InputTokensDetails(openai.BaseModel):
+    cached_tokens: int | None = None
+
+
+class OutputTokensDetails(openai.BaseModel):
+    reasoning_tokens: int | None = None
+
+
+class ResponseUsage(openai.BaseModel):
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int | None = None
+    input_tokens_details: InputTokensDetails | None = None
+    output_tokens_details: OutputTokensDetails | None = None
+
+
+class ResponseError(openai.BaseModel):
+    code: str | None = None
+    message: str
+
+
+class IncompleteDetails(openai.BaseModel):
+    reason: str | None = None
+
+
+class ResponseBody(openai.BaseModel):
+    """A Responses API response object (`POST /responses`, `GET /responses/{id}`, `.../cancel`)."""
+
+    id: str
+    status: str | None = None
+    model: str | None = None
+    output: list[OutputItem] | None = None
+    usage: ResponseUsage | None = None
+    error: ResponseError | None = None
+    incomplete_details: IncompleteDetails | None = None
+
+
+AnyResponse = ResponseBody | Response  # the SDK's own: provider batch lines (runs.provider_batch.openai_batches)
+
+
 def request_body(request: ModelRequest) -> dict[str, Any]:
     """The JSON body of `POST /responses`: model, the whole history as input items, instructions, parameters."""
     body: dict[str, Any] = {
@@ -113,23 +175,23 @@ class ResponsesTransport:
 
     # -- HTTP -------------------------------------------------------------------------
 
-    async def _create(self, body: dict[str, Any], timeout_s: float) -> Response:
-        # The SDK's own POST with the body as JSON, parsed as its `Response`, as the Chat
-        # Completions path does (`responses.create` would first walk the history through
-        # its TypedDict transform to produce the same JSON).
+    async def _create(self, body: dict[str, Any], timeout_s: float) -> ResponseBody:
+        # The SDK's own POST with the body as JSON, parsed the SDK's way into `ResponseBody`
+        # (`responses.create` would first walk the history through its TypedDict transform
+        # to produce the same JSON, and parse the answer into the SDK's costly `Response`).
         response = await self.provider.client.post(
-            "/responses", body=body, cast_to=Response, options={"timeout": timeout_s}
+            "/responses", body=body, cast_to=ResponseBody, options={"timeout": timeout_s}
         )
         return self._checked(response)
 
-    async def _get(self, response_id: str, timeout_s: float) -> Response:
+    async def _get(self, response_id: str, timeout_s: float) -> ResponseBody:
         response = await self.provider.client.get(
-            f"/responses/{response_id}", cast_to=Response, options={"timeout": timeout_s}
+            f"/responses/{response_id}", cast_to=ResponseBody, options={"timeout": timeout_s}
         )
         return self._checked(response)
 
-    def _checked(self, response: Any) -> Response:
-        if not isinstance(response, Response) or not isinstance(getattr(response, "id", None), str):
+    def _checked(self, response: Any) -> ResponseBody:
+        if not isinstance(response, ResponseBody) or not isinstance(getattr(response, "id", None), str):
             raise WorkerError(
                 ErrorCode.INVALID_RESPONSE,
                 f"{self.name} answered 200 with a body that is not a response",
@@ -146,7 +208,7 @@ class ResponsesTransport:
             raise context.stopped
         clock = context.clock
         stop_at = clock.monotonic() + timeout_s - self.poll.stop_margin_s
-        response: Response | None = None
+        response: ResponseBody | None = None
         if context.response_id and context.resumable:  # an earlier attempt started it: follow it, never ask again
             response = await self._retrieve(context.response_id, context, stop_at)
         elif context.resume_response_id:
@@ -162,7 +224,7 @@ class ResponsesTransport:
             raise
         return self.read_response(response)
 
-    async def _reattach(self, context: TurnContext, request: ModelRequest, stop_at: float) -> Response | None:
+    async def _reattach(self, context: TurnContext, request: ModelRequest, stop_at: float) -> ResponseBody | None:
         """The response a resumed job names, if it can give this turn its answer; None: ask anew."""
         response_id = context.resume_response_id
         assert response_id is not None
@@ -192,7 +254,7 @@ class ResponsesTransport:
         context.reattached = True
         return response
 
-    async def _retrieve(self, response_id: str, context: TurnContext, until: float) -> Response:
+    async def _retrieve(self, response_id: str, context: TurnContext, until: float) -> ResponseBody:
         """One poll, with the one retry policy for its transient failures, finished by `until`."""
         clock = context.clock
         policy = DEFAULT_POLICY
@@ -207,7 +269,7 @@ class ResponsesTransport:
         self._note(context, response)
         return response
 
-    async def _wait(self, response: Response, context: TurnContext, stop_at: float) -> Response:
+    async def _wait(self, response: ResponseBody, context: TurnContext, stop_at: float) -> ResponseBody:
         clock = context.clock
         polls = 0
         while response.status in PENDING:
@@ -219,7 +281,7 @@ class ResponsesTransport:
             response = await self._retrieve(response.id, context, stop_at)
         return response
 
-    async def _deadline(self, response: Response, context: TurnContext) -> Response:
+    async def _deadline(self, response: ResponseBody, context: TurnContext) -> ResponseBody:
         """The attempt's time is nearly up and the response is not done: stop it (or leave it) and say so."""
         if context.on_stop == "cancel":
             final = await self._cancel(context)
@@ -244,7 +306,7 @@ class ResponsesTransport:
         if context.on_stop == "cancel" and context.response_id and context.status in PENDING:
             await self._cancel(context)
 
-    async def _cancel(self, context: TurnContext) -> Response | None:
+    async def _cancel(self, context: TurnContext) -> ResponseBody | None:
         """`POST /responses/{id}/cancel`, bounded; None if it did not answer (the response may still run)."""
         response_id = context.response_id
         if not response_id:
@@ -253,7 +315,7 @@ class ResponsesTransport:
         try:
             async with asyncio.timeout(timeout_s):
                 response = await self.provider.client.post(
-                    f"/responses/{response_id}/cancel", cast_to=Response, options={"timeout": timeout_s}
+                    f"/responses/{response_id}/cancel", cast_to=ResponseBody, options={"timeout": timeout_s}
                 )
             checked = self._checked(response)
         except Exception as exc:  # the response keeps running: the failure says it can be re-attached to
@@ -263,7 +325,7 @@ class ResponsesTransport:
         return checked
 
     @staticmethod
-    def _note(context: TurnContext, response: Response) -> None:
+    def _note(context: TurnContext, response: ResponseBody) -> None:
         context.response_id = response.id
         context.status = response.status
         context.model_version = response.model or context.model_version
@@ -271,7 +333,7 @@ class ResponsesTransport:
 
     # -- reading ----------------------------------------------------------------------
 
-    def read_response(self, response: Response) -> ModelResponse:
+    def read_response(self, response: AnyResponse) -> ModelResponse:
         status = response.status
         if status == "failed":
             raise self.failed_error(response)
@@ -320,7 +382,7 @@ class ResponsesTransport:
         )
 
     @staticmethod
-    def usage_of(response: Response) -> Usage:
+    def usage_of(response: AnyResponse) -> Usage:
         """The Responses API's usage: reasoning inside `output_tokens` (OpenAI), cache hits inside `input_tokens`.
 
         A compatible server (or xAI) that reports reasoning beside the output count says so
@@ -340,7 +402,7 @@ class ResponsesTransport:
             raw=usage.model_dump(exclude_none=True),
         )
 
-    def failed_error(self, response: Response) -> WorkerError:
+    def failed_error(self, response: AnyResponse) -> WorkerError:
         """A `failed` response, classified by the one table from its `error.code` and message."""
         from common.errors.classify import to_worker_error  # loaded on the first failure only
 

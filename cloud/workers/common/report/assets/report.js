@@ -9,6 +9,7 @@
   const J = D.jobs;
   const N = J.id.length;
   const PAGE = 50;
+  const COMPARE_PER_MODEL = 10;  // answers per model column; the rest open in the transcript browser
   const T = D.texts;
   const CF = index(D.conversationFields);
   const TF = index(D.turnFields);
@@ -225,6 +226,13 @@
     for (const row of document.querySelectorAll("#browse-rows tr")) row.classList.toggle("open", Number(row.dataset.job) === i);
     box.scrollIntoView({ block: "start" });
   }
+  function showJobs(scenario, model) {  // the transcript browser, filtered to one scenario's jobs of one model
+    showTab("transcripts");
+    Object.assign(filters, { model, scenario, outcome: "", code: -1, search: "" });
+    $("filter-model").value = String(model); $("filter-scenario").value = String(scenario);
+    $("filter-outcome").value = ""; $("filter-code").value = ""; $("filter-search").value = "";
+    applyFilters();
+  }
   function renderTranscripts() {
     options($("filter-model"), "all models", D.models.map((m, i) => [i, m]));
     options($("filter-scenario"), "all scenarios", D.scenarios.map((s, i) => [i, s.name]));
@@ -262,7 +270,7 @@
     const columns = [...byModel.keys()].sort((a, b) => (D.models[a] < D.models[b] ? -1 : 1)).map((m) =>
       el("div", { class: "compare-column", "data-model": D.models[m] }, [
         el("h3", { text: D.models[m] }),
-        ...byModel.get(m).map((i) => {
+        ...byModel.get(m).slice(0, COMPARE_PER_MODEL).map((i) => {
           const c = D.conversations[i];
           return el("div", { class: "compare-answer", "data-job": i }, [
             el("p", {}, [badge(J.outcome[i], J.code[i]), J.decision[i] >= 0 ? " " + D.decisions[J.decision[i]] : "",
@@ -271,6 +279,9 @@
             ...c[CF.turns].map((turn) => el("div", {}, [el("strong", { text: text(turn[TF.label]) }), el("pre", { class: "response", text: turn[TF.response] })])),
           ]);
         }),
+        byModel.get(m).length > COMPARE_PER_MODEL ? el("button", { type: "button", class: "link compare-more",
+          text: num(byModel.get(m).length - COMPARE_PER_MODEL) + " more: show all " + num(byModel.get(m).length) + " in Transcripts",
+          onclick: () => showJobs(compareAt, m) }) : null,
       ]));
     $("compare-grid").replaceChildren(...columns);
   }

@@ -61,7 +61,7 @@ from common.probe.conversation import MAX_PARAM_RETRIES_PER_TURN, ProbeRunner
 from common.providers.apis import choose_api
 from common.providers.base import GenerationParams, Provider
 from common.providers.pool import ProviderPool
-from common.providers.records import BY_NAME
+from common.providers.records import BY_NAME, PROVIDERS
 from common.providers.registry import ModelRoute, resolve_model
 from common.runs.batch.files import BatchJob, compact, read_jobs, read_previous
 from common.runs.batch.options import BatchOptions
@@ -100,15 +100,18 @@ from common.runs.provider_batch.transport import (
 from common.runs.run_path import parse_job
 from common.runs.stop_signals import begin_stop, install_stop_signals, remove_stop_signals
 
-# The providers whose batch API this worker speaks (module:class, imported only when used).
-TRANSPORTS: dict[str, str] = {
-    "openai": "common.runs.provider_batch.openai_batches:OpenAIBatches",
-    "anthropic": "common.runs.provider_batch.anthropic_batches:AnthropicBatches",
-    "google": "common.runs.provider_batch.gemini_batches:GeminiBatches",
-    "mistral": "common.runs.provider_batch.mistral_batches:MistralBatches",
-}
-# The APIs each provider's batch transport takes (any other: the job runs online).
-BATCHED_APIS: dict[str, tuple[str, ...]] = {"openai": ("chat", "responses")}
+# The providers whose batch API this worker speaks: their records name the transport
+# (`ProviderRecord.batch_transport`, imported only when used; its `apis` are those it batches).
+TRANSPORTS: dict[str, str] = {record.name: record.batch_transport for record in PROVIDERS if record.batch_transport}
+
+
+def transport_class(provider: str) -> type[BatchTransport]:
+    """The batch transport class of a provider in `TRANSPORTS`, imported on first use."""
+    module_name, _, class_name = TRANSPORTS[provider].partition(":")
+    cls: type[BatchTransport] = getattr(importlib.import_module(module_name), class_name)
+    return cls
+
+
 POLL_BACKOFF = 1.5  # each poll round that sees no batch end waits this much longer
 MAX_POLL_INTERVAL_S = 600.0
 CANCELLED_BY_USER = "the provider-batch run was cancelled (--cancel): run the same command again to resume"
@@ -372,7 +375,7 @@ class ProviderBatchRunner:
                 continue
             route = resolve_model(parsed.model_id)
             api = choose_api(BY_NAME[route.provider], route.model, parsed.model_settings)
-            if api.api not in BATCHED_APIS.get(route.provider, ("chat",)):
+            if api.api not in transport_class(route.provider).apis:
                 self.log.info("job runs online: its API is not batched here", jobId=job.id, api=api.api)
                 online.add(job.id)
                 continue
@@ -428,10 +431,8 @@ class ProviderBatchRunner:
                         self._finish_job(tracked, error)
                         self._keep(tracked)
                 continue
-            module_name, _, class_name = TRANSPORTS[name].partition(":")
-            cls: type[BatchTransport] = getattr(importlib.import_module(module_name), class_name)
             self.providers[name] = provider
-            self.transports[name] = cls(provider)
+            self.transports[name] = transport_class(name)(provider)
             self.stats_for(name)
 
     def _check_resumable(self, tracked: Tracked) -> None:

@@ -191,3 +191,40 @@ async def test_a_stream_that_times_out_keeps_the_text_received_so_far(respx_mock
     assert [a["partialResponse"] for a in incomplete.get("earlierAttempts", [])] == [
         f"slow answer {n}" for n in range(1, out["error"]["details"]["attempts"])
     ]
+
+
+async def test_a_stream_closed_before_message_stop_is_a_cut_answer_not_a_finished_one(
+    respx_mock: respx.MockRouter,
+) -> None:
+    # The connection ends quietly mid-answer (no error, no message_stop): the SDK would hand
+    # back the message so far as if it were complete.
+    respx_mock.post(MESSAGES_URL).mock(
+        side_effect=[streamed(events(["half an", f" answer {n}"], finished=False)) for n in range(1, 6)]
+    )
+    out = wire(await run(probe_job(MODEL, followups=0, modelConfig={"maxTokens": 32_000}), FakeClock()))
+    assert out["success"] is False
+    assert out["error"]["code"] == "NETWORK_ERROR" and out["error"]["retryable"] is True
+    assert out["error"]["details"]["attempts"] == 5
+    incomplete = out["error"]["details"]["incompleteTurn"]
+    assert (incomplete["partialResponse"], incomplete["transport"]) == ("half an answer 5", "messages_stream")
+    assert [a["partialResponse"] for a in incomplete["earlierAttempts"]] == [f"half an answer {n}" for n in range(1, 5)]
+
+
+async def test_a_streamed_turn_that_recovers_after_a_cut_is_the_full_answer(respx_mock: respx.MockRouter) -> None:
+    respx_mock.post(MESSAGES_URL).mock(
+        side_effect=[streamed(events(["half an"], finished=False)), streamed(events(["The whole answer."]))]
+    )
+    out = wire(await run(probe_job(MODEL, followups=0, modelConfig={"maxTokens": 32_000}), FakeClock()))
+    assert out["success"] is True, out
+    (turn,) = out["transcript"]["turns"]
+    assert turn["targetResponse"] == "The whole answer."
+    assert turn["providerMetadata"]["attempts"] == 2 and turn["providerMetadata"]["rawFinishReason"] == "end_turn"
+
+
+async def test_a_server_that_answers_a_streamed_request_with_json_is_an_invalid_response(
+    respx_mock: respx.MockRouter,
+) -> None:
+    respx_mock.post(MESSAGES_URL).mock(return_value=httpx.Response(200, json=load_fixture("anthropic", "message")))
+    out = wire(await run(probe_job(MODEL, followups=0, modelConfig={"maxTokens": 32_000}), FakeClock()))
+    assert out["error"]["code"] == "INVALID_RESPONSE" and out["error"]["retryable"] is False
+    assert "without a message stream" in out["error"]["message"]

@@ -130,13 +130,32 @@ class AnthropicProvider(Provider):
             extra_body=extra_body or None,
             **kwargs,
         ) as stream:
+            started = stopped = False
             async for event in stream:
                 if event.type == "message_start":
+                    started = True
                     context.response_id = event.message.id or None
                     context.model_version = event.message.model or None
                     context.status = "streaming"
                 elif event.type == "content_block_delta" and event.delta.type == "text_delta":
                     context.received(event.delta.text)
+                elif event.type == "message_stop":
+                    stopped = True
+            # A stream closed before `message_stop` is a cut answer, never a finished one: the
+            # text so far goes to the failure (incompleteTurn), and the turn is asked again.
+            if not started:
+                raise WorkerError(
+                    ErrorCode.INVALID_RESPONSE,
+                    f"{self.name} answered a streamed request without a message stream (a server that"
+                    " does not stream? a smaller maxTokens is sent unstreamed: README, long generations)",
+                    details={"provider": self.name},
+                )
+            if not stopped:
+                raise WorkerError(
+                    ErrorCode.NETWORK_ERROR,
+                    f"{self.name}'s message stream ended before message_stop: the answer is incomplete",
+                    details={"provider": self.name, "responseId": context.response_id},
+                )
             message = await stream.get_final_message()
         context.status = "completed"
         return message

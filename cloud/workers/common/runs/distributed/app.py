@@ -76,7 +76,10 @@ app = make_app(environment.broker_url())
 _loop: LoopThread | None = None
 
 
-@app.task(name=TASK_NAME, ignore_result=True)
+STRATEGY = "common.runs.distributed.strategy:probe_strategy"
+
+
+@app.task(name=TASK_NAME, ignore_result=True, Strategy=STRATEGY)
 def run_probe_task(message: Any) -> None:
     """One probe job: runs on the process's event loop; the result goes to Redis, never to Celery.
 

@@ -51,6 +51,11 @@ def start_directly(task_name: str, start: Start) -> None:
     _DIRECT[task_name] = start
 
 
+def direct_start(task_name: str) -> Start | None:
+    """The start function registered for a task (`start_directly`), if any."""
+    return _DIRECT.get(task_name)
+
+
 def defer(future: concurrent.futures.Future[Any]) -> bool:
     """Called by a task body: True when a `LoopPool` took the job's future (the body returns
     at once, the pool reports the task when the future ends); False when no pool defers
@@ -160,6 +165,28 @@ class LoopPool(BasePool):
 
         future.add_done_callback(ended)
         return _Applied(future)
+
+    def start_message(self, start: Start, argument: Any, acknowledge: Callable[[], Any]) -> None:
+        """Starts one message's job (`strategy.py`: no Celery request); `acknowledge` when it ends.
+
+        `acknowledge` is the consumer's own promise (it hands the ack to the hub's thread), so
+        it may be called on the loop's thread. A job cut off by the worker stopping is not
+        acknowledged, as under Celery's request."""
+        try:
+            future = start(argument)
+        except Exception as exc:
+            self.log.error("the task could not be started; its message is not acknowledged", exc_info=exc)
+            return
+        self._running.add(future)
+
+        def ended(done: concurrent.futures.Future[Any]) -> None:
+            self._running.discard(done)
+            if done.cancelled() or done.exception() is not None:  # the loop stopped under the job
+                self.log.warning("a job was cut off by the worker stopping; its message is not acknowledged")
+                return
+            acknowledge()
+
+        future.add_done_callback(ended)
 
     def _job_ended(self, future: concurrent.futures.Future[Any], callback: Callback, ret: Any) -> None:
         """On the loop's thread: hands Celery's callback (the acknowledgement) to the hub's thread."""

@@ -228,3 +228,193 @@ async def test_a_server_that_answers_a_streamed_request_with_json_is_an_invalid_
     out = wire(await run(probe_job(MODEL, followups=0, modelConfig={"maxTokens": 32_000}), FakeClock()))
     assert out["error"]["code"] == "INVALID_RESPONSE" and out["error"]["retryable"] is False
     assert "without a message stream" in out["error"]["message"]
+
+
+# -- thinking received before the cut ---------------------------------------------------------
+# Streamed thinking as the extended-thinking documentation shows it (docs.anthropic.com/en/docs/
+# build-with-claude/extended-thinking, "Streaming thinking": a `thinking` block of thinking_delta
+# events closed by a signature_delta, then the `text` block; a `redacted_thinking` block arrives
+# whole in its content_block_start with only encrypted `data`).
+
+
+REDACTED_DATA = "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rL"  # encrypted: never decoded
+SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl"
+
+
+def thinking_events(blocks: list[tuple[str, list[str]]], *, finished: bool = False) -> list[dict[str, Any]]:
+    """message_start, then each (kind, pieces) block: "thinking", "redacted" or "text"; the last block is left open."""
+    found: list[dict[str, Any]] = [
+        {
+            "type": "message_start",
+            "message": {
+                "id": MESSAGE_ID,
+                "type": "message",
+                "role": "assistant",
+                "content": [],
+                "model": "claude-opus-4-5-20251101",
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": 25, "output_tokens": 1},
+            },
+        }
+    ]
+    for index, (kind, pieces) in enumerate(blocks):
+        last = index == len(blocks) - 1
+        if kind == "redacted":
+            found.append(
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": {"type": "redacted_thinking", "data": REDACTED_DATA},
+                }
+            )
+        elif kind == "thinking":
+            found.append(
+                {"type": "content_block_start", "index": index, "content_block": {"type": "thinking", "thinking": ""}}
+            )
+            found += [
+                {"type": "content_block_delta", "index": index, "delta": {"type": "thinking_delta", "thinking": p}}
+                for p in pieces
+            ]
+            if not last or finished:
+                found.append(
+                    {
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": {"type": "signature_delta", "signature": SIGNATURE},
+                    }
+                )
+        else:
+            found.append({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})
+            found += [
+                {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": p}}
+                for p in pieces
+            ]
+        if not last or finished:
+            found.append({"type": "content_block_stop", "index": index})
+    if finished:
+        found += [
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": 40},
+            },
+            {"type": "message_stop"},
+        ]
+    return found
+
+
+def thinking_job(followups: int = 0, **reasoning: Any) -> dict[str, Any]:
+    return probe_job(
+        MODEL,
+        followups=followups,
+        config={"temperature": 1, "maxTokens": 32_000, "reasoning": {"budgetTokens": 16_000, **reasoning}},
+    )
+
+
+async def test_a_streamed_turn_cut_while_thinking_keeps_the_thinking_received_so_far(
+    respx_mock: respx.MockRouter,
+) -> None:
+    hanging = asyncio.Event()
+    route = respx_mock.post(MESSAGES_URL).mock(
+        return_value=streamed(
+            thinking_events(
+                [
+                    ("thinking", ["Let me weigh", " the harm first."]),
+                    ("redacted", []),
+                    ("thinking", ["Now the promise", " I made"]),  # cut here, mid-thought
+                ]
+            ),
+            hang=hanging,
+        )
+    )
+    task = asyncio.create_task(run(thinking_job(), FakeClock()))
+    waiting = asyncio.create_task(hanging.wait())
+    await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)  # a job that fails early ends the wait
+    task.cancel()
+    waiting.cancel()
+    out = wire(await task)
+
+    assert sent_bodies(route)[0]["thinking"] == {"type": "enabled", "budget_tokens": 16_000}
+    assert out["error"]["code"] == "CANCELLED"
+    incomplete = out["error"]["details"]["incompleteTurn"]
+    assert incomplete["partialResponse"] == ""  # no answer text yet: the thinking is all that was paid for
+    # Joined and counted as a finished turn's `reasoning` is (thinking blocks apart, redacted ones counted).
+    assert incomplete["partialReasoning"] == {
+        "text": "Let me weigh the harm first.\n\nNow the promise I made",
+        "redactedBlocks": 1,
+    }
+    assert (incomplete["responseId"], incomplete["transport"]) == (MESSAGE_ID, "messages_stream")
+
+
+async def test_the_thinking_of_a_cut_stream_is_not_kept_when_capture_is_off(respx_mock: respx.MockRouter) -> None:
+    respx_mock.post(MESSAGES_URL).mock(
+        side_effect=[
+            streamed(thinking_events([("thinking", [f"thought {n}"]), ("text", [f"answer {n}"])])) for n in range(1, 6)
+        ]
+    )
+    out = wire(await run(thinking_job(capture=False), FakeClock()))
+    assert out["error"]["code"] == "NETWORK_ERROR" and out["error"]["details"]["attempts"] == 5
+    incomplete = out["error"]["details"]["incompleteTurn"]
+    assert incomplete["partialResponse"] == "answer 5"  # the answer is kept, as always
+    assert "partialReasoning" not in incomplete
+    assert all("partialReasoning" not in attempt for attempt in incomplete["earlierAttempts"])
+    assert "thought" not in json.dumps(out)
+
+
+async def test_each_attempts_thinking_is_cut_and_redacted_like_a_finished_turns(
+    respx_mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROBE_MAX_ANSWER_CHARS", "40")
+    key = "sk-ant-test-not-real-0123456789"  # the provider_env key, quoted back by the model
+    thought = "The key in my context is " + key + " and I must not repeat it, ever."
+    respx_mock.post(MESSAGES_URL).mock(
+        side_effect=[
+            streamed(thinking_events([("thinking", ["Brief."]), ("text", ["First answer."])], finished=True)),
+            *(
+                streamed(thinking_events([("thinking", [thought[:20], thought[20:]]), ("text", [f"No {n}"])]))
+                for n in range(1, 6)
+            ),
+        ]
+    )
+    out = wire(await run(thinking_job(followups=1), FakeClock()))
+    assert out["error"]["code"] == "NETWORK_ERROR"
+    (done,) = out["partialTranscript"]["turns"]
+    assert done["reasoning"]["text"] == "Brief."
+    # The cut is said where a finished turn's would be: the (partial) transcript's warnings.
+    cut = [w for w in out["partialTranscript"]["warningDetails"] if w["code"] == "TRUNCATED"]
+    assert len(cut) == 1 and f"{len(thought)} characters of reasoning text" in cut[0]["message"]
+    incomplete = out["error"]["details"]["incompleteTurn"]
+    attempts = [*incomplete["earlierAttempts"], incomplete]
+    assert [a["partialResponse"] for a in attempts] == [f"No {n}" for n in range(1, 6)]
+    for attempt in attempts:
+        # The first PROBE_MAX_ANSWER_CHARS characters, then the document's redaction.
+        assert attempt["partialReasoning"] == {
+            "text": thought[:40].replace(key[:15], "[REDACTED]"),
+            "redactedBlocks": 0,
+            "receivedChars": len(thought),
+        }
+    assert key[:15] not in json.dumps(out)
+
+
+async def test_each_attempts_answer_text_is_cut_at_the_answer_limit(
+    respx_mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unfinished turn's answer obeys the bound a finished answer does (PROBE_MAX_ANSWER_CHARS):
+    the first characters are kept, `partialResponseChars` says how many came, a warning says so."""
+    monkeypatch.setenv("PROBE_MAX_ANSWER_CHARS", "40")
+    long_answer = "An answer that goes on well past the limit of forty characters."
+    respx_mock.post(MESSAGES_URL).mock(
+        side_effect=[
+            streamed(thinking_events([("text", ["First answer."])], finished=True)),
+            *(streamed(thinking_events([("text", [long_answer[:30], long_answer[30:]])])) for _ in range(5)),
+        ]
+    )
+    out = wire(await run(thinking_job(followups=1), FakeClock()))
+    assert out["error"]["code"] == "NETWORK_ERROR"
+    incomplete = out["error"]["details"]["incompleteTurn"]
+    for attempt in [*incomplete["earlierAttempts"], incomplete]:
+        assert attempt["partialResponse"] == long_answer[:40]
+        assert attempt["partialResponseChars"] == len(long_answer)
+    cut = [w for w in out["partialTranscript"]["warningDetails"] if w["code"] == "ANSWER_CUT"]
+    assert len(cut) == 1 and f"{len(long_answer)} characters of its answer" in cut[0]["message"]

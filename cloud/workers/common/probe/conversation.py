@@ -475,23 +475,58 @@ class ProbeRunner:
         found = response.reasoning
         if found is None or (setting is not None and not setting.capture):
             return None
-        limit = environment.max_answer_chars()
         kept: dict[str, str | None] = {}
         for name, value in (("text", found.text), ("summary", found.summary)):
-            if value is not None and len(value) > limit:
-                self.state.warn(
-                    TranscriptWarning(
-                        code=TranscriptWarningCode.TRUNCATED,
-                        message=f"turn {planned.number} ({planned.label}) returned {len(value)} characters of"
-                        f" reasoning {name}: only the first {limit} are kept (PROBE_MAX_ANSWER_CHARS)",
-                        recommendation="raise PROBE_MAX_ANSWER_CHARS to keep longer reasoning",
-                    )
-                )
-                value = value[:limit]
-            kept[name] = value or None
+            kept[name] = self._cut_reasoning(planned, name, value) or None
         if kept["text"] is None and kept["summary"] is None and not found.redacted_blocks:
             return None
         return TurnReasoning(text=kept["text"], summary=kept["summary"], redacted_blocks=found.redacted_blocks)
+
+    def _cut_reasoning(self, planned: PlannedTurn, name: str, value: str | None) -> str | None:
+        """Reasoning text kept as answers are: at most PROBE_MAX_ANSWER_CHARS, a cut said in a warning."""
+        limit = environment.max_answer_chars()
+        if value is None or len(value) <= limit:
+            return value
+        self.state.warn(
+            TranscriptWarning(
+                code=TranscriptWarningCode.TRUNCATED,
+                message=f"turn {planned.number} ({planned.label}) returned {len(value)} characters of"
+                f" reasoning {name}: only the first {limit} are kept (PROBE_MAX_ANSWER_CHARS)",
+                recommendation="raise PROBE_MAX_ANSWER_CHARS to keep longer reasoning",
+            )
+        )
+        return value[:limit]
+
+    def _keep_partial(self, planned: PlannedTurn, received: dict[str, Any]) -> None:
+        """What an unfinished turn received (each attempt's) under a finished turn's rules: the
+        answer cut at PROBE_MAX_ANSWER_CHARS (`partialResponseChars` says how much came); the
+        reasoning kept only when `capture` is on, cut like captured reasoning (`receivedChars`)."""
+        setting = self.params.reasoning
+        capture = setting is None or setting.capture
+        limit = environment.max_answer_chars()
+        for attempt in (received, *received.get("earlierAttempts", ())):
+            answer = attempt.get("partialResponse")
+            if isinstance(answer, str) and len(answer) > limit:
+                self.state.warn(
+                    TranscriptWarning(
+                        code=TranscriptWarningCode.ANSWER_CUT,
+                        message=f"turn {planned.number} ({planned.label}) had received {len(answer)} characters"
+                        f" of its answer when it failed: only the first {limit} are kept (PROBE_MAX_ANSWER_CHARS)",
+                        recommendation="raise PROBE_MAX_ANSWER_CHARS to keep longer answers",
+                    )
+                )
+                attempt["partialResponse"] = answer[:limit]
+                attempt["partialResponseChars"] = len(answer)
+            reasoning = attempt.get("partialReasoning")
+            if reasoning is None:
+                continue
+            if not capture:
+                del attempt["partialReasoning"]
+                continue
+            text = reasoning.get("text")
+            kept = self._cut_reasoning(planned, "text", text)
+            if kept != text:
+                attempt["partialReasoning"] = {**reasoning, "text": kept, "receivedChars": len(text or "")}
 
     def _estimate_tokens(self, text: str) -> int:
         """A token count the provider did not report; the tokenizer module is loaded only then."""
@@ -562,6 +597,7 @@ class ProbeRunner:
             self._warn_context(context)
             received = context.failure_details()
             if received is not None:
+                self._keep_partial(planned, received)
                 details.setdefault(
                     "incompleteTurn", {"turnNumber": planned.number, "promptLabel": planned.label, **received}
                 )

@@ -22,8 +22,8 @@ _SDK_KWARGS = frozenset({"max_tokens", "stop_sequences", "system"})
 # or above a model's own non-streaming limit, the SDK's MODEL_NONSTREAMING_TOKENS) unless
 # a timeout is passed, and Anthropic's docs recommend streaming for such requests: a long
 # non-streamed answer holds a silent connection for minutes and is lost whole if cut.
-# Streamed, it is assembled into the same turn, and the text received so far is kept in the
-# turn's context (common.providers.turn_context) for the failure document.
+# Streamed, it is assembled into the same turn, and the text and thinking received so far are
+# kept in the turn's context (common.providers.turn_context) for the failure document.
 STREAM_ABOVE_MAX_TOKENS = 21_333
 _NONSTREAMING_LIMITS: dict[str, int] = dict(getattr(anthropic._constants, "MODEL_NONSTREAMING_TOKENS", {}))
 STREAMED = "messages_stream"
@@ -120,7 +120,8 @@ class AnthropicProvider(Provider):
     async def _streamed(
         self, request: ModelRequest, kwargs: dict[str, Any], extra_body: dict[str, Any], timeout_s: float
     ) -> anthropic.types.Message:
-        """The same request streamed (`messages.stream`), its answer text noted in the turn's context as it arrives."""
+        """The same request streamed (`messages.stream`), its answer and thinking text noted in the turn's
+        context as they arrive (thinking is billed too); redacted thinking blocks are counted."""
         context = request.context or TurnContext()
         context.begin(STREAMED)
         async with self.client.messages.stream(
@@ -137,8 +138,12 @@ class AnthropicProvider(Provider):
                     context.response_id = event.message.id or None
                     context.model_version = event.message.model or None
                     context.status = "streaming"
+                elif event.type == "content_block_start" and event.content_block.type == "redacted_thinking":
+                    context.received_redacted_block()
                 elif event.type == "content_block_delta" and event.delta.type == "text_delta":
                     context.received(event.delta.text)
+                elif event.type == "content_block_delta" and event.delta.type == "thinking_delta":
+                    context.received_thinking(event.index, event.delta.thinking)
                 elif event.type == "message_stop":
                     stopped = True
             # A stream closed before `message_stop` is a cut answer, never a finished one: the

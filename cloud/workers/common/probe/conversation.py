@@ -396,19 +396,14 @@ class ProbeRunner:
                     "attempts": stats.attempts,
                 },
             )
-        text = response.text
-        limit = environment.max_answer_chars()
-        if len(text) > limit:  # paid for, so kept: cut at the documented bound, and said so
-            self.state.warn(
-                TranscriptWarning(
-                    code=TranscriptWarningCode.ANSWER_CUT,
-                    message=f"turn {planned.number} ({planned.label}) answered {len(text)} characters: only the"
-                    f" first {limit} are kept (PROBE_MAX_ANSWER_CHARS)",
-                    recommendation="raise PROBE_MAX_ANSWER_CHARS to keep longer answers, or treat it as incomplete",
-                )
-            )
-            self.log.warning("answer cut", turn=planned.number, chars=len(text), keptChars=limit)
-            text = text[:limit]
+        text = self._cut_to_limit(  # paid for, so kept: cut at the documented bound, and said so
+            response.text,
+            TranscriptWarningCode.ANSWER_CUT,
+            f"turn {planned.number} ({planned.label}) answered {len(response.text)} characters",
+            "raise PROBE_MAX_ANSWER_CHARS to keep longer answers, or treat it as incomplete",
+        )
+        if len(text) < len(response.text):
+            self.log.warning("answer cut", turn=planned.number, chars=len(response.text), keptChars=len(text))
         estimated = not response.usage.reported
         input_tokens = response.usage.input_tokens
         if input_tokens is None:
@@ -484,18 +479,28 @@ class ProbeRunner:
 
     def _cut_reasoning(self, planned: PlannedTurn, name: str, value: str | None) -> str | None:
         """Reasoning text kept as answers are: at most PROBE_MAX_ANSWER_CHARS, a cut said in a warning."""
+        if value is None:
+            return None
+        return self._cut_to_limit(
+            value,
+            TranscriptWarningCode.TRUNCATED,
+            f"turn {planned.number} ({planned.label}) returned {len(value)} characters of reasoning {name}",
+            "raise PROBE_MAX_ANSWER_CHARS to keep longer reasoning",
+        )
+
+    def _cut_to_limit(self, text: str, code: TranscriptWarningCode, what: str, recommendation: str) -> str:
+        """`text` at most PROBE_MAX_ANSWER_CHARS long; a cut is said in a warning (`what` was cut)."""
         limit = environment.max_answer_chars()
-        if value is None or len(value) <= limit:
-            return value
+        if len(text) <= limit:
+            return text
         self.state.warn(
             TranscriptWarning(
-                code=TranscriptWarningCode.TRUNCATED,
-                message=f"turn {planned.number} ({planned.label}) returned {len(value)} characters of"
-                f" reasoning {name}: only the first {limit} are kept (PROBE_MAX_ANSWER_CHARS)",
-                recommendation="raise PROBE_MAX_ANSWER_CHARS to keep longer reasoning",
+                code=code,
+                message=f"{what}: only the first {limit} are kept (PROBE_MAX_ANSWER_CHARS)",
+                recommendation=recommendation,
             )
         )
-        return value[:limit]
+        return text[:limit]
 
     def _keep_partial(self, planned: PlannedTurn, received: dict[str, Any]) -> None:
         """What an unfinished turn received (each attempt's) under a finished turn's rules: the
@@ -503,20 +508,19 @@ class ProbeRunner:
         reasoning kept only when `capture` is on, cut like captured reasoning (`receivedChars`)."""
         setting = self.params.reasoning
         capture = setting is None or setting.capture
-        limit = environment.max_answer_chars()
         for attempt in (received, *received.get("earlierAttempts", ())):
             answer = attempt.get("partialResponse")
-            if isinstance(answer, str) and len(answer) > limit:
-                self.state.warn(
-                    TranscriptWarning(
-                        code=TranscriptWarningCode.ANSWER_CUT,
-                        message=f"turn {planned.number} ({planned.label}) had received {len(answer)} characters"
-                        f" of its answer when it failed: only the first {limit} are kept (PROBE_MAX_ANSWER_CHARS)",
-                        recommendation="raise PROBE_MAX_ANSWER_CHARS to keep longer answers",
-                    )
+            if isinstance(answer, str):
+                kept_answer = self._cut_to_limit(
+                    answer,
+                    TranscriptWarningCode.ANSWER_CUT,
+                    f"turn {planned.number} ({planned.label}) had received {len(answer)} characters of its"
+                    " answer when it failed",
+                    "raise PROBE_MAX_ANSWER_CHARS to keep longer answers",
                 )
-                attempt["partialResponse"] = answer[:limit]
-                attempt["partialResponseChars"] = len(answer)
+                if kept_answer != answer:
+                    attempt["partialResponse"] = kept_answer
+                    attempt["partialResponseChars"] = len(answer)
             reasoning = attempt.get("partialReasoning")
             if reasoning is None:
                 continue

@@ -99,6 +99,21 @@ def chat_completion(
     return body
 
 
+def anthropic_message_start(message_id: str, model: str = "claude-opus-4-5-20251101") -> dict[str, Any]:
+    """The first event of a Messages stream (Anthropic's streaming docs), for a message not yet written."""
+    message: dict[str, Any] = {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "content": [],
+        "model": model,
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 25, "output_tokens": 1},
+    }
+    return {"type": "message_start", "message": message}
+
+
 def anthropic_events(message: dict[str, Any]) -> list[dict[str, Any]]:
     """The Messages streaming events that carry `message` (Anthropic's streaming docs: message_start,
     content_block_start/delta/stop per text block, message_delta with the stop reason, message_stop)."""

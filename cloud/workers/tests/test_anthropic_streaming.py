@@ -18,7 +18,7 @@ import pytest
 import respx
 
 from common.providers.adapters.anthropic import STREAM_ABOVE_MAX_TOKENS, streams
-from tests.helpers import FakeClock, load_fixture, probe_job, run, sent_bodies, wire
+from tests.helpers import FakeClock, anthropic_message_start, load_fixture, probe_job, run, sent_bodies, wire
 
 MESSAGES_URL = "https://api.anthropic.com/v1/messages"
 MODEL = "claude-opus-4-5"
@@ -33,19 +33,7 @@ def provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def events(chunks: list[str], *, finished: bool = True) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = [
-        {
-            "type": "message_start",
-            "message": {
-                "id": MESSAGE_ID,
-                "type": "message",
-                "role": "assistant",
-                "content": [],
-                "model": "claude-opus-4-5-20251101",
-                "stop_reason": None,
-                "stop_sequence": None,
-                "usage": {"input_tokens": 25, "output_tokens": 1},
-            },
-        },
+        anthropic_message_start(MESSAGE_ID),
         {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
         {"type": "ping"},
         *({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": c}} for c in chunks),
@@ -243,21 +231,7 @@ SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl"
 
 def thinking_events(blocks: list[tuple[str, list[str]]], *, finished: bool = False) -> list[dict[str, Any]]:
     """message_start, then each (kind, pieces) block: "thinking", "redacted" or "text"; the last block is left open."""
-    found: list[dict[str, Any]] = [
-        {
-            "type": "message_start",
-            "message": {
-                "id": MESSAGE_ID,
-                "type": "message",
-                "role": "assistant",
-                "content": [],
-                "model": "claude-opus-4-5-20251101",
-                "stop_reason": None,
-                "stop_sequence": None,
-                "usage": {"input_tokens": 25, "output_tokens": 1},
-            },
-        }
-    ]
+    found: list[dict[str, Any]] = [anthropic_message_start(MESSAGE_ID)]
     for index, (kind, pieces) in enumerate(blocks):
         last = index == len(blocks) - 1
         if kind == "redacted":

@@ -21,7 +21,7 @@ from testkit.fake_provider import FakeProvider, Received, Reply
 from testkit.fake_responses import BackgroundResponses
 from testkit.http_server import HttpRequest, LoopbackHttpServer, response_head
 from testkit.workers import PROBE_PY, WAIT_S, WORKERS, WorkerProcess
-from tests.helpers import probe_job
+from tests.helpers import anthropic_message_start, probe_job
 
 # Runs probe.py as `python probe.py` would, logging a JSON line each time the streamed turn
 # has taken in a piece of answer text (`TurnContext.received`): the test signals once the
@@ -68,19 +68,7 @@ class StoppingStream(LoopbackHttpServer):
         self.bodies.append(json.loads(request.body))
         writer.write(response_head(200, "OK", [("Content-Type", "text/event-stream"), ("Connection", "close")]))
         events: list[dict[str, Any]] = [
-            {
-                "type": "message_start",
-                "message": {
-                    "id": MESSAGE_ID,
-                    "type": "message",
-                    "role": "assistant",
-                    "content": [],
-                    "model": SERVED,
-                    "stop_reason": None,
-                    "stop_sequence": None,
-                    "usage": {"input_tokens": 25, "output_tokens": 1},
-                },
-            },
+            anthropic_message_start(MESSAGE_ID, SERVED),
             {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
             {"type": "ping"},
             *(

@@ -244,7 +244,7 @@ def test_every_id_is_answered_once_and_as_in_a_local_batch(
     # one worker on the app's own pool, one on Celery's `threads` pool (still supported): the
     # metrics asserted below are the threads worker's, so it ran jobs too
     threads = {**env, "PROBE_METRICS_PORT": str(port)}
-    with workers(threads, 1, extra_args=("-P", "threads")), workers(env, 1):
+    with workers(threads, 1, extra_args=("-P", "threads")) as started, workers(env, 1) as more:
         done = run_script(
             BATCH_PY,
             b"",
@@ -253,6 +253,10 @@ def test_every_id_is_answered_once_and_as_in_a_local_batch(
             timeout_s=WAIT_S,
         )
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        # both still serving: a worker that died mid-run (a failed acknowledgement once killed the
+        # loop pool's worker) would leave its jobs to the other one and to the leases unseen
+        for worker in (*started, *more):
+            assert worker.proc.poll() is None, worker.err[-3000:]
     assert done.code == 0, done.err
     results = results_by_id(tmp_path / "out.jsonl")
     assert set(results) == set(jobs)

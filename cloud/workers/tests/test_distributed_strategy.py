@@ -19,6 +19,8 @@ from common.runs.distributed.app import make_app
 from common.runs.distributed.pool import LoopPool, start_directly
 
 TASK = "probe.test-strategy"
+WORKER_EVENTS_ONLY = {"worker"}  # the worker's default: heartbeats, no task events
+CONNECTION_ERRORS = (ConnectionError,)
 
 
 class Message:
@@ -33,7 +35,9 @@ class Message:
 
 
 class Setup:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, pool: Any = None, events: bool = False) -> None:
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, *, pool: Any = None, groups: set[str] | None = WORKER_EVENTS_ONLY
+    ) -> None:
         self.started: list[Any] = []
         self.futures: list[concurrent.futures.Future[None]] = []
         self.by_celery: list[Any] = []
@@ -50,12 +54,15 @@ class Setup:
         self.pool = pool if pool is not None else LoopPool(limit=4, app=make_app("redis://127.0.0.1:1/0"))
         consumer = SimpleNamespace(
             pool=self.pool,
-            event_dispatcher=SimpleNamespace(enabled=events),
+            # as Celery's dispatcher is: enabled for the worker's heartbeats; task events by group
+            event_dispatcher=SimpleNamespace(enabled=True, groups=None if groups is None else set(groups)),
             controller=SimpleNamespace(state=SimpleNamespace(revoked={"revoked-id"})),
+            connection_errors=CONNECTION_ERRORS,
         )
         self.handler = strategy.probe_strategy(SimpleNamespace(name=TASK), None, consumer)
 
-    def ack(self) -> None:
+    def ack(self, logger: Any, errors: Any) -> None:  # what the consumer's ack promise is called with
+        assert hasattr(logger, "error") and errors == CONNECTION_ERRORS
         self.acks += 1
 
     def receive(self, message: Message, callbacks: Any = ()) -> None:
@@ -102,11 +109,14 @@ def test_anything_but_a_plain_message_goes_through_celerys_strategy(
 
 
 def test_task_events_callbacks_and_other_pools_keep_celerys_strategy(monkeypatch: pytest.MonkeyPatch) -> None:
-    flower = Setup(monkeypatch, events=True)  # Flower enabled the task events: it needs the request's
+    flower = Setup(monkeypatch, groups={"worker", "task"})  # Flower's enable_events: it needs the request's
     flower.receive(Message([["job"], {}, {}]))
+    dash_e = Setup(monkeypatch, groups=None)  # `worker -E`: every group
+    dash_e.receive(Message([["job"], {}, {}]))
     with_callbacks = Setup(monkeypatch)
-    with_callbacks.receive(Message([["job"], {}, {}]), callbacks=[print])
+    with_callbacks.receive(Message([["job"], {}, {}]), callbacks=[lambda request: None])
     threads = Setup(monkeypatch, pool=SimpleNamespace())  # `-P threads`: not our pool
     threads.receive(Message([["job"], {}, {}]))
-    assert [len(s.by_celery) for s in (flower, with_callbacks, threads)] == [1, 1, 1]
-    assert flower.started == with_callbacks.started == threads.started == []
+    setups = (flower, dash_e, with_callbacks, threads)
+    assert [len(s.by_celery) for s in setups] == [1, 1, 1, 1]
+    assert [s.started for s in setups] == [[], [], [], []]

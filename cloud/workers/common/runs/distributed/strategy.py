@@ -21,11 +21,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from celery.utils.log import get_logger
 from celery.worker.strategy import default
 
 from common.runs.distributed.pool import LoopPool, direct_start
 
 Handler = Callable[..., Any]
+_ACK_LOG = get_logger(__name__)  # kombu's ack_log_error reports a failed acknowledgement here
 
 
 def probe_strategy(task: Any, app: Any, consumer: Any, **kwargs: Any) -> Handler:
@@ -36,17 +38,30 @@ def probe_strategy(task: Any, app: Any, consumer: Any, **kwargs: Any) -> Handler
         return celery_default
     eventer = consumer.event_dispatcher
     revoked = consumer.controller.state.revoked
+    connection_errors = consumer.connection_errors
 
     def handler(message: Any, body: Any, ack: Any, reject: Any, callbacks: Any) -> Any:
         argument = None
-        if not callbacks and not (eventer is not None and eventer.enabled):
+        if not callbacks and not task_events_on(eventer):
             argument = _only_argument(message, revoked)
         if argument is None:
             return celery_default(message, body, ack, reject, callbacks)
-        pool.start_message(start, argument[0], ack)
+        # the consumer's ack promise takes what Celery's request gives it: where to log a failed
+        # acknowledgement, and which errors mean the connection is gone
+        pool.start_message(start, argument[0], lambda: ack(_ACK_LOG, connection_errors))
         return None
 
     return handler
+
+
+def task_events_on(eventer: Any) -> bool:
+    """Whether the worker sends task events now. Its dispatcher is enabled for the worker's own
+    heartbeats whatever the task events are; their group says: no groups (`-E`: every group)
+    or "task" among them (Flower's `enable_events` adds it to a running worker)."""
+    if eventer is None or not eventer.enabled:
+        return False
+    groups = eventer.groups
+    return not groups or "task" in groups
 
 
 def _only_argument(message: Any, revoked: Any) -> tuple[Any] | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import respx
 from pydantic import BaseModel
 
@@ -168,3 +169,44 @@ def most_over_limit(arrivals: list[float], rpm: float) -> float:
     return max(
         (j - i + 1) - (burst + per_s * (times[j] - times[i])) for i in range(len(times)) for j in range(i, len(times))
     )
+
+
+def _batch_api_env(server: Any) -> dict[str, dict[str, str]]:
+    """Each provider's key and base URL for the running fake batch APIs (`testkit.fake_batches`)."""
+    return {
+        "openai": {"OPENAI_API_KEY": "sk-test-not-a-real-key-0000", "OPENAI_BASE_URL": server.url + "/v1"},
+        "anthropic": {"ANTHROPIC_API_KEY": "sk-ant-test-not-a-real-key-00", "ANTHROPIC_BASE_URL": server.url},
+        "google": {"GEMINI_API_KEY": "gemini-test-not-a-real-key-000", "GEMINI_BASE_URL": server.gemini_url},
+        "mistral": {"MISTRAL_API_KEY": "mistral-test-not-a-real-key-00", "MISTRAL_BASE_URL": server.url + "/v1"},
+    }
+
+
+def point_at_fake_batches(monkeypatch: pytest.MonkeyPatch, server: Any, *providers: str) -> None:
+    """Sends these providers' requests to the running fake batch APIs (Gemini: no other key or
+    Vertex setting of the developer's environment in the way)."""
+    if "google" in providers:
+        for name in ("GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_ENTERPRISE"):
+            monkeypatch.delenv(name, raising=False)
+    env = _batch_api_env(server)
+    for provider in providers:
+        for name, value in env[provider].items():
+            monkeypatch.setenv(name, value)
+
+
+BATCH_FIELDS = {"via", "batchId", "batchRequestId", "batchCustomId", "batchPriceFactor", "onlineEstimatedCost"}
+
+
+def assert_batch_adds_only_its_fields(online: dict[str, Any], batched: dict[str, Any]) -> None:
+    """A batched result holds every field the same job's online result holds, plus the batch fields alone."""
+
+    def keys(value: Any, path: str = "") -> set[str]:
+        if isinstance(value, dict):
+            return {f"{path}.{k}" for k in value} | {p for k, v in value.items() for p in keys(v, f"{path}.{k}")}
+        if isinstance(value, list) and value:
+            return keys(value[0], path + "[]")
+        return set()
+
+    missing = keys(online) - keys(batched)
+    assert not missing
+    added = {key.rsplit(".", 1)[-1] for key in keys(batched) - keys(online)}
+    assert added == BATCH_FIELDS

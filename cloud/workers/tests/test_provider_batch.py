@@ -16,7 +16,7 @@ from common.runs.provider_batch import openai_batches
 from common.runs.provider_batch.runner import ProviderBatchRunner
 from common.runs.provider_batch.state import load_state, state_path
 from testkit.fake_batches import BatchFailure, FakeBatches
-from tests.helpers import FakeClock, probe_job
+from tests.helpers import FakeClock, assert_batch_adds_only_its_fields, point_at_fake_batches, probe_job
 
 COST = {"costInputPerMillion": 2.0, "costOutputPerMillion": 8.0}
 
@@ -24,10 +24,7 @@ COST = {"costInputPerMillion": 2.0, "costOutputPerMillion": 8.0}
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBatches]:
     with FakeBatches(polls_to_end=2).running() as server:
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-0000")
-        monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-not-a-real-key-00")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        point_at_fake_batches(monkeypatch, server, "openai", "anthropic")
         yield server
 
 
@@ -129,17 +126,7 @@ async def test_the_transcript_has_the_online_shape(tmp_path: Path, fake: FakeBat
         patch.setenv("OPENAI_BASE_URL", online_fake.url + "/v1")
         online = wire(await run_once(PROBE, job("openai:gpt-4o-mini", "x", modelCost=COST)))
 
-    def keys(value: Any, path: str = "") -> set[str]:
-        if isinstance(value, dict):
-            return {f"{path}.{k}" for k in value} | {p for k, v in value.items() for p in keys(v, f"{path}.{k}")}
-        if isinstance(value, list) and value:
-            return keys(value[0], path + "[]")
-        return set()
-
-    missing = keys(online) - keys(batched)
-    assert not missing
-    added = {key.rsplit(".", 1)[-1] for key in keys(batched) - keys(online)}
-    assert added == {"via", "batchId", "batchRequestId", "batchCustomId", "batchPriceFactor", "onlineEstimatedCost"}
+    assert_batch_adds_only_its_fields(online, batched)
 
 
 async def test_jobs_of_providers_without_a_batch_api_run_online_in_the_same_command(

@@ -13,6 +13,7 @@ import pytest
 from common.runs.batch.runner import EXIT_DONE, EXIT_RETRYABLE_LEFT
 from common.runs.provider_batch import gemini_batches
 from testkit.fake_batches import FakeBatches, WholeBatchFailure
+from tests.helpers import point_at_fake_batches
 from tests.test_provider_batch import job, options, read_results, run
 
 OPENAI = "openai:gpt-4o-mini"
@@ -24,14 +25,7 @@ TWO_TURNS = {"prompt": "Question?", "followups": [{"prompt": "And then?"}]}
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBatches]:
     with FakeBatches(polls_to_end=2).running() as server:
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-0000")
-        monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
-        for name in ("GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_ENTERPRISE"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("GEMINI_API_KEY", "gemini-test-not-a-real-key-000")
-        monkeypatch.setenv("GEMINI_BASE_URL", server.gemini_url)
-        monkeypatch.setenv("MISTRAL_API_KEY", "mistral-test-not-a-real-key-00")
-        monkeypatch.setenv("MISTRAL_BASE_URL", server.url + "/v1")
+        point_at_fake_batches(monkeypatch, server, "openai", "google", "mistral")
         yield server
 
 

@@ -14,7 +14,7 @@ from common.runs.provider_batch import gemini_batches, mistral_batches
 from common.runs.provider_batch.runner import ProviderBatchRunner
 from common.runs.provider_batch.state import load_state, state_path
 from testkit.fake_batches import BatchFailure, FakeBatches
-from tests.helpers import FakeClock
+from tests.helpers import FakeClock, assert_batch_adds_only_its_fields, point_at_fake_batches
 from tests.test_provider_batch import COST, job, options, read_results, run
 
 GEMINI = "google:gemini-2.5-flash"
@@ -24,12 +24,7 @@ MISTRAL = "mistral:mistral-small-latest"
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBatches]:
     with FakeBatches(polls_to_end=2).running() as server:
-        for name in ("GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_ENTERPRISE"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("GEMINI_API_KEY", "gemini-test-not-a-real-key-000")
-        monkeypatch.setenv("GEMINI_BASE_URL", server.gemini_url)
-        monkeypatch.setenv("MISTRAL_API_KEY", "mistral-test-not-a-real-key-00")
-        monkeypatch.setenv("MISTRAL_BASE_URL", server.url + "/v1")
+        point_at_fake_batches(monkeypatch, server, "google", "mistral")
         yield server
 
 
@@ -268,16 +263,7 @@ async def test_the_transcript_has_the_online_shape(
         online = wire(await run_once(PROBE, job(model, "x", modelCost=COST)))
     assert online["success"] is True, online
 
-    def keys(value: Any, path: str = "") -> set[str]:
-        if isinstance(value, dict):
-            return {f"{path}.{k}" for k in value} | {p for k, v in value.items() for p in keys(v, f"{path}.{k}")}
-        if isinstance(value, list) and value:
-            return keys(value[0], path + "[]")
-        return set()
-
-    assert not keys(online) - keys(batched)
-    added = {key.rsplit(".", 1)[-1] for key in keys(batched) - keys(online)}
-    assert added == {"via", "batchId", "batchRequestId", "batchCustomId", "batchPriceFactor", "onlineEstimatedCost"}
+    assert_batch_adds_only_its_fields(online, batched)
 
 
 # -- Gemini's file form: a batch over the inline limit goes as an uploaded JSONL --------------------

@@ -28,7 +28,7 @@ from testkit.fake_batches import (
     anthropic_message_answer,
     chat_completion_answer,
 )
-from tests.helpers import FIXTURES, load_fixture, wire
+from tests.helpers import FIXTURES, load_fixture, point_at_fake_batches, wire
 from tests.test_provider_batch import job, options, read_results, run
 from tests.test_provider_batch_kill import WAIT_S, _command, _env
 
@@ -63,10 +63,7 @@ CASES: dict[str, tuple[ParamRejection, dict[str, Any]]] = {
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBatches]:
     with FakeBatches(polls_to_end=2).running() as server:
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-0000")
-        monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-not-a-real-key-00")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        point_at_fake_batches(monkeypatch, server, "openai", "anthropic")
         yield server
 
 

@@ -14,7 +14,7 @@ import respx
 
 from common.runs.batch.runner import EXIT_DONE
 from testkit.fake_batches import BatchFailure, FakeBatches
-from tests.helpers import load_fixture, wire
+from tests.helpers import assert_batch_adds_only_its_fields, load_fixture, point_at_fake_batches, wire
 from tests.test_provider_batch import COST, job, options, read_results, run
 
 RESPONSES = "/v1/responses"
@@ -25,8 +25,7 @@ THREE_TURNS = {"temperature": 0.7, "maxTokens": 512, "preambleMode": "system"}
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBatches]:
     with FakeBatches(polls_to_end=2).running() as server:
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-0000")
-        monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
+        point_at_fake_batches(monkeypatch, server, "openai")
         yield server
 
 
@@ -161,16 +160,7 @@ async def test_the_transcript_has_the_online_responses_shape(
         online = wire(await run_once(PROBE, job("openai:o1-pro", "x", config=config, modelCost=COST)))
     assert online["success"] is True, online
 
-    def keys(value: Any, path: str = "") -> set[str]:
-        if isinstance(value, dict):
-            return {f"{path}.{k}" for k in value} | {p for k, v in value.items() for p in keys(v, f"{path}.{k}")}
-        if isinstance(value, list) and value:
-            return keys(value[0], path + "[]")
-        return set()
-
-    assert not keys(online) - keys(batched)
-    added = {key.rsplit(".", 1)[-1] for key in keys(batched) - keys(online)}
-    assert added == {"via", "batchId", "batchRequestId", "batchCustomId", "batchPriceFactor", "onlineEstimatedCost"}
+    assert_batch_adds_only_its_fields(online, batched)
 
 
 async def test_a_job_that_re_attaches_to_a_background_response_runs_online(tmp_path: Path, fake: FakeBatches) -> None:

@@ -210,3 +210,17 @@ def assert_batch_adds_only_its_fields(online: dict[str, Any], batched: dict[str,
     assert not missing
     added = {key.rsplit(".", 1)[-1] for key in keys(batched) - keys(online)}
     assert added == BATCH_FIELDS
+
+
+def aggregate_mode(job: dict[str, Any], planned_scenario_ids: list[str]) -> None:
+    """Makes an analyze_basic job an aggregate-mode one, as the host's aggregate workflow sends it."""
+    job["aggregateSemantics"] = {
+        "mode": "same_signature_v1",
+        "plannedScenarioIds": planned_scenario_ids,
+        "minRepeatCoverageCount": 2,
+        "minRepeatCoverageShare": 0.5,
+        "lowCoverageCautionThreshold": 3,
+        "driftWarningThreshold": 0.2,
+    }
+    job["valuePair"] = {"valueA": "stakes", "valueB": "n"}
+    job["targetCompanionRunId"] = "companion"

@@ -28,6 +28,7 @@ from common.errors.codes import WorkerError
 from common.io.json_input import STDIN, decode_object
 from common.io.render import render
 from common.runs.oneshot import run_worker
+from tests.helpers import aggregate_mode
 from tests.test_analyze_basic_validation import BAD_TRANSCRIPTS, good_transcript, job_with
 
 DECISIONS = [
@@ -69,16 +70,7 @@ def sample_run(seed: int, *, aggregate: bool = False) -> dict[str, Any]:
                 transcripts.append(item)
     job: dict[str, Any] = {"runId": "run-1", "transcripts": transcripts, "emitVignetteSemantics": seed % 2 == 0}
     if aggregate:
-        job["aggregateSemantics"] = {
-            "mode": "same_signature_v1",
-            "plannedScenarioIds": [f"s-{s}" for s in range(6)],
-            "minRepeatCoverageCount": 2,
-            "minRepeatCoverageShare": 0.5,
-            "lowCoverageCautionThreshold": 3,
-            "driftWarningThreshold": 0.2,
-        }
-        job["valuePair"] = {"valueA": "stakes", "valueB": "n"}
-        job["targetCompanionRunId"] = "companion"
+        aggregate_mode(job, [f"s-{s}" for s in range(6)])
     return job
 
 

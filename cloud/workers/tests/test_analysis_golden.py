@@ -26,6 +26,7 @@ import analyze_basic
 from common.analysis.trusted import Trusted
 from common.contract.analysis import BernoulliAgreement, ConfidenceInterval
 from common.runs.oneshot import run_worker
+from tests.helpers import aggregate_mode
 
 FIXTURES = Path(__file__).parent / "fixtures" / "analysis"
 TOLERANT_KEYS = frozenset({"pValue", "pValueAdjusted", "pValueCorrected", "lower", "upper", "varianceExplained"})
@@ -86,16 +87,7 @@ def seeded_run(
                 transcripts.append(item)
     job: dict[str, Any] = {"runId": f"golden-{seed}", "transcripts": transcripts}
     if aggregate:
-        job["aggregateSemantics"] = {
-            "mode": "same_signature_v1",
-            "plannedScenarioIds": [f"scenario-{s:03d}" for s in range(scenarios)],
-            "minRepeatCoverageCount": 2,
-            "minRepeatCoverageShare": 0.5,
-            "lowCoverageCautionThreshold": 3,
-            "driftWarningThreshold": 0.2,
-        }
-        job["valuePair"] = {"valueA": "stakes", "valueB": "n"}
-        job["targetCompanionRunId"] = "companion"
+        aggregate_mode(job, [f"scenario-{s:03d}" for s in range(scenarios)])
     return job
 
 

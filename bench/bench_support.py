@@ -13,6 +13,8 @@ import json
 import os
 import statistics
 import sys
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ __all__ = [
     "WORKERS",
     "WorkerProcess",
     "WorkerRun",
+    "batch_run",
     "emit",
     "fake_provider_process",
     "measure",
@@ -81,6 +84,33 @@ def measure(*argv: str | Path, env: dict[str, str] | None = None, stdin: bytes =
     if run.code not in (0, 3):
         raise SystemExit(f"{[str(a) for a in argv]} exited {run.code}: {run.err[-2000:]}")
     return run
+
+
+def batch_run(
+    jobs: Iterable[dict[str, Any]],
+    *options: str | Path,
+    env: dict[str, str],
+    command: tuple[str | Path, ...] = (BATCH_PY,),
+) -> tuple[WorkerRun, dict[str, Any]]:
+    """One `batch.py` run (or `command`, a script that runs batch.py's CLI) over `jobs` in a
+    scratch folder, quiet (`--no-progress`); returns the process's figures and its `--summary-json`."""
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        (folder / "jobs.jsonl").write_text("".join(json.dumps(job) + "\n" for job in jobs))
+        summary = folder / "summary.json"
+        results = folder / "results.jsonl"
+        run = measure(
+            *command,
+            folder / "jobs.jsonl",
+            "-o",
+            results,
+            *options,
+            "--no-progress",
+            "--summary-json",
+            summary,
+            env=env,
+        )
+        return run, json.loads(summary.read_text())
 
 
 def load_average() -> str:

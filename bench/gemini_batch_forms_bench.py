@@ -17,11 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench_support import BATCH_PY, FAKE_KEYS, emit, load_average, measure, median, save
+from bench_support import BATCH_PY, FAKE_KEYS, batch_run, emit, load_average, median, save
 
 from testkit.fake_batches import fake_batches_process, fake_stats
 
@@ -58,27 +57,16 @@ def _child(form: str, argv: list[str]) -> int:
 
 def _round(form: str, jobs: int, url: str) -> dict[str, Any]:
     before = fake_stats(url)["calls"]
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        (folder / "jobs.jsonl").write_text("".join(json.dumps(_job(n)) + "\n" for n in range(jobs)))
-        summary = folder / "summary.json"
-        run = measure(
-            Path(__file__),
-            "--child",
-            form,
-            folder / "jobs.jsonl",
-            "-o",
-            folder / "results.jsonl",
-            "--via",
-            "provider-batch",
-            "--poll-interval",
-            "0",
-            "--no-progress",
-            "--summary-json",
-            summary,
-            env={**FAKE_KEYS, "GEMINI_BASE_URL": f"{url}/gemini"},
-        )
-        succeeded = json.loads(summary.read_text())["succeeded"]
+    run, summary = batch_run(
+        (_job(n) for n in range(jobs)),
+        "--via",
+        "provider-batch",
+        "--poll-interval",
+        "0",
+        env={**FAKE_KEYS, "GEMINI_BASE_URL": f"{url}/gemini"},
+        command=(Path(__file__), "--child", form),
+    )
+    succeeded = summary["succeeded"]
     after = fake_stats(url)["calls"]
     calls = {kind: after.get(kind, 0) - before.get(kind, 0) for kind in after if kind != "other"}
     return {

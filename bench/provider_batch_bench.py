@@ -20,12 +20,9 @@ peak RSS the issue's target compares with; printed as ratios (provider-batch / o
 from __future__ import annotations
 
 import argparse
-import json
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from bench_support import BATCH_PY, FAKE_KEYS, emit, fake_provider_process, load_average, measure, provider_env, save
+from bench_support import FAKE_KEYS, batch_run, emit, fake_provider_process, load_average, provider_env, save
 
 from testkit.fake_batches import fake_batches_process, fake_stats
 
@@ -57,27 +54,12 @@ def _minimum(batches_per_provider: int) -> dict[str, int]:
 
 
 def _provider_batch(size: int) -> dict[str, Any]:
-    with fake_batches_process(POLLS_TO_END) as url, tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        (folder / "jobs.jsonl").write_text("".join(json.dumps(_job(n)) + "\n" for n in range(size)))
+    with fake_batches_process(POLLS_TO_END) as url:
         env = {**FAKE_KEYS, "OPENAI_BASE_URL": f"{url}/v1", "ANTHROPIC_BASE_URL": url}
-        summary = folder / "summary.json"
-        run = measure(
-            BATCH_PY,
-            folder / "jobs.jsonl",
-            "-o",
-            folder / "results.jsonl",
-            "--via",
-            "provider-batch",
-            "--poll-interval",
-            "0",
-            "--no-progress",
-            "--summary-json",
-            summary,
-            env=env,
-        )
+        jobs = (_job(n) for n in range(size))
+        run, summary = batch_run(jobs, "--via", "provider-batch", "--poll-interval", "0", env=env)
         stats = fake_stats(url)
-        succeeded = json.loads(summary.read_text())["succeeded"]
+    succeeded = summary["succeeded"]
     calls = sum(n for kind, n in stats["calls"].items() if kind != "other")  # "other": the stats call
     return {
         "wallS": round(run.wall_s, 2),
@@ -93,21 +75,9 @@ def _provider_batch(size: int) -> dict[str, Any]:
 
 
 def _online(size: int) -> dict[str, Any]:
-    with fake_provider_process(0.0) as url, tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        (folder / "jobs.jsonl").write_text("".join(json.dumps(_job(n)) + "\n" for n in range(size)))
-        summary = folder / "summary.json"
-        run = measure(
-            BATCH_PY,
-            folder / "jobs.jsonl",
-            "-o",
-            folder / "results.jsonl",
-            "--no-progress",
-            "--summary-json",
-            summary,
-            env=provider_env(url),
-        )
-        succeeded = json.loads(summary.read_text())["succeeded"]
+    with fake_provider_process(0.0) as url:
+        run, summary = batch_run((_job(n) for n in range(size)), env=provider_env(url))
+    succeeded = summary["succeeded"]
     return {
         "wallS": round(run.wall_s, 2),
         "cpuMsPerJob": round(run.cpu_s * 1000 / size, 3),

@@ -180,19 +180,23 @@ class LoopPool(BasePool):
         self._running.add(future)
 
         def ended(done: concurrent.futures.Future[Any]) -> None:
-            self._running.discard(done)
-            if done.cancelled() or done.exception() is not None:  # the loop stopped under the job
-                self.log.warning("a job was cut off by the worker stopping; its message is not acknowledged")
-                return
-            acknowledge()
+            if self._ended_cleanly(done):
+                acknowledge()
 
         future.add_done_callback(ended)
 
+    def _ended_cleanly(self, future: concurrent.futures.Future[Any]) -> bool:
+        """A job's future is done: no longer running; False (said in the log) when the loop
+        stopped under the job, whose message is then not acknowledged."""
+        self._running.discard(future)
+        if future.cancelled() or future.exception() is not None:
+            self.log.warning("a job was cut off by the worker stopping; its message is not acknowledged")
+            return False
+        return True
+
     def _job_ended(self, future: concurrent.futures.Future[Any], callback: Callback, ret: Any) -> None:
         """On the loop's thread: hands Celery's callback (the acknowledgement) to the hub's thread."""
-        self._running.discard(future)
-        if future.cancelled() or future.exception() is not None:  # the loop stopped under the job
-            self.log.warning("a job was cut off by the worker stopping; its message is not acknowledged")
+        if not self._ended_cleanly(future):
             return
         self._ended.append((callback, ret))
         hub = self._hub

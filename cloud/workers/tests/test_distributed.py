@@ -135,6 +135,8 @@ async def test_a_job_runs_once_whatever_the_messages_do(redis_server: RedisServe
         assert await state.lease(keys, job) == (Lease.SUBMIT, 1)
         assert (await state.claim(keys, job, 1, "t1", 5)).status is Claim.OK
         assert (await state.claim(keys, job, 1, "t2", 5)).status is Claim.BUSY  # a redelivery while it runs
+        # the same claim sent again (its reply was lost with the connection, the client retried): still its own
+        assert (await state.claim(keys, job, 1, "t1", 5)).status is Claim.OK
         assert await state.lease(keys, job) == (Lease.CLAIMED, 1)
         assert await state.checkpoint(keys, job, "t1", '[{"turn": 1}]')
         assert not await state.checkpoint(keys, job, "t2", "[]")  # only the claim holder writes
@@ -600,6 +602,40 @@ def test_results_written_survive_a_redis_restart_and_are_not_paid_again(
     }, "a result already written was paid for again"
     assert all(counts[f"[cut-{n}] turn 2?"] == 2 for n in range(4))  # in flight at the restart, then again
     assert not (tmp_path / "out.jsonl.run.json").exists()
+
+
+def test_a_worker_that_outlived_a_redis_restart_runs_the_next_run_without_a_lease_running_out(
+    tmp_path: Path, fake_provider: FakeProvider
+) -> None:
+    """Redis restarts between two runs; the same worker stays up. The connections it pooled
+    were closed at the server's end: the first command on each used to fail, so that job's
+    claim was lost and it ran again only after its lease. Now the client reconnects at once:
+    every job of the next run is claimed and asked once, none waits for a lease."""
+    with private_redis() as first:
+        port, queue = first.port, new_queue()
+        env = env_for(first.url, first, queue, fake_provider)
+        with workers(env, 1, concurrency=10):
+            jobs_file = write_jobs(tmp_path / "before.jsonl", conversation_jobs(10, 0, "before"))
+            done = run_script(
+                BATCH_PY, b"", *driver_args(jobs_file, tmp_path / "before.out", first.url, first), env=env
+            )
+            assert done.code == 0, done.err
+            first.stop()
+            again = start_on(port)
+            try:
+                jobs_file = write_jobs(tmp_path / "after.jsonl", conversation_jobs(10, 0, "after"))
+                args = driver_args(jobs_file, tmp_path / "after.out", again.url, again)
+                done = run_script(BATCH_PY, b"", *args, env=env, timeout_s=WAIT_S)
+            finally:
+                again.stop()
+    assert done.code == 0, done.err
+    assert "10 submitted, 0 again after a lease ran out" in done.err
+    results = results_by_id(tmp_path / "after.out")
+    assert len(results) == 10 and all(result["success"] for result in results.values())
+    counts = asked(fake_provider)
+    assert {text: n for text, n in counts.items() if text.startswith("[after-")} == {
+        f"[after-{n}] turn 1?": 1 for n in range(10)
+    }
 
 
 def test_unreachable_services_are_said_at_once(tmp_path: Path, redis_server: RedisServer) -> None:

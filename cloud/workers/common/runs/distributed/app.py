@@ -36,7 +36,7 @@ from common.contract.probe import DEFAULT_DEADLINE_MS
 from common.io import environment
 from common.io.log import configure_logging, get_logger, get_progress_logger
 from common.runs.distributed import metrics, redis_broker
-from common.runs.distributed.connect import UnreachableError, check_all
+from common.runs.distributed.connect import UnreachableError, check_all, state_client
 from common.runs.distributed.loop_thread import LoopThread
 from common.runs.distributed.messages import TASK_NAME
 from common.runs.distributed.pool import defer, start_directly
@@ -106,12 +106,10 @@ start_directly(TASK_NAME, _start_job)  # LoopPool starts these messages itself (
 def _start_loop() -> LoopThread:
     global _loop
     if _loop is None:
-        from redis.asyncio import Redis
-
         url = environment.state_redis_url(app.conf.broker_url)
         name = f"{socket.gethostname()}:{os.getpid()}"
         ttl = environment.claim_ttl_s()
-        _loop = LoopThread(lambda: JobRunner(Redis.from_url(url), ttl, name))
+        _loop = LoopThread(lambda: JobRunner(state_client(url), ttl, name))
         _loop.start()
     return _loop
 

@@ -11,6 +11,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from kombu import Connection
+from redis.asyncio import Redis as AsyncRedis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 CONNECT_TIMEOUT_S = 3.0
 
@@ -41,6 +44,21 @@ def check_redis(url: str, what: str = "Redis") -> None:
             client.close()
     except (redis.RedisError, OSError, ValueError) as exc:
         raise UnreachableError(f"cannot reach {what} at {shown(url)}: {exc}") from None
+
+
+def state_client(url: str) -> AsyncRedis:
+    """The asyncio client a worker (or a serve process) keeps for the run state and the shared limit.
+
+    After Redis restarts, every connection the client pooled is closed at the server's end,
+    and the first command sent on each fails: redis-py's connections retry nothing by
+    default, so that job's claim or result failed and it waited for its lease (60 s). One
+    immediate retry on a connection error reconnects. Every script is safe to run twice in
+    the rare case that the first went through before the connection broke: a claim held by
+    the same token is the caller's own, a second publish finds the result in the done-set,
+    a checkpoint or renewal writes the same value, a second reservation only leaves a slot
+    empty, and a give-back applies once (`scripts.SETTLE` checks the schedule's end).
+    """
+    return AsyncRedis.from_url(url, retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
 
 
 def check_broker(url: str) -> None:

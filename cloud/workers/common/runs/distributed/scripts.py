@@ -20,7 +20,8 @@ local gen = tonumber(ARGV[2])
 if cur ~= gen then return {'stale', false} end
 local done = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 if done >= gen then return {'done', false} end
-if redis.call('EXISTS', KEYS[4]) == 1 then return {'busy', false} end
+local holder = redis.call('GET', KEYS[4])
+if holder and holder ~= ARGV[3] then return {'busy', false} end
 redis.call('SET', KEYS[4], ARGV[3], 'PX', ARGV[4])
 return {'ok', redis.call('HGET', KEYS[3], ARGV[1])}
 """

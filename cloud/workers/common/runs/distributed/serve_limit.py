@@ -27,7 +27,8 @@ from common.runs.batch.options import ConfigError, limits_from
 from common.runs.batch.rate_limit import Limits
 from common.runs.batch.spend import spend_of
 from common.runs.distributed.admission import SharedAdmission
-from common.runs.distributed.connect import UnreachableError, check_redis, shown
+from common.runs.distributed.connect import UnreachableError, check_redis, shown, state_client
+from common.runs.distributed.script_calls import BatchingSender
 from common.runs.distributed.shared_limit import SharedLimiter
 from common.runs.probe_worker import PROBE
 from common.runs.run_path import parse_job, run_parsed
@@ -62,8 +63,9 @@ class ServeLimit:
         return {"redis": shown(self.config.redis_url), "limits": limits}
 
     def start(self) -> None:
-        self.redis = Redis.from_url(self.config.redis_url)
-        self.admission = SharedAdmission(SharedLimiter(self.redis))
+        self.redis = state_client(self.config.redis_url)
+        # the jobs of this serve process send their calls together (`script_calls.BatchingSender`)
+        self.admission = SharedAdmission(SharedLimiter(self.redis, sender=BatchingSender(self.redis)))
 
     async def run_job(self, document: dict[str, Any], pool: ProviderPool, *, started: float | None) -> BaseModel:
         """`run_path.run_job` with admission before the job and settling after it.

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from common.runs.batch.rate_limit import AdaptivePolicy, Limits
 from common.runs.distributed import scripts
 from common.runs.distributed.keys import limiter_key
-from common.runs.distributed.script_calls import ScriptCall
+from common.runs.distributed.script_calls import DirectSender, ScriptCall, ScriptSender
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,9 @@ def _tolerance_s(rpm: float | None) -> float:
 
 
 class SharedLimiter:
-    def __init__(self, redis: Redis, policy: AdaptivePolicy | None = None) -> None:
+    def __init__(self, redis: Redis, policy: AdaptivePolicy | None = None, sender: ScriptSender | None = None) -> None:
         self.policy = policy or AdaptivePolicy()
+        self.sender = sender or DirectSender(redis)  # a worker's: batched with its jobs' other calls
         self._admit = redis.register_script(scripts.ADMIT)
         self._settle = redis.register_script(scripts.SETTLE)
         self._rate_limited = redis.register_script(scripts.RATE_LIMITED)
@@ -113,8 +114,7 @@ class SharedLimiter:
         return ScriptCall(self._admit, [limiter_key(provider, key_hash)], args)
 
     async def _reserve(self, provider: str, key_hash: str, limits: Limits, requests: int, tokens: int) -> Reservation:
-        call = self.reserve_call(provider, key_hash, limits, requests, tokens)
-        return Reservation.of(await self._admit(keys=list(call.keys), args=list(call.args)))
+        return Reservation.of(await self.sender.send(self.reserve_call(provider, key_hash, limits, requests, tokens)))
 
     async def settle(
         self,
@@ -130,24 +130,20 @@ class SharedLimiter:
         after it (`scripts.SETTLE`: giving back a slot in the middle would book one twice)."""
         if not extra_requests and not (limits.tpm and extra_tokens):
             return  # nothing the schedule counts changed (tokens count only under a tpm): no round trip
-        await self._settle(
-            keys=[limiter_key(provider, key_hash)],
-            args=[_rate(limits.rpm), _rate(limits.tpm), extra_requests, extra_tokens, *ends],
-        )
+        args = [_rate(limits.rpm), _rate(limits.tpm), extra_requests, extra_tokens, *ends]
+        await self.sender.send(ScriptCall(self._settle, [limiter_key(provider, key_hash)], args))
 
     async def rate_limited(
         self, provider: str, key_hash: str, limits: Limits, retry_after_s: float | None
     ) -> float | None:
         """A 429 from the provider: every worker pauses for the hint; returns the new rpm if this slowed them."""
-        slowed, rpm = await self._rate_limited(
-            keys=[limiter_key(provider, key_hash)],
-            args=[
-                _rate(limits.rpm),
-                retry_after_s or 0.0,
-                self.policy.quiet_s,
-                self.policy.slow_factor,
-                self.policy.min_factor,
-                self.policy.burst_s,
-            ],
-        )
+        args = [
+            _rate(limits.rpm),
+            retry_after_s or 0.0,
+            self.policy.quiet_s,
+            self.policy.slow_factor,
+            self.policy.min_factor,
+            self.policy.burst_s,
+        ]
+        slowed, rpm = await self.sender.send(ScriptCall(self._rate_limited, [limiter_key(provider, key_hash)], args))
         return float(rpm) if int(slowed) else None

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from common.runs.distributed import scripts
 from common.runs.distributed.keys import RUN_TTL_S, RunKeys
-from common.runs.distributed.script_calls import ScriptCall
+from common.runs.distributed.script_calls import DirectSender, ScriptCall, ScriptSender
 
 
 class Claim(StrEnum):
@@ -47,10 +47,15 @@ def claim_answer(answer: Any) -> ClaimAnswer:
 
 
 class RunState:
-    """The scripts, registered once per Redis client (EVALSHA, reloaded if the server forgot them)."""
+    """The scripts, registered once per Redis client (EVALSHA, reloaded if the server forgot them).
 
-    def __init__(self, redis: Redis) -> None:
+    A worker's calls (claim, checkpoint, publish) go through `sender` (the worker's
+    `BatchingSender`: batched with its other jobs' calls); the driver's go directly.
+    """
+
+    def __init__(self, redis: Redis, sender: ScriptSender | None = None) -> None:
         self.redis = redis
+        self.sender = sender or DirectSender(redis)
         self._claim = redis.register_script(scripts.CLAIM)
         self._publish = redis.register_script(scripts.PUBLISH)
         self._checkpoint = redis.register_script(scripts.CHECKPOINT)
@@ -60,8 +65,7 @@ class RunState:
     # -- the worker's side ------------------------------------------------------------
 
     async def claim(self, keys: RunKeys, job: str, gen: int, token: str, ttl_s: float) -> ClaimAnswer:
-        call = self.claim_call(keys, job, gen, token, ttl_s)
-        return claim_answer(await self._claim(keys=list(call.keys), args=list(call.args)))
+        return claim_answer(await self.sender.send(self.claim_call(keys, job, gen, token, ttl_s)))
 
     def claim_call(self, keys: RunKeys, job: str, gen: int, token: str, ttl_s: float) -> ScriptCall:
         """`claim` as a script call, to be sent with others (`script_calls.py`); its answer goes to `claim_answer`."""
@@ -72,17 +76,16 @@ class RunState:
         )
 
     async def checkpoint(self, keys: RunKeys, job: str, token: str, turns_json: str) -> bool:
-        written = await self._checkpoint(
-            keys=[keys.checkpoints, keys.claim(job)], args=[job, token, turns_json, RUN_TTL_S]
-        )
-        return bool(written)
+        call = ScriptCall(self._checkpoint, [keys.checkpoints, keys.claim(job)], [job, token, turns_json, RUN_TTL_S])
+        return bool(await self.sender.send(call))
 
     async def publish(self, keys: RunKeys, job: str, gen: int, token: str, payload: str) -> bool:
-        published = await self._publish(
-            keys=[keys.generations, keys.done, keys.results, keys.claim(job)],
-            args=[job, gen, token, payload, RUN_TTL_S],
+        call = ScriptCall(
+            self._publish,
+            [keys.generations, keys.done, keys.results, keys.claim(job)],
+            [job, gen, token, payload, RUN_TTL_S],
         )
-        return bool(published)
+        return bool(await self.sender.send(call))
 
     async def renew(self, claims: Sequence[tuple[str, str]], ttl_s: float) -> int:
         """Renews (claim key, token) pairs still held by their token; returns how many were."""

@@ -36,7 +36,7 @@ from common.runs.distributed import metrics
 from common.runs.distributed.admission import Admitted, Pending, SharedAdmission
 from common.runs.distributed.keys import RunKeys
 from common.runs.distributed.messages import TaskMessage, job_field
-from common.runs.distributed.script_calls import call_together
+from common.runs.distributed.script_calls import BatchingSender
 from common.runs.distributed.shared_limit import SharedLimiter
 from common.runs.distributed.state import Claim, RunState, claim_answer
 from common.runs.probe_worker import PROBE
@@ -51,8 +51,9 @@ class JobRunner:
 
     def __init__(self, redis: Redis, claim_ttl_s: float, worker_name: str) -> None:
         self.redis = redis
-        self.state = RunState(redis)
-        self.admission = SharedAdmission(SharedLimiter(redis))
+        self.sender = BatchingSender(redis)  # every job's calls on this loop share round trips
+        self.state = RunState(redis, self.sender)
+        self.admission = SharedAdmission(SharedLimiter(redis, sender=self.sender))
         self.pool = ProviderPool.warm()
         self.claim_ttl_s = claim_ttl_s
         self.worker = worker_name
@@ -83,12 +84,12 @@ class JobRunner:
         token = next(self._tokens)
         parsed = self._parse(message)
         limits = {name: Limits(limit.rpm, limit.tpm) for name, limit in message.limits.items()}
-        # the claim and the admission's reservation go to Redis in one round trip (script_calls.py)
+        # the claim and the admission's reservation go to Redis in one round trip, with other jobs' calls
         pending = await self.admission.prepare(parsed, limits) if isinstance(parsed, ProbeJob) else None
         calls = [self.state.claim_call(keys, field, message.gen, token, self.claim_ttl_s)]
         if pending is not None:
             calls.append(self.admission.reserve_call(pending))
-        answers = await call_together(self.redis, calls)
+        answers = await self.sender.send_all(calls)
         answer = claim_answer(answers[0])
         if answer.status is not Claim.OK:
             if pending is not None:

@@ -4,11 +4,12 @@ What the run path does for serve and batch, it does here (`run_path.parse_job` a
 `run_parsed` with the process's `ProviderPool`), so a job gives the same document in every
 mode. Around it, the distributed steps: the claim (a redelivered or replaced message is
 dropped), the shared rate limit (admission before the job, settling after it; the claim
-and the admission's reservation share one round trip to Redis, and a message that is not
-claimed gives its reserved slot back), a checkpoint after every finished turn
-(`probe/turn_hook.py`), and publishing the result with the done-set check: two round trips
-for a one-turn job (a third to settle, under a tpm limit or when it sent more requests than
-estimated). A message is always acknowledged: nothing here raises to Celery.
+and the admission's reservation go together, and a message that is not claimed gives its
+reserved slot back), a checkpoint after every finished turn (`probe/turn_hook.py`), and
+publishing the result with the done-set check. Two script calls for a one-turn job (a third
+to settle, under a tpm limit or when it sent more requests than estimated), each sent with
+the calls the process's other jobs make at about the same time (`script_calls.BatchingSender`).
+A message is always acknowledged: nothing here raises to Celery.
 """
 
 from __future__ import annotations

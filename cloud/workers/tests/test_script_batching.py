@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError, ResponseError
+from redis.exceptions import ConnectionError, DataError, ResponseError
 
 from common.runs.distributed.script_calls import BatchingSender, DirectSender, ScriptCall
 from testkit.redis_server import RedisServer, free_port, private_redis
@@ -137,3 +137,14 @@ async def test_a_broken_connection_reaches_every_caller_of_the_batch() -> None:
             await sender.send(ScriptCall(echo, ["k"], [0]))
     finally:
         await gone.aclose()
+
+
+async def test_a_batch_that_cannot_be_sent_answers_every_caller_and_the_sender_goes_on(redis: Redis) -> None:
+    """A call Redis cannot be sent (an argument redis-py cannot encode) fails its whole
+    pipeline; every caller of that batch hears why instead of waiting forever."""
+    echo = redis.register_script(ECHO)
+    sender = BatchingSender(redis)
+    calls = [ScriptCall(echo, ["a"], [1]), ScriptCall(echo, ["b"], [{"not": "encodable"}])]
+    answers = await asyncio.wait_for(asyncio.gather(*(sender.send(c) for c in calls), return_exceptions=True), 5)
+    assert all(isinstance(answer, DataError) for answer in answers)
+    assert await sender.send(ScriptCall(echo, ["c"], [3])) == [b"c", b"3"]

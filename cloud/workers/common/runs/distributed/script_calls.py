@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 MAX_BATCH = 256  # calls per pipeline: a backlog goes out in pieces rather than one huge write
 
@@ -62,16 +62,9 @@ class DirectSender:
         return await call.run()
 
     async def send_all(self, calls: Sequence[ScriptCall]) -> list[Any]:
-        if len(calls) == 1:
-            return [await calls[0].run()]
-        pipe = self.redis.pipeline(transaction=False)
-        for call in calls:
-            pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
-        answers: list[Any] = await pipe.execute(raise_on_error=False)
-        for index, (answer, call) in enumerate(zip(answers, calls, strict=True)):
-            if isinstance(answer, NoScriptError):
-                answers[index] = await call.run()
-            elif isinstance(answer, Exception):
+        answers = await _answers(self.redis, calls)
+        for answer in answers:
+            if isinstance(answer, Exception):
                 raise answer
         return answers
 
@@ -123,29 +116,33 @@ class BatchingSender:
             self._sending = None
 
     async def _send_batch(self, batch: list[_Queued]) -> None:
-        if len(batch) == 1:  # alone, a plain call is cheaper than a pipeline of one
-            call, future = batch[0]
-            try:
-                _answer(future, await call.run())
-            except Exception as exc:
-                _answer(future, exc)
-            return
-        pipe = self.redis.pipeline(transaction=False)
-        for call, _ in batch:
-            pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
         try:
-            answers: list[Any] = await pipe.execute(raise_on_error=False)
-        except Exception as exc:  # the connection failed: every call of the batch hears it
-            for _, future in batch:
-                _answer(future, exc)
-            return
-        for (call, future), answer in zip(batch, answers, strict=True):
-            if isinstance(answer, NoScriptError):
-                try:
-                    answer = await call.run()
-                except Exception as exc:
-                    answer = exc
+            answers = await _answers(self.redis, [call for call, _ in batch])
+        except Exception as exc:  # not sent or not answered (the connection failed): every caller hears why
+            answers = [exc] * len(batch)
+        for (_, future), answer in zip(batch, answers, strict=True):
             _answer(future, answer)
+
+
+async def _answers(redis: Redis, calls: Sequence[ScriptCall]) -> list[Any]:
+    """The answers of `calls` in one round trip, an error answer in its call's place (a
+    NOSCRIPT: that call again, alone, loading its script); a broken connection is raised."""
+    if len(calls) == 1:  # alone, a plain call is cheaper than a pipeline of one
+        try:
+            return [await calls[0].run()]
+        except ResponseError as exc:
+            return [exc]
+    pipe = redis.pipeline(transaction=False)
+    for call in calls:
+        pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
+    answers: list[Any] = await pipe.execute(raise_on_error=False)
+    for index, (answer, call) in enumerate(zip(answers, calls, strict=True)):
+        if isinstance(answer, NoScriptError):
+            try:
+                answers[index] = await call.run()
+            except ResponseError as exc:
+                answers[index] = exc
+    return answers
 
 
 def _answer(future: asyncio.Future[Any], answer: Any) -> None:
